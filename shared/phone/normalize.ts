@@ -1,0 +1,96 @@
+import {
+  type CountryCode,
+  isSupportedCountry,
+  ParseError,
+  parsePhoneNumberWithError,
+} from 'libphonenumber-js/max';
+
+/**
+ * A phone number in the two forms RingCX uses: `dnis` is the E.164 digits without `+`
+ * (`15551234567`, what every RingCX example and search result carries) and `dnisE164` keeps the `+`.
+ */
+export interface NormalizedNumber {
+  e164: string;
+  dnis: string;
+  country: string | undefined;
+}
+
+export type NumberValidation = 'strict' | 'possible';
+
+export type NormalizeResult =
+  | { ok: true; value: NormalizedNumber }
+  | { ok: false; reason: string };
+
+export interface NormalizeOptions {
+  defaultRegion?: string;
+  /**
+   * `strict` (the default) also rejects numbers that have the right length but sit in ranges no
+   * carrier has been allocated (unassigned area codes, 555 outside 555-01XX, ...), which are almost
+   * always typos. `possible` accepts any number of a plausible length, for test tenants.
+   */
+  validation?: NumberValidation;
+}
+
+const PARSE_REASONS: Record<string, string> = {
+  INVALID_COUNTRY: 'has a country calling code that does not exist',
+  NOT_A_NUMBER: 'is not a phone number',
+  TOO_SHORT: 'is too short to be a phone number',
+  TOO_LONG: 'is too long to be a phone number',
+  INVALID_LENGTH: 'has the wrong number of digits',
+};
+
+export function assertRegion(region: string): CountryCode {
+  if (!isSupportedCountry(region)) {
+    throw new Error(`"${region}" is not a supported ISO 3166-1 region code (e.g. US, GB, CA)`);
+  }
+  return region;
+}
+
+/**
+ * Turns what people type into a spreadsheet into the RingCX wire form, or says in words why it can't.
+ * Pure: no I/O, safe to call for a million rows.
+ */
+export function normalizeNumber(raw: string, options: NormalizeOptions = {}): NormalizeResult {
+  const region = assertRegion(options.defaultRegion ?? 'US');
+  const input = raw.trim().replace(/^tel:/i, '');
+  if (input === '') return { ok: false, reason: 'is empty' };
+  // libphonenumber maps vanity letters to digits (1-800-FLOWERS); a DNIS file is the wrong place to
+  // guess that an operator meant a keypad spelling rather than a typo.
+  if (/[a-wyz]/i.test(input) || /x(?![\s.]*\d)/i.test(input)) {
+    return { ok: false, reason: 'contains letters; write the number with digits only' };
+  }
+  if (/\d\s*(x|ext\.?)\s*\d/i.test(input) || /[;#*]/.test(input)) {
+    return { ok: false, reason: 'has an extension or dial string; a DNIS is the bare number' };
+  }
+  const digits = input.replace(/\D/g, '');
+  if (digits.length < 7) return { ok: false, reason: `is too short (${digits.length} digits)` };
+  if (digits.length > 15) return { ok: false, reason: `is too long (${digits.length} digits; E.164 allows 15)` };
+
+  // A NANP number written with its trunk "1" but no "+" (12125550123) parses as national in US/CA
+  // only when we say so; libphonenumber handles that for the default region itself.
+  let parsed;
+  try {
+    parsed = parsePhoneNumberWithError(input.startsWith('00') ? `+${input.slice(2)}` : input, region);
+  } catch (error) {
+    const code = error instanceof ParseError ? error.message : 'NOT_A_NUMBER';
+    return { ok: false, reason: PARSE_REASONS[code] ?? 'is not a phone number' };
+  }
+  if (!parsed.isPossible()) {
+    const country = parsed.country ?? `+${parsed.countryCallingCode}`;
+    return { ok: false, reason: `has the wrong number of digits for ${country}` };
+  }
+  if ((options.validation ?? 'strict') === 'strict' && !parsed.isValid()) {
+    const country = parsed.country ?? `+${parsed.countryCallingCode}`;
+    return {
+      ok: false,
+      reason: `is not an assigned number range in ${country} (check the area code and exchange)`,
+    };
+  }
+  const e164 = parsed.number;
+  return { ok: true, value: { e164, dnis: e164.slice(1), country: parsed.country } };
+}
+
+/** The wire form of a number that is already E.164 or wire digits, as RingCX returns them. */
+export function toWireDnis(value: string): string {
+  return value.replace(/^\+/, '').replace(/\D/g, '');
+}

@@ -1,0 +1,102 @@
+export interface RateLimiterOptions {
+  /** Requests admitted per window, e.g. 120. */
+  budget: number;
+  /** The window the budget applies to, in ms. RingCX counts per minute. */
+  windowMs?: number;
+  /**
+   * Requests that may go at once after a quiet spell. The refill rate is (budget - burst) per window,
+   * so that burst + refill never exceeds the budget inside any window, however it is aligned: a
+   * bucket that refilled at budget/window on top of a full burst would overrun a sliding-window
+   * server by the burst size.
+   */
+  burst?: number;
+  /** Stretches the window slightly so that network jitter cannot squeeze two windows' worth together. */
+  safetyMargin?: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface RateLimiterStats {
+  acquired: number;
+  waitedMs: number;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A token bucket that one process shares between all its RingCX calls. Callers queue in order, so a
+ * burst of 500 calls drains at the refill rate instead of stampeding and collecting 429s.
+ */
+export class RateLimiter {
+  readonly budget: number;
+  readonly windowMs: number;
+  readonly capacity: number;
+  /** Tokens per ms. */
+  readonly rate: number;
+  private tokens: number;
+  private last: number;
+  private pausedUntil = 0;
+  private tail: Promise<void> = Promise.resolve();
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  readonly stats: RateLimiterStats = { acquired: 0, waitedMs: 0 };
+
+  constructor(options: RateLimiterOptions) {
+    if (!(options.budget >= 1)) throw new Error('rate limiter budget must be at least 1 request per window');
+    this.budget = options.budget;
+    this.windowMs = options.windowMs ?? 60_000;
+    const burst = Math.max(1, Math.min(options.burst ?? Math.ceil(options.budget / 24), options.budget));
+    this.capacity = burst;
+    const refillPerWindow = Math.max(options.budget - burst, 1);
+    this.rate = refillPerWindow / (this.windowMs * (1 + (options.safetyMargin ?? 0.02)));
+    this.now = options.now ?? (() => performance.now());
+    this.sleep = options.sleep ?? defaultSleep;
+    this.tokens = burst;
+    this.last = this.now();
+  }
+
+  /** Requests per minute this limiter admits in steady state. */
+  get steadyRatePerMinute(): number {
+    return this.rate * 60_000;
+  }
+
+  /** Waits for a token. Callers are served first come, first served. */
+  acquire(): Promise<void> {
+    const turn = this.tail.then(() => this.take());
+    this.tail = turn.catch(() => undefined);
+    return turn;
+  }
+
+  /**
+   * The server said stop (429 with Retry-After): nobody in this process sends until then, and the
+   * bucket starts empty afterwards so the restart is paced too.
+   */
+  pause(ms: number): void {
+    const until = this.now() + ms;
+    if (until > this.pausedUntil) this.pausedUntil = until;
+    this.tokens = 0;
+    this.last = Math.max(this.last, until);
+  }
+
+  private async take(): Promise<void> {
+    const started = this.now();
+    for (;;) {
+      const now = this.now();
+      if (now < this.pausedUntil) {
+        await this.sleep(this.pausedUntil - now);
+        continue;
+      }
+      if (now > this.last) {
+        this.tokens = Math.min(this.capacity, this.tokens + (now - this.last) * this.rate);
+        this.last = now;
+      }
+      if (this.tokens >= 1) {
+        this.tokens -= 1;
+        this.stats.acquired += 1;
+        this.stats.waitedMs += this.now() - started;
+        return;
+      }
+      await this.sleep(Math.max(1, Math.ceil((1 - this.tokens) / this.rate)));
+    }
+  }
+}

@@ -1,0 +1,262 @@
+import { Agent, type Dispatcher, type FormData, request } from 'undici';
+import type { z } from 'zod';
+import { RingCxError } from './errors';
+import type { RateLimiter } from './rateLimiter';
+import type { AuthHeader, TokenProvider } from './auth/tokenProvider';
+import { RingCxErrorBodySchema } from './schemas';
+
+export interface RetryPolicy {
+  /** Total HTTP attempts for one call, the first included. */
+  maxAttempts: number;
+  /** Full-jitter exponential backoff: attempt n waits random(0, min(maxDelayMs, baseDelayMs * 2^(n-1))). */
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** A 429 without Retry-After backs off from this base instead: the budget refills per minute, not per ms. */
+  rateLimitBaseDelayMs: number;
+  /** A Retry-After longer than this is not waited for in-process; the call fails as retryable. */
+  maxRetryAfterMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  maxAttempts: 5,
+  baseDelayMs: 250,
+  maxDelayMs: 8_000,
+  rateLimitBaseDelayMs: 2_000,
+  maxRetryAfterMs: 60_000,
+};
+
+/** One HTTP attempt, reported for metrics and tests. Carries no headers or bodies. */
+export interface CallRecord {
+  endpoint: string;
+  method: string;
+  /** HTTP status, or `timeout` / `connection`. */
+  outcome: number | 'timeout' | 'connection';
+  attempt: number;
+  durationMs: number;
+  /** The delay chosen before the next attempt, when there is one. */
+  backoffMs?: number;
+}
+
+export interface TransportOptions {
+  baseUrl: string;
+  tokenProvider: TokenProvider;
+  limiter?: RateLimiter;
+  retry?: Partial<RetryPolicy>;
+  /** Per-attempt timeout covering headers and body. */
+  timeoutMs?: number;
+  dispatcher?: Dispatcher;
+  userAgent?: string;
+  onCall?: (call: CallRecord) => void;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+export type RequestBody =
+  | { kind: 'json'; value: unknown }
+  | { kind: 'multipart'; value: FormData };
+
+export interface RequestSpec<S extends z.ZodType> {
+  /** A stable name for metrics, e.g. `searchDnis` or `assignGate`. */
+  endpoint: string;
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: RequestBody;
+  schema: S;
+}
+
+const CONNECTION_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+let sharedAgent: Agent | undefined;
+/** One keep-alive pool per process: TLS handshakes to RingCX are reused across invocations. */
+function keepAliveAgent(): Agent {
+  sharedAgent ??= new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connections: 16 });
+  return sharedAgent;
+}
+
+/**
+ * The one place where RingCX HTTP happens: rate limiting, auth, timeouts, retries with backoff and
+ * typed errors. Operations in `client.ts` only describe requests.
+ */
+export class RingCxTransport {
+  private readonly retry: RetryPolicy;
+  private readonly timeoutMs: number;
+  private readonly dispatcher: Dispatcher;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly random: () => number;
+
+  constructor(private readonly options: TransportOptions) {
+    this.retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.timeoutMs = options.timeoutMs ?? 15_000;
+    this.dispatcher = options.dispatcher ?? keepAliveAgent();
+    this.sleep = options.sleep ?? defaultSleep;
+    this.random = options.random ?? Math.random;
+  }
+
+  async send<S extends z.ZodType>(spec: RequestSpec<S>): Promise<z.output<S>> {
+    const url = new URL(spec.path, this.options.baseUrl);
+    for (const [key, value] of Object.entries(spec.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    let renewedToken = false;
+    for (let attempt = 1; ; attempt++) {
+      const auth = await this.options.tokenProvider.getAuthHeader();
+      await this.options.limiter?.acquire();
+      const started = performance.now();
+      let error: RingCxError;
+      let retryAfterMs: number | undefined;
+      try {
+        const response = await request(url, {
+          method: spec.method,
+          headers: this.headers(auth, spec.body),
+          body: this.encode(spec.body),
+          dispatcher: this.dispatcher,
+          headersTimeout: this.timeoutMs,
+          bodyTimeout: this.timeoutMs,
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+        const text = await response.body.text();
+        const status = response.statusCode;
+        if (status >= 200 && status < 300) {
+          this.report(spec, status, attempt, started);
+          return parseBody(spec, text);
+        }
+        error = httpError(spec, status, text);
+        retryAfterMs = parseRetryAfter(response.headers['retry-after']);
+        if (error.isExpiredToken && !renewedToken) {
+          // RingCX tokens live 5 minutes; one forced re-read covers a rotation that raced this call.
+          this.report(spec, status, attempt, started, 0);
+          renewedToken = true;
+          this.options.tokenProvider.invalidate(auth);
+          attempt -= 1;
+          continue;
+        }
+      } catch (cause) {
+        if (cause instanceof RingCxError) throw cause;
+        error = networkError(spec, cause);
+      }
+      error.attempts = attempt;
+      const outcome = error.kind === 'http' ? (error.status ?? 0) : (error.kind as 'timeout' | 'connection');
+      if (!error.retryable || attempt >= this.retry.maxAttempts) {
+        this.report(spec, outcome, attempt, started);
+        throw error;
+      }
+      const delay = this.backoff(attempt, error.status === 429, retryAfterMs);
+      if (delay === undefined) {
+        this.report(spec, outcome, attempt, started);
+        throw error;
+      }
+      this.report(spec, outcome, attempt, started, delay);
+      if (error.status === 429) this.options.limiter?.pause(delay);
+      await this.sleep(delay);
+    }
+  }
+
+  /** Full jitter, floored by Retry-After when the server sent one. */
+  private backoff(attempt: number, rateLimited: boolean, retryAfterMs: number | undefined): number | undefined {
+    if (retryAfterMs !== undefined && retryAfterMs > this.retry.maxRetryAfterMs) return undefined;
+    const base = rateLimited ? this.retry.rateLimitBaseDelayMs : this.retry.baseDelayMs;
+    const ceiling = Math.min(this.retry.maxDelayMs, base * 2 ** (attempt - 1));
+    const jitter = Math.floor(this.random() * ceiling);
+    return retryAfterMs !== undefined ? Math.max(retryAfterMs, jitter) : jitter;
+  }
+
+  private headers(auth: AuthHeader, body: RequestBody | undefined): Record<string, string> {
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      'user-agent': this.options.userAgent ?? 'dnis-sync/0.1',
+      [auth.name]: auth.value,
+    };
+    if (body?.kind === 'json') headers['content-type'] = 'application/json';
+    return headers;
+  }
+
+  private encode(body: RequestBody | undefined): string | FormData | undefined {
+    if (!body) return undefined;
+    return body.kind === 'json' ? JSON.stringify(body.value) : body.value;
+  }
+
+  private report(spec: RequestSpec<z.ZodType>, outcome: CallRecord['outcome'], attempt: number, started: number, backoffMs?: number) {
+    this.options.onCall?.({
+      endpoint: spec.endpoint,
+      method: spec.method,
+      outcome,
+      attempt,
+      durationMs: performance.now() - started,
+      ...(backoffMs !== undefined ? { backoffMs } : {}),
+    });
+  }
+}
+
+function parseBody<S extends z.ZodType>(spec: RequestSpec<S>, text: string): z.output<S> {
+  let value: unknown = undefined;
+  if (text.trim() !== '') {
+    try {
+      value = JSON.parse(text);
+    } catch {
+      value = text;
+    }
+  }
+  const parsed = spec.schema.safeParse(value);
+  if (!parsed.success) {
+    throw new RingCxError({
+      kind: 'http',
+      method: spec.method,
+      path: spec.path,
+      status: 200,
+      errorCode: 'unexpected.response',
+      generalMessage: `response did not match the expected shape (${parsed.error.issues[0]?.path.join('.') || 'body'}: ${parsed.error.issues[0]?.message})`,
+    });
+  }
+  return parsed.data;
+}
+
+function httpError(spec: RequestSpec<z.ZodType>, status: number, text: string): RingCxError {
+  let body: z.infer<typeof RingCxErrorBodySchema> | undefined;
+  try {
+    const parsed = RingCxErrorBodySchema.safeParse(JSON.parse(text));
+    if (parsed.success) body = parsed.data;
+  } catch {
+    // RingCX answers some errors (notably "Jwt is expired") as plain text.
+  }
+  const validation = body?.validationErrors?.map((v) => `${v.attributeName}: ${v.message}`).join('; ');
+  const generalMessage =
+    body?.generalMessage ?? body?.message ?? validation ?? (text.trim().slice(0, 200) || undefined);
+  return new RingCxError({
+    kind: 'http',
+    method: spec.method,
+    path: spec.path,
+    status,
+    errorCode: body?.errorCode ?? undefined,
+    generalMessage: generalMessage ?? undefined,
+    requestUri: body?.requestUri ?? undefined,
+  });
+}
+
+function networkError(spec: RequestSpec<z.ZodType>, cause: unknown): RingCxError {
+  const code = (cause as { code?: string })?.code ?? '';
+  const name = (cause as { name?: string })?.name ?? '';
+  const timeout = TIMEOUT_CODES.has(code) || name === 'TimeoutError' || name === 'AbortError';
+  if (!timeout && !CONNECTION_CODES.has(code) && !(cause instanceof TypeError)) throw cause;
+  return new RingCxError({ kind: timeout ? 'timeout' : 'connection', method: spec.method, path: spec.path, cause });
+}
+
+export function parseRetryAfter(header: string | string[] | undefined, now = Date.now()): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || value.trim() === '') return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
+}
