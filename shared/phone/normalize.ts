@@ -3,7 +3,7 @@ import {
   isSupportedCountry,
   ParseError,
   parsePhoneNumberWithError,
-} from 'libphonenumber-js/max';
+} from 'libphonenumber-js';
 
 /**
  * A phone number in the two forms RingCX uses: `dnis` is the E.164 digits without `+`
@@ -54,13 +54,13 @@ export function normalizeNumber(raw: string, options: NormalizeOptions = {}): No
   const region = assertRegion(options.defaultRegion ?? 'US');
   const input = raw.trim().replace(/^tel:/i, '');
   if (input === '') return { ok: false, reason: 'is empty' };
+  if (/[;#*]|ext|\d\s*x\s*\d/i.test(input)) {
+    return { ok: false, reason: 'has an extension or dial string; a DNIS is the bare number' };
+  }
   // libphonenumber maps vanity letters to digits (1-800-FLOWERS); a DNIS file is the wrong place to
   // guess that an operator meant a keypad spelling rather than a typo.
-  if (/[a-wyz]/i.test(input) || /x(?![\s.]*\d)/i.test(input)) {
+  if (/[a-z]/i.test(input)) {
     return { ok: false, reason: 'contains letters; write the number with digits only' };
-  }
-  if (/\d\s*(x|ext\.?)\s*\d/i.test(input) || /[;#*]/.test(input)) {
-    return { ok: false, reason: 'has an extension or dial string; a DNIS is the bare number' };
   }
   const digits = input.replace(/\D/g, '');
   if (digits.length < 7) return { ok: false, reason: `is too short (${digits.length} digits)` };

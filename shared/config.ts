@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import { assertRegion } from './phone/normalize';
+
+const positiveInt = z.coerce.number().int().positive();
+const optionalUrl = z.string().url().optional();
+
+/**
+ * Every setting the functions read from their environment, validated once at cold start: a missing
+ * or malformed value stops the function before it touches a single row, with the variable named.
+ */
+export const ConfigSchema = z.object({
+  /** RingCX host for both the voice API and the RingCX auth endpoints. */
+  RINGCX_BASE_URL: z.string().url().default('https://ringcx.ringcentral.com'),
+  /** RingCentral platform host for the JWT grant. */
+  RINGCENTRAL_BASE_URL: z.string().url().default('https://platform.ringcentral.com'),
+  /** Secrets Manager id (name or ARN) of the RingCX credentials. */
+  RINGCX_SECRET_ID: z.string().min(1).default('dnis-sync/ringcx'),
+  RINGCX_DEFAULT_ACCOUNT_ID: z.string().regex(/^[0-9]+$/, 'must be a numeric RingCX sub-account id').optional(),
+  /** Requests per minute this one worker process may send; the stack sizes it as budget ÷ max concurrency. */
+  RINGCX_REQUESTS_PER_WINDOW: positiveInt.default(120),
+  /** The window the budget applies to. 60,000 in production; time-scaled in benchmarks. */
+  RINGCX_WINDOW_MS: positiveInt.default(60_000),
+  RINGCX_TIMEOUT_MS: positiveInt.default(15_000),
+  RINGCX_MAX_ATTEMPTS: positiveInt.default(4),
+  /** `unassign-first`: DELETE then PUT (works whether or not RingCX moves on PUT); `direct`: PUT moves. */
+  RINGCX_REASSIGN_MODE: z.enum(['unassign-first', 'direct']).default('unassign-first'),
+  /** Largest array sent in one create, update or assign call. */
+  RINGCX_MAX_ARRAY: positiveInt.default(100),
+  /** Whether this process may perform the JWT login itself (local runs) or must wait for the refresher. */
+  RINGCX_SELF_LOGIN: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  DEFAULT_REGION: z.string().default('US').transform((region, ctx) => {
+    try {
+      return assertRegion(region);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  }),
+  NUMBER_VALIDATION: z.enum(['strict', 'possible']).default('strict'),
+  TABLE_NAME: z.string().min(1).default('dnis-sync'),
+  BUCKET_NAME: z.string().min(1).default('dnis-sync'),
+  WORK_QUEUE_URL: z.string().min(1).default('unset'),
+  PRIORITY_QUEUE_URL: z.string().min(1).default('unset'),
+  EVENT_BUS_NAME: z.string().min(1).default('default'),
+  EVENT_SOURCE: z.string().min(1).default('dnis-sync'),
+  /** Files over this size are refused whole, before a byte is parsed. */
+  MAX_FILE_BYTES: positiveInt.default(100 * 1024 * 1024),
+  /** Files with more data rows than this are refused whole, before any row is sent. */
+  MAX_ROWS: positiveInt.default(250_000),
+  /** The redrive policy's maxReceiveCount: on that receive a transient failure is recorded as final. */
+  MAX_RECEIVE_COUNT: positiveInt.default(5),
+  /** SendMessageBatch calls the parser keeps in flight. */
+  PARSER_SEND_CONCURRENCY: positiveInt.default(8),
+  /** How long job rows and outcomes are kept, in days (DynamoDB TTL). */
+  JOB_RETENTION_DAYS: positiveInt.default(90),
+  /** Only for local runs and tests: one endpoint for every AWS service, or one per service. */
+  AWS_ENDPOINT_URL: optionalUrl,
+  AWS_ENDPOINT_URL_S3: optionalUrl,
+  AWS_ENDPOINT_URL_SQS: optionalUrl,
+  AWS_ENDPOINT_URL_DYNAMODB: optionalUrl,
+  AWS_ENDPOINT_URL_SECRETS_MANAGER: optionalUrl,
+  AWS_ENDPOINT_URL_EVENTBRIDGE: optionalUrl,
+  AWS_REGION: z.string().default('us-east-1'),
+});
+
+export type Config = z.output<typeof ConfigSchema>;
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const result = ConfigSchema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+    throw new Error(`Invalid configuration: ${problems}`);
+  }
+  return result.data;
+}

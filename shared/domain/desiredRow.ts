@@ -1,0 +1,89 @@
+import { z } from 'zod';
+
+/**
+ * Where a number should route. `trackingGroup` numbers live as tracking numbers inside a group;
+ * the other three take RingCX's array assignment bodies.
+ */
+export const TargetTypeSchema = z.enum(['gate', 'visualIvr', 'cloudRouteProfile', 'trackingGroup']);
+export type TargetType = z.infer<typeof TargetTypeSchema>;
+
+export const TargetSchema = z.object({ type: TargetTypeSchema, id: z.number().int().positive() });
+export type Target = z.infer<typeof TargetSchema>;
+
+export const OnConflictSchema = z.enum(['fail', 'skip', 'reassign']);
+export type OnConflict = z.infer<typeof OnConflictSchema>;
+
+/**
+ * The normalised desired state of one number, as the parser sends it and the planner reads it.
+ * Optional text fields that are `undefined` mean "leave what RingCX has".
+ */
+export const DesiredRowSchema = z.object({
+  dnis: z.string().regex(/^[1-9]\d{6,14}$/),
+  e164: z.string().regex(/^\+[1-9]\d{6,14}$/),
+  accountId: z.string().regex(/^[0-9]+$/),
+  description: z.string().optional(),
+  category: z.string(),
+  notes: z.string().optional(),
+  active: z.boolean(),
+  target: TargetSchema.nullable(),
+  assignmentDescription: z.string().optional(),
+  /** Whether the assignment should be active; RingCX's `isActive`. */
+  assignmentActive: z.boolean(),
+  onConflict: OnConflictSchema,
+  action: z.enum(['upsert', 'unassign']),
+});
+export type DesiredRow = z.infer<typeof DesiredRowSchema>;
+
+export const ModeSchema = z.enum(['apply', 'plan']);
+export type Mode = z.infer<typeof ModeSchema>;
+
+/** One SQS message of the work queue: one number of one file. */
+export const RowMessageSchema = z.object({
+  v: z.literal(1),
+  kind: z.literal('row'),
+  jobId: z.string().min(1),
+  line: z.number().int().positive(),
+  mode: ModeSchema,
+  row: DesiredRowSchema,
+  /** The input row's cells, so failed.csv can give them back as they were. */
+  raw: z.array(z.string()),
+});
+export type RowMessage = z.infer<typeof RowMessageSchema>;
+
+export const OUTCOMES = [
+  'created',
+  'updated',
+  'assigned',
+  'reassigned',
+  'unassigned',
+  'unchanged',
+  'conflict',
+  'skipped',
+  'rejected',
+  'failed',
+] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+const PLAN_LABELS: Partial<Record<Outcome, string>> = {
+  created: 'would-create',
+  updated: 'would-update',
+  assigned: 'would-assign',
+  reassigned: 'would-reassign',
+  unassigned: 'would-unassign',
+};
+
+/** Plan mode reports what would happen, in its own words. */
+export function planLabel(outcome: Outcome): string {
+  return PLAN_LABELS[outcome] ?? outcome;
+}
+
+export function describeTarget(target: Target | null | undefined): string {
+  if (!target) return '';
+  const names: Record<TargetType, string> = {
+    gate: 'queue',
+    visualIvr: 'visual_ivr',
+    cloudRouteProfile: 'cloud_route_profile',
+    trackingGroup: 'tracking_group',
+  };
+  return `${names[target.type]}:${target.id}`;
+}

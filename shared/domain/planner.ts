@@ -1,0 +1,188 @@
+import { type DesiredRow, describeTarget, type Outcome, type Target } from './desiredRow';
+
+/** What RingCX holds for one number, read just before planning. */
+export interface CurrentState {
+  /** Undefined when the number is not in the DNIS pool. */
+  pool:
+    | {
+        accountId: string | undefined;
+        description: string | undefined;
+        category: string | undefined;
+        notes: string | undefined;
+        active: boolean | undefined;
+      }
+    | undefined;
+  /** Null when the number is not assigned. */
+  assignment: CurrentAssignment | null;
+}
+
+export interface CurrentAssignment {
+  /** For a tracking number, `{ type: 'trackingGroup', id: <tracGroupId> }`. */
+  target: Target;
+  tracId?: number | undefined;
+  targetName?: string | undefined;
+  isActive: boolean | undefined;
+  description: string | undefined;
+}
+
+export interface PoolFields {
+  dnisDescription?: string;
+  dnisCategory?: string;
+  notes?: string;
+  active?: boolean;
+  reservedAccountId?: string;
+}
+
+export interface AssignmentItem {
+  isActive: boolean;
+  dnisDescription?: string;
+}
+
+export type Action =
+  | { kind: 'createPool'; fields: PoolFields }
+  | { kind: 'updatePool'; fields: PoolFields }
+  | { kind: 'assign'; target: Target; item: AssignmentItem }
+  | { kind: 'updateAssignment'; target: Target; tracId?: number | undefined; item: AssignmentItem }
+  | { kind: 'reassign'; from: CurrentAssignment; target: Target; item: AssignmentItem }
+  | { kind: 'unassign'; from: CurrentAssignment };
+
+export interface RowPlan {
+  outcome: Outcome;
+  actions: Action[];
+  detail: string;
+}
+
+export function sameTarget(a: Target, b: Target): boolean {
+  return a.type === b.type && a.id === b.id;
+}
+
+export function describeAssignment(assignment: CurrentAssignment): string {
+  return `${describeTarget(assignment.target)}${assignment.targetName ? ` (${assignment.targetName})` : ''}`;
+}
+
+/**
+ * Current state + desired row → the fewest actions that make RingCX match the row. Pure, so every
+ * rule about live routing is tested without a network:
+ * - a number assigned elsewhere is never moved unless the row says `on_conflict=reassign`;
+ * - a conflict or skip changes nothing at all for that number;
+ * - only fields that differ are sent, so re-running a file is a no-op (`unchanged`).
+ */
+export function planRow(desired: DesiredRow, current: CurrentState): RowPlan {
+  return desired.action === 'unassign' ? planUnassign(desired, current) : planUpsert(desired, current);
+}
+
+function planUnassign(desired: DesiredRow, current: CurrentState): RowPlan {
+  if (!current.pool) return { outcome: 'unchanged', actions: [], detail: 'not in the RingCX pool; nothing to unassign' };
+  const assignment = current.assignment;
+  if (!assignment) return { outcome: 'unchanged', actions: [], detail: 'already unassigned' };
+  if (desired.target && !sameTarget(desired.target, assignment.target)) {
+    return {
+      outcome: 'conflict',
+      actions: [],
+      detail: `assigned to ${describeAssignment(assignment)}, not ${describeTarget(desired.target)}; left in place`,
+    };
+  }
+  return {
+    outcome: 'unassigned',
+    actions: [{ kind: 'unassign', from: assignment }],
+    detail: `unassign from ${describeAssignment(assignment)}`,
+  };
+}
+
+function planUpsert(desired: DesiredRow, current: CurrentState): RowPlan {
+  const item: AssignmentItem = {
+    isActive: desired.assignmentActive,
+    ...(desired.assignmentDescription !== undefined ? { dnisDescription: desired.assignmentDescription } : {}),
+  };
+
+  if (!current.pool) {
+    const actions: Action[] = [{ kind: 'createPool', fields: createFields(desired) }];
+    if (desired.target) actions.push({ kind: 'assign', target: desired.target, item });
+    return {
+      outcome: 'created',
+      actions,
+      detail: ['create pool record', desired.target && `assign to ${describeTarget(desired.target)}`].filter(Boolean).join('; '),
+    };
+  }
+
+  const assignment = current.assignment;
+  const movesAway = desired.target !== null && assignment !== null && !sameTarget(desired.target, assignment.target);
+  const accountChanges = current.pool.accountId !== undefined && current.pool.accountId !== desired.accountId;
+
+  if ((movesAway || (accountChanges && assignment !== null)) && desired.onConflict !== 'reassign') {
+    const where = assignment ? describeAssignment(assignment) : '';
+    const why = movesAway
+      ? `assigned to ${where}; the file asks for ${describeTarget(desired.target)}`
+      : `reserved for account ${current.pool.accountId} and assigned to ${where}; the file asks for account ${desired.accountId}`;
+    return desired.onConflict === 'skip'
+      ? { outcome: 'skipped', actions: [], detail: `${why}; on_conflict=skip, left as it is` }
+      : { outcome: 'conflict', actions: [], detail: `${why}; set on_conflict=reassign to move it` };
+  }
+
+  const actions: Action[] = [];
+  const changes = poolChanges(desired, current.pool);
+  if (Object.keys(changes).length > 0) actions.push({ kind: 'updatePool', fields: changes });
+
+  if (desired.target) {
+    if (!assignment) {
+      actions.push({ kind: 'assign', target: desired.target, item });
+    } else if (movesAway) {
+      actions.push({ kind: 'reassign', from: assignment, target: desired.target, item });
+    } else if (
+      assignment.isActive !== item.isActive ||
+      (item.dnisDescription !== undefined && item.dnisDescription !== assignment.description)
+    ) {
+      actions.push({ kind: 'updateAssignment', target: desired.target, tracId: assignment.tracId, item });
+    }
+  }
+
+  const outcome: Outcome = actions.some((a) => a.kind === 'reassign')
+    ? 'reassigned'
+    : actions.some((a) => a.kind === 'assign')
+      ? 'assigned'
+      : actions.length > 0
+        ? 'updated'
+        : 'unchanged';
+  return { outcome, actions, detail: describeActions(actions, changes) || 'already as the file says' };
+}
+
+function createFields(desired: DesiredRow): PoolFields {
+  return {
+    reservedAccountId: desired.accountId,
+    dnisCategory: desired.category,
+    active: desired.active,
+    ...(desired.description !== undefined ? { dnisDescription: desired.description } : {}),
+    ...(desired.notes !== undefined ? { notes: desired.notes } : {}),
+  };
+}
+
+function poolChanges(desired: DesiredRow, pool: NonNullable<CurrentState['pool']>): PoolFields {
+  const changes: PoolFields = {};
+  if (desired.description !== undefined && desired.description !== (pool.description ?? '')) changes.dnisDescription = desired.description;
+  if (desired.category !== (pool.category ?? 'VOICE')) changes.dnisCategory = desired.category;
+  if (desired.notes !== undefined && desired.notes !== (pool.notes ?? '')) changes.notes = desired.notes;
+  if (pool.active !== undefined && desired.active !== pool.active) changes.active = desired.active;
+  if (pool.accountId !== undefined && desired.accountId !== pool.accountId) changes.reservedAccountId = desired.accountId;
+  return changes;
+}
+
+function describeActions(actions: Action[], changes: PoolFields): string {
+  return actions
+    .map((action) => {
+      switch (action.kind) {
+        case 'updatePool':
+          return `update ${Object.keys(changes).join(', ')}`;
+        case 'assign':
+          return `assign to ${describeTarget(action.target)}`;
+        case 'updateAssignment':
+          return `update assignment on ${describeTarget(action.target)}`;
+        case 'reassign':
+          return `move from ${describeAssignment(action.from)} to ${describeTarget(action.target)}`;
+        case 'unassign':
+          return `unassign from ${describeAssignment(action.from)}`;
+        case 'createPool':
+          return 'create pool record';
+      }
+    })
+    .join('; ');
+}

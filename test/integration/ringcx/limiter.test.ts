@@ -1,0 +1,29 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RingCxSimulator } from '../../../local/ringcx-simulator/server';
+import { limiterFor, startSimulator, testClient } from '../../helpers/ringcx';
+
+let sim: RingCxSimulator;
+beforeAll(async () => {
+  // RingCX's 120/min, time-scaled ×60 so the test takes seconds: the ratio of burst to budget is what matters.
+  sim = await startSimulator({ knobs: { rateLimit: { budget: 120, windowMs: 1_000 } } });
+});
+afterAll(() => sim.close());
+
+describe('client-side rate limiter against the simulator budget', () => {
+  it('keeps a burst of 500 calls under the budget with zero 429s', async () => {
+    const { client, calls } = testClient(sim, { limiter: limiterFor(120, 1_000) });
+    await Promise.all(Array.from({ length: 500 }, () => client.searchDnis({ searchText: '12125550100' })));
+    const statuses = sim.apiCalls('searchDnis').map((e) => e.status);
+    expect(statuses).toHaveLength(500);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(0);
+    expect(calls.every((c) => c.outcome === 200)).toBe(true);
+  });
+
+  it('without the limiter the same burst is throttled (the test can fail)', async () => {
+    sim.reset();
+    const { client } = testClient(sim, { retry: { maxAttempts: 1 } });
+    const results = await Promise.allSettled(Array.from({ length: 500 }, () => client.searchDnis({})));
+    expect(results.filter((r) => r.status === 'rejected').length).toBeGreaterThan(0);
+    expect(sim.apiCalls('searchDnis').filter((e) => e.status === 429).length).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { RateLimiter } from '../../../shared/ringcx/rateLimiter';
+
+/** A virtual clock: sleeping advances time instantly, so the test measures admissions, not seconds. */
+function virtualClock() {
+  let now = 0;
+  return {
+    now: () => now,
+    sleep: async (ms: number) => {
+      now += ms;
+    },
+  };
+}
+
+function maxInAnyWindow(times: number[], windowMs: number): number {
+  let max = 0;
+  let start = 0;
+  for (let end = 0; end < times.length; end++) {
+    while ((times[end] as number) - (times[start] as number) >= windowMs) start++;
+    max = Math.max(max, end - start + 1);
+  }
+  return max;
+}
+
+describe('RateLimiter', () => {
+  it('never admits more than the budget in any sliding window, for a burst of 1,000', async () => {
+    const clock = virtualClock();
+    const limiter = new RateLimiter({ budget: 120, windowMs: 60_000, burst: 10, ...clock });
+    const admitted: number[] = [];
+    await Promise.all(
+      Array.from({ length: 1_000 }, () => limiter.acquire().then(() => admitted.push(clock.now()))),
+    );
+    expect(admitted).toHaveLength(1_000);
+    expect(maxInAnyWindow(admitted, 60_000)).toBeLessThanOrEqual(120);
+    // ...and it is not wastefully slow: steady state is within 10% of the budget.
+    const minutes = (admitted.at(-1) as number) / 60_000;
+    expect(1_000 / minutes).toBeGreaterThan(108);
+  });
+
+  it('admits the burst at once after a quiet spell', async () => {
+    const clock = virtualClock();
+    const limiter = new RateLimiter({ budget: 120, windowMs: 60_000, burst: 5, ...clock });
+    for (let i = 0; i < 5; i++) await limiter.acquire();
+    expect(clock.now()).toBe(0);
+    await limiter.acquire();
+    expect(clock.now()).toBeGreaterThan(0);
+  });
+
+  it('holds everyone during a pause and restarts with an empty bucket', async () => {
+    const clock = virtualClock();
+    const limiter = new RateLimiter({ budget: 60, windowMs: 60_000, burst: 5, ...clock });
+    limiter.pause(10_000);
+    await limiter.acquire();
+    expect(clock.now()).toBeGreaterThanOrEqual(10_000 + 1_000);
+  });
+
+  it('serves waiters in arrival order', async () => {
+    const clock = virtualClock();
+    const limiter = new RateLimiter({ budget: 10, windowMs: 1_000, burst: 1, ...clock });
+    const order: number[] = [];
+    await Promise.all([0, 1, 2, 3, 4].map((i) => limiter.acquire().then(() => order.push(i))));
+    expect(order).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('rejects a budget below one', () => {
+    expect(() => new RateLimiter({ budget: 0 })).toThrow(/at least 1/);
+  });
+});
