@@ -54,7 +54,8 @@ export function normalizeNumber(raw: string, options: NormalizeOptions = {}): No
   const region = assertRegion(options.defaultRegion ?? 'US');
   const input = raw.trim().replace(/^tel:/i, '');
   if (input === '') return { ok: false, reason: 'is empty' };
-  if (/[;#*]|ext|\d\s*x\s*\d/i.test(input)) {
+  // "x" counts as an extension marker only after a gap, as in "212 555 0123 x12"; "01x9" is a typo.
+  if (/[;#*]|ext|\d\s+x\.?\s*\d+$/i.test(input)) {
     return { ok: false, reason: 'has an extension or dial string; a DNIS is the bare number' };
   }
   // libphonenumber maps vanity letters to digits (1-800-FLOWERS); a DNIS file is the wrong place to

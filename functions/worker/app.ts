@@ -1,0 +1,25 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { loadConfig } from '../../shared/config';
+import { lambdaHandler } from '../../shared/framework/handler';
+import { toQueueRecords, RetryLater } from '../../shared/framework/sqsRecords';
+import { processRowRecords } from '../../shared/ingest/processRows';
+import { createRuntime } from '../../shared/runtime';
+
+const runtime = createRuntime(loadConfig());
+const processor = new BatchProcessor(EventType.SQS);
+
+/** Work-queue batches → RingCX; failed records are reported individually for redelivery. */
+export const handler = lambdaHandler(async (event: SQSEvent, context) => {
+  const verdicts = await processRowRecords(runtime, toQueueRecords(event));
+  return processPartialResponse(
+    event,
+    async (record: SQSRecord) => {
+      const verdict = verdicts.get(record.messageId);
+      if (verdict?.status === 'retry') throw new RetryLater(verdict.reason);
+    },
+    processor,
+    // A batch where every row must wait is still a normal answer, not a crash.
+    { context, throwOnFullBatchFailure: false },
+  );
+});

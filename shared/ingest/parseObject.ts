@@ -1,0 +1,209 @@
+import { createHash } from 'node:crypto';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { SqsBatchSender } from '../aws/sqsBatchSender';
+import { type HeaderMap, readHeader } from '../csv/columns';
+import { NumberLineIndex } from '../csv/numberIndex';
+import { CsvFileError, readCsvRecords } from '../csv/reader';
+import { validateRow } from '../csv/validateRow';
+import type { Mode, RowMessage } from '../domain/desiredRow';
+import { logger } from '../framework/powertools';
+import { writeJobReports } from '../jobs/reports';
+import type { RowOutcome } from '../jobs/store';
+import type { Runtime } from '../runtime';
+
+export interface ObjectRef {
+  bucket: string;
+  /** The decoded key (S3 events carry it URL-encoded). */
+  key: string;
+  versionId?: string | undefined;
+  etag?: string | undefined;
+  size?: number | undefined;
+}
+
+export type IngestResult =
+  | { status: 'ignored'; reason: string }
+  | { status: 'duplicate'; jobId: string }
+  | { status: 'failed'; jobId: string; reason: string }
+  | { status: 'accepted'; jobId: string; total: number; accepted: number; rejected: number };
+
+export const MODE_PREFIXES: Record<string, Mode> = { 'incoming/': 'apply', 'plan/': 'plan' };
+
+/** Which job an object version belongs to: the same version always maps to the same job. */
+export function jobIdFor(ref: ObjectRef): string {
+  return createHash('sha256')
+    .update(`${ref.bucket}\n${ref.key}\n${ref.versionId ?? ''}\n${ref.etag ?? ''}`)
+    .digest('hex')
+    .slice(0, 24);
+}
+
+/**
+ * A key as a safe relative path: no `.`/`..` segments, no control characters, only letters,
+ * digits, spaces and `._()-` kept. Reports derived from it cannot land outside `results/`.
+ */
+export function safeRelativePath(relative: string): string {
+  const segments = relative
+    .normalize('NFC')
+    .split('/')
+    .map((segment) => segment.replace(/[\u0000-\u001f\u007f]/g, '').trim())
+    .filter((segment) => segment !== '' && segment !== '.' && segment !== '..')
+    .map((segment) => segment.replace(/[^\p{L}\p{N} ._()-]/gu, '_').replace(/^\.+/, '_').slice(0, 120));
+  return segments.join('/') || 'file';
+}
+
+export function modeOf(key: string): { mode: Mode; relative: string } | undefined {
+  for (const [prefix, mode] of Object.entries(MODE_PREFIXES)) {
+    if (key.startsWith(prefix)) return { mode, relative: key.slice(prefix.length) };
+  }
+  return undefined;
+}
+
+/**
+ * The parser's whole job for one uploaded object. Two streaming passes: the first proves the file
+ * is usable as a whole (UTF-8 text, a header with a dnis column, well-formed CSV, within the row
+ * limit) before a single row is sent; the second validates, de-duplicates and sends each row.
+ * Memory stays flat apart from the duplicate index (about 24 bytes per number).
+ */
+export async function ingestObject(rt: Runtime, ref: ObjectRef): Promise<IngestResult> {
+  const placement = modeOf(ref.key);
+  if (!placement) return { status: 'ignored', reason: `key ${ref.key} is outside incoming/ and plan/` };
+  const { config, store } = rt;
+  const jobId = jobIdFor(ref);
+  const resultsPrefix = `results/${safeRelativePath(placement.relative.replace(/\.csv$/i, ''))}/${jobId}`;
+  const source = { bucket: ref.bucket, key: ref.key, versionId: ref.versionId, etag: ref.etag };
+  const claim = await store.claimJob({ jobId, mode: placement.mode, source, resultsPrefix }, 15 * 60_000);
+  if (claim === 'duplicate') {
+    logger.info('duplicate notification for an object version that already has a job', { jobId, key: ref.key });
+    return { status: 'duplicate', jobId };
+  }
+  logger.info('job started', { jobId, key: ref.key, mode: placement.mode });
+  try {
+    return await runJob(rt, ref, jobId, placement.mode);
+  } catch (error) {
+    await store.releaseJob(jobId);
+    throw error;
+  }
+}
+
+async function runJob(rt: Runtime, ref: ObjectRef, jobId: string, mode: Mode): Promise<IngestResult> {
+  const { config, store } = rt;
+  let headerCells: string[] | undefined;
+  try {
+    headerCells = await checkStructure(rt, ref);
+  } catch (error) {
+    if (!(error instanceof CsvFileError)) throw error;
+    return failWholeFile(rt, jobId, error.message, headerCells);
+  }
+
+  const counts = await sendRows(rt, ref, jobId, mode, headerCells);
+  await store.finishParsing(jobId, counts);
+  logger.info('job parsed', { jobId, total: counts.total, accepted: counts.accepted, rejected: counts.rejected });
+  const job = await store.tryStartReport(jobId);
+  if (job) {
+    await writeJobReports({ s3: rt.aws.s3, store, events: rt.events, bucket: config.BUCKET_NAME }, job);
+    await store.finishReport(jobId, job.outcomeVersion);
+  }
+  return { status: 'accepted', jobId, total: counts.total, accepted: counts.accepted, rejected: counts.rejected };
+}
+
+async function openBody(rt: Runtime, ref: ObjectRef) {
+  const response = await rt.aws.s3.send(
+    new GetObjectCommand({
+      Bucket: ref.bucket,
+      Key: ref.key,
+      // Both passes must read the same bytes: pin the version, or at least the ETag.
+      ...(ref.versionId ? { VersionId: ref.versionId } : ref.etag ? { IfMatch: `"${ref.etag.replace(/"/g, '')}"` } : {}),
+    }),
+  );
+  const body = response.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
+  if (!body) throw new CsvFileError('the object has no body');
+  return { body, size: response.ContentLength ?? ref.size ?? 0 };
+}
+
+/** Pass 1: is this file usable at all? Returns the header cells. */
+async function checkStructure(rt: Runtime, ref: ObjectRef): Promise<string[]> {
+  const { MAX_FILE_BYTES, MAX_ROWS } = rt.config;
+  if (ref.size !== undefined && ref.size > MAX_FILE_BYTES) throw tooLarge(ref.size, MAX_FILE_BYTES);
+  const { body, size } = await openBody(rt, ref);
+  if (size > MAX_FILE_BYTES) {
+    body.destroy?.();
+    throw tooLarge(size, MAX_FILE_BYTES);
+  }
+  let header: string[] | undefined;
+  let rows = 0;
+  for await (const record of readCsvRecords(body)) {
+    if (!header) {
+      const read = readHeader(record.cells);
+      if (!read.ok) throw new CsvFileError(read.reason, record.line);
+      header = record.cells;
+      continue;
+    }
+    rows += 1;
+    if (rows > MAX_ROWS) throw new CsvFileError(`the file has more than ${MAX_ROWS.toLocaleString('en-US')} rows; split it into smaller files`);
+  }
+  if (!header) throw new CsvFileError('the file is empty');
+  if (rows === 0) throw new CsvFileError('the file has a header but no rows');
+  return header;
+}
+
+function tooLarge(size: number, max: number) {
+  const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return new CsvFileError(`the file is ${mb(size)}; the limit is ${mb(max)}. Split it into smaller files`);
+}
+
+async function failWholeFile(rt: Runtime, jobId: string, reason: string, header: string[] | undefined): Promise<IngestResult> {
+  logger.warn('file refused', { jobId, reason });
+  await rt.store.failJob(jobId, reason, header);
+  const job = await rt.store.getJob(jobId);
+  if (job) await writeJobReports({ s3: rt.aws.s3, store: rt.store, events: rt.events, bucket: rt.config.BUCKET_NAME }, job);
+  return { status: 'failed', jobId, reason };
+}
+
+/** Pass 2: validate, de-duplicate and fan out. */
+async function sendRows(rt: Runtime, ref: ObjectRef, jobId: string, mode: Mode, headerCells: string[]) {
+  const { config, store } = rt;
+  const { body } = await openBody(rt, ref);
+  const sender = new SqsBatchSender(rt.aws.sqs, config.WORK_QUEUE_URL, config.PARSER_SEND_CONCURRENCY);
+  const seen = new NumberLineIndex();
+  const rules = { defaultRegion: config.DEFAULT_REGION, validation: config.NUMBER_VALIDATION, defaultAccountId: config.RINGCX_DEFAULT_ACCOUNT_ID };
+  let header: HeaderMap | undefined;
+  let total = 0;
+  let accepted = 0;
+  let rejected = 0;
+  let pendingRejects: RowOutcome[] = [];
+  const reject = async (outcome: RowOutcome) => {
+    rejected += 1;
+    pendingRejects.push(outcome);
+    if (pendingRejects.length >= 100) {
+      const batch = pendingRejects;
+      pendingRejects = [];
+      await store.putRejected(jobId, batch);
+    }
+  };
+
+  for await (const record of readCsvRecords(body)) {
+    if (!header) {
+      const read = readHeader(record.cells);
+      if (!read.ok) throw new Error(`header changed between passes: ${read.reason}`);
+      header = read.header;
+      continue;
+    }
+    total += 1;
+    const result = validateRow(record.cells, header, rules);
+    const rawDnis = (record.cells[header.index.dnis ?? 0] ?? '').trim();
+    if (!result.ok) {
+      await reject({ line: record.line, dnis: rawDnis, outcome: 'rejected', detail: result.reason, target: '', raw: record.cells });
+      continue;
+    }
+    const firstLine = seen.claim(result.row.dnis, record.line);
+    if (firstLine !== 0) {
+      await reject({ line: record.line, dnis: result.row.dnis, outcome: 'rejected', detail: `duplicate of line ${firstLine}`, target: '', raw: record.cells });
+      continue;
+    }
+    accepted += 1;
+    const message: RowMessage = { v: 1, kind: 'row', jobId, line: record.line, mode, row: result.row, raw: record.cells };
+    await sender.send(JSON.stringify(message));
+  }
+  await sender.flush();
+  if (pendingRejects.length > 0) await store.putRejected(jobId, pendingRejects);
+  return { total, accepted, rejected, header: headerCells, ignoredColumns: header?.ignored ?? [] };
+}

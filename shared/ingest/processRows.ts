@@ -1,0 +1,178 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { describeTarget, type RowMessage, RowMessageSchema } from '../domain/desiredRow';
+import { logger, metrics } from '../framework/powertools';
+import { withCallTally } from '../framework/ringcxCalls';
+import { writeJobReports } from '../jobs/reports';
+import type { OutcomeWrite } from '../jobs/store';
+import type { Runtime } from '../runtime';
+import { type SyncRequest, type SyncResult, syncRows } from '../sync/syncRows';
+
+/** One SQS record as the worker sees it, independent of the Lambda event shape. */
+export interface QueueRecord {
+  messageId: string;
+  body: string;
+  /** SQS ApproximateReceiveCount: 1 on first delivery. */
+  receiveCount: number;
+}
+
+/** `done`: delete the message. `retry`: leave it for redelivery (and eventually the DLQ). */
+export type RecordVerdict = { status: 'done' } | { status: 'retry'; reason: string };
+
+const SUCCESS_OUTCOMES = new Set(['created', 'updated', 'assigned', 'reassigned', 'unassigned', 'unchanged']);
+
+/**
+ * A batch of row messages: drop the rows that already have an outcome (duplicate deliveries),
+ * sync the rest against RingCX in one go, record each final outcome exactly once, and write the
+ * job's reports when its last row lands.
+ */
+export async function processRowRecords(rt: Runtime, records: QueueRecord[]): Promise<Map<string, RecordVerdict>> {
+  const verdicts = new Map<string, RecordVerdict>();
+  const messages: { record: QueueRecord; message: RowMessage }[] = [];
+  for (const record of records) {
+    const parsed = parseMessage(record.body);
+    if (!parsed.ok) {
+      // No job or line to report against: the message goes to the DLQ, where it is kept for a person.
+      logger.error('unreadable work-queue message', { messageId: record.messageId, problem: parsed.reason });
+      metrics.addMetric('UnreadableMessages', MetricUnit.Count, 1);
+      verdicts.set(record.messageId, { status: 'retry', reason: `unreadable message: ${parsed.reason}` });
+      continue;
+    }
+    messages.push({ record, message: parsed.message });
+  }
+
+  // Rows already recorded are done, unless they were recorded as gave-up failures (a DLQ redrive).
+  const byJob = groupBy(messages, (m) => m.message.jobId);
+  const todo: typeof messages = [];
+  const replacing = new Set<string>();
+  const firstOfLine = new Map<string, string>();
+  for (const [jobId, items] of byJob) {
+    const existing = await rt.store.existingOutcomes(jobId, items.map((m) => m.message.line));
+    for (const item of items) {
+      const prior = existing.get(item.message.line);
+      const lineKey = `${jobId}#${item.message.line}`;
+      if (prior && !prior.gaveUp) {
+        logger.info('row already has an outcome; duplicate delivery ignored', rowKeys(item.message, { outcome: prior.outcome }));
+        verdicts.set(item.record.messageId, { status: 'done' });
+      } else if (firstOfLine.has(lineKey)) {
+        // The same message twice in one batch: the first copy speaks for both.
+        verdicts.set(item.record.messageId, { status: 'done' });
+      } else {
+        firstOfLine.set(lineKey, item.record.messageId);
+        if (prior?.gaveUp) replacing.add(lineKey);
+        todo.push(item);
+      }
+    }
+  }
+
+  const requests: SyncRequest[] = todo.map(({ record, message }) => ({ key: record.messageId, row: message.row, mode: message.mode }));
+  const { result: results, tally } = await withCallTally(() =>
+    syncRows(rt.ringcx, requests, {
+      maxArray: rt.config.RINGCX_MAX_ARRAY,
+      maxRows: 1_000,
+      reassignMode: rt.config.RINGCX_REASSIGN_MODE,
+    }),
+  );
+  tally.publish();
+
+  const writes = new Map<string, OutcomeWrite[]>();
+  for (const { record, message } of todo) {
+    const result = results.get(record.messageId) as SyncResult;
+    const lastReceive = record.receiveCount >= rt.config.MAX_RECEIVE_COUNT;
+    if (result.status === 'retry' && !lastReceive) {
+      logger.warn('row will be retried', rowKeys(message, { reason: result.reason, receiveCount: record.receiveCount }));
+      verdicts.set(record.messageId, { status: 'retry', reason: result.reason });
+      continue;
+    }
+    const write: OutcomeWrite =
+      result.status === 'retry'
+        ? {
+            line: message.line,
+            dnis: message.row.dnis,
+            outcome: 'failed',
+            detail: `gave up after ${record.receiveCount} attempts: ${result.reason}`,
+            target: describeTarget(message.row.target),
+            raw: message.raw,
+            gaveUp: true,
+          }
+        : {
+            line: message.line,
+            dnis: message.row.dnis,
+            outcome: result.outcome,
+            detail: result.detail,
+            target: describeTarget(message.row.target),
+            raw: message.raw,
+            ...(message.mode === 'apply' && SUCCESS_OUTCOMES.has(result.outcome)
+              ? {
+                  ledger: {
+                    row: message.row,
+                    target: message.row.action === 'unassign' ? null : message.row.target,
+                    targetDeclared: message.row.action === 'unassign' || message.row.target !== null,
+                  },
+                }
+              : {}),
+          };
+    if (replacing.has(`${message.jobId}#${message.line}`)) write.replacesGaveUp = true;
+    const list = writes.get(message.jobId) ?? [];
+    list.push(write);
+    writes.set(message.jobId, list);
+    // A gave-up row is recorded so the job can finish, and still goes to the DLQ for redrive.
+    verdicts.set(record.messageId, result.status === 'retry' ? { status: 'retry', reason: result.reason } : { status: 'done' });
+  }
+
+  // Attribute the batch's RingCX calls to its jobs in proportion to their rows.
+  const totalRows = [...writes.values()].reduce((n, list) => n + list.length, 0) || 1;
+  let callsLeft = tally.total;
+  const jobs = [...writes.entries()];
+  for (const [index, [jobId, list]] of jobs.entries()) {
+    const calls = index === jobs.length - 1 ? callsLeft : Math.round((tally.total * list.length) / totalRows);
+    callsLeft -= calls;
+    const recorded = new Set(await rt.store.recordOutcomes(jobId, list, calls));
+    for (const write of list) {
+      if (!recorded.has(write.line)) continue;
+      metrics.addMetric(`Rows_${write.outcome}`, MetricUnit.Count, 1);
+      const message = todo.find((t) => t.message.jobId === jobId && t.message.line === write.line)?.message;
+      logger.info('row outcome', { jobId, line: write.line, dnis: write.dnis, outcome: write.outcome, detail: write.detail, mode: message?.mode });
+    }
+  }
+  for (const jobId of byJob.keys()) await completeIfDone(rt, jobId);
+  return verdicts;
+}
+
+/** Writes the job's reports if this caller is the one that saw its last row land. */
+export async function completeIfDone(rt: Runtime, jobId: string): Promise<void> {
+  const job = await rt.store.tryStartReport(jobId);
+  if (!job) return;
+  const summary = await writeJobReports({ s3: rt.aws.s3, store: rt.store, events: rt.events, bucket: rt.config.BUCKET_NAME }, job);
+  await rt.store.finishReport(jobId, job.outcomeVersion);
+  logger.info('job completed', { jobId, outcomes: summary.outcomes, apiCalls: summary.apiCalls, results: summary.reports.results });
+}
+
+function parseMessage(body: string): { ok: true; message: RowMessage } | { ok: false; reason: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { ok: false, reason: 'body is not JSON' };
+  }
+  const parsed = RowMessageSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { ok: false, reason: `${issue?.path.join('.') || 'body'}: ${issue?.message}` };
+  }
+  return { ok: true, message: parsed.data };
+}
+
+function rowKeys(message: RowMessage, extra: Record<string, unknown> = {}) {
+  return { jobId: message.jobId, line: message.line, dnis: message.row.dnis, ...extra };
+}
+
+function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = groups.get(k) ?? [];
+    list.push(item);
+    groups.set(k, list);
+  }
+  return groups;
+}

@@ -1,0 +1,429 @@
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { DesiredRow, Mode, Outcome, Target } from '../domain/desiredRow';
+import { OUTCOMES } from '../domain/desiredRow';
+
+/*
+ * One table, three kinds of item:
+ *   JOB#<id> / META          the job: source, status, counters
+ *   JOB#<id> / ROW#<line>    one row's final outcome (first write wins; conditional)
+ *   DNIS#<dnis> / DESIRED    the desired-state ledger the drift report compares against
+ * Outcome and counters are written in one transaction, so a job's counts always equal its rows.
+ */
+
+export type JobStatus = 'parsing' | 'running' | 'completed' | 'failed';
+
+export interface JobSource {
+  bucket: string;
+  key: string;
+  versionId?: string | undefined;
+  etag?: string | undefined;
+}
+
+export interface JobMeta {
+  jobId: string;
+  mode: Mode;
+  source: JobSource;
+  resultsPrefix: string;
+  status: JobStatus;
+  startedAt: string;
+  parsedAt?: string;
+  completedAt?: string;
+  total: number;
+  accepted: number;
+  rejected: number;
+  processed: number;
+  counts: Record<Outcome, number>;
+  apiCalls: number;
+  outcomeVersion: number;
+  reportedVersion: number;
+  header?: string[];
+  ignoredColumns?: string[];
+  fileError?: string;
+}
+
+export interface RowOutcome {
+  line: number;
+  dnis: string;
+  outcome: Outcome;
+  detail: string;
+  target: string;
+  raw: string[];
+  /** Set when a transient failure was recorded on the last allowed receive; a redrive may replace it. */
+  gaveUp?: boolean;
+  at?: string;
+}
+
+export interface OutcomeWrite extends RowOutcome {
+  /** The desired state to remember in the ledger (apply mode, success only). */
+  ledger?: { row: DesiredRow; target: Target | null; targetDeclared: boolean };
+  /** This write replaces an earlier gave-up failure of the same row. */
+  replacesGaveUp?: boolean;
+}
+
+const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'META' });
+const rowKey = (jobId: string, line: number) => ({ pk: `JOB#${jobId}`, sk: `ROW#${String(line).padStart(10, '0')}` });
+const ledgerKey = (dnis: string) => ({ pk: `DNIS#${dnis}`, sk: 'DESIRED' });
+
+const zeroCounts = () => Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
+
+export interface JobStoreOptions {
+  retentionDays: number;
+  now?: () => number;
+}
+
+export class JobStore {
+  private readonly now: () => number;
+
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+    private readonly options: JobStoreOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  private expiresAt(): number {
+    return Math.floor(this.now() / 1000) + this.options.retentionDays * 86_400;
+  }
+
+  /**
+   * Starts a job for one object version. A repeated S3 notification finds the job and gets
+   * `duplicate`; a parse that died (its lease ran out) may be taken over and re-run, which is safe
+   * because every row write downstream is idempotent.
+   */
+  async claimJob(job: { jobId: string; mode: Mode; source: JobSource; resultsPrefix: string }, leaseMs: number): Promise<'claimed' | 'duplicate'> {
+    const now = this.now();
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            ...jobKey(job.jobId),
+            kind: 'job',
+            jobId: job.jobId,
+            mode: job.mode,
+            source: job.source,
+            resultsPrefix: job.resultsPrefix,
+            status: 'parsing',
+            leaseUntil: now + leaseMs,
+            startedAt: new Date(now).toISOString(),
+            total: 0,
+            accepted: 0,
+            rejected: 0,
+            processed: 0,
+            counts: zeroCounts(),
+            apiCalls: 0,
+            outcomeVersion: 0,
+            reportedVersion: 0,
+            expiresAt: this.expiresAt(),
+          },
+          ConditionExpression: 'attribute_not_exists(pk) OR (#status = :parsing AND #lease < :now)',
+          ExpressionAttributeNames: aliases('status', { '#lease': 'leaseUntil' }),
+          ExpressionAttributeValues: { ':parsing': 'parsing', ':now': now },
+        }),
+      );
+      return 'claimed';
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return 'duplicate';
+      throw error;
+    }
+  }
+
+  /**
+   * A parse that failed unexpectedly (SQS or S3 unavailable) gives its lease back, so that Lambda's
+   * own retry of the S3 event can take the job over at once instead of being called a duplicate.
+   */
+  async releaseJob(jobId: string): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: jobKey(jobId),
+        UpdateExpression: 'SET #lease = :zero',
+        ConditionExpression: '#status = :parsing',
+        ExpressionAttributeNames: aliases('status', { '#lease': 'leaseUntil' }),
+        ExpressionAttributeValues: { ':zero': 0, ':parsing': 'parsing' },
+      }),
+    ).catch(() => undefined);
+  }
+
+  async getJob(jobId: string): Promise<JobMeta | undefined> {
+    const result = await this.db.send(new GetCommand({ TableName: this.table, Key: jobKey(jobId), ConsistentRead: true }));
+    return result.Item as JobMeta | undefined;
+  }
+
+  /** Parsing is over: from now on the job completes when `processed` reaches `accepted`. */
+  async finishParsing(jobId: string, counts: { total: number; accepted: number; rejected: number; header: string[]; ignoredColumns: string[] }) {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: jobKey(jobId),
+        UpdateExpression:
+          'SET #status = :running, #total = :total, #accepted = :accepted, #rejected = :rejected, #counts.#rejected = :rejected, #header = :header, #ignored = :ignored, #parsedAt = :at, #version = #version + :one REMOVE #lease',
+        ConditionExpression: '#status = :parsing',
+        ExpressionAttributeNames: aliases('status', 'total', 'accepted', 'rejected', 'counts', 'header', 'parsedAt', { '#ignored': 'ignoredColumns', '#version': 'outcomeVersion', '#lease': 'leaseUntil' }),
+        ExpressionAttributeValues: {
+          ':running': 'running',
+          ':parsing': 'parsing',
+          ':total': counts.total,
+          ':accepted': counts.accepted,
+          ':rejected': counts.rejected,
+          ':header': counts.header,
+          ':ignored': counts.ignoredColumns,
+          ':at': new Date(this.now()).toISOString(),
+          ':one': 1,
+        },
+      }),
+    );
+  }
+
+  /** The file cannot be used at all; the report says why. */
+  async failJob(jobId: string, reason: string, header?: string[]) {
+    const at = new Date(this.now()).toISOString();
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: jobKey(jobId),
+        UpdateExpression: 'SET #status = :failed, #fileError = :reason, #parsedAt = :at, #completedAt = :at, #header = :header REMOVE #lease',
+        ExpressionAttributeNames: aliases('status', 'fileError', 'parsedAt', 'completedAt', 'header', { '#lease': 'leaseUntil' }),
+        ExpressionAttributeValues: { ':failed': 'failed', ':reason': reason, ':at': at, ':header': header ?? [] },
+      }),
+    );
+  }
+
+  /** Rejected rows are final at parse time; plain puts, so a re-run parse writes the same items. */
+  async putRejected(jobId: string, rows: RowOutcome[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += 25) {
+      let requests = rows.slice(i, i + 25).map((row) => ({
+        PutRequest: { Item: { ...rowKey(jobId, row.line), kind: 'row', ...row, at: new Date(this.now()).toISOString(), expiresAt: this.expiresAt() } },
+      }));
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        const result = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.table]: requests } }));
+        requests = (result.UnprocessedItems?.[this.table] ?? []) as typeof requests;
+        if (requests.length > 0) await sleep(Math.min(1_000, 50 * 2 ** attempt));
+        if (attempt > 8 && requests.length > 0) throw new Error('DynamoDB kept throttling the rejected-row writes');
+      }
+    }
+  }
+
+  /** Lines of this job that already have a final outcome, and whether it was a gave-up failure. */
+  async existingOutcomes(jobId: string, lines: number[]): Promise<Map<number, { outcome: Outcome; gaveUp: boolean }>> {
+    const found = new Map<number, { outcome: Outcome; gaveUp: boolean }>();
+    const unique = [...new Set(lines)];
+    for (let i = 0; i < unique.length; i += 100) {
+      let keys: Record<string, unknown>[] = unique.slice(i, i + 100).map((line) => rowKey(jobId, line));
+      while (keys.length > 0) {
+        const result = await this.db.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [this.table]: { Keys: keys, ProjectionExpression: '#line, #outcome, #gaveUp', ExpressionAttributeNames: aliases('line', 'outcome', 'gaveUp'), ConsistentRead: true },
+            },
+          }),
+        );
+        for (const item of result.Responses?.[this.table] ?? []) {
+          found.set(item.line as number, { outcome: item.outcome as Outcome, gaveUp: item.gaveUp === true });
+        }
+        keys = (result.UnprocessedKeys?.[this.table]?.Keys ?? []) as Record<string, unknown>[];
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Writes final outcomes with the job's counters in one transaction per chunk. A row already
+   * recorded (a duplicate delivery that raced) is dropped from the chunk and the rest retried, so
+   * each row is counted exactly once. Returns the lines this call recorded.
+   */
+  async recordOutcomes(jobId: string, outcomes: OutcomeWrite[], apiCalls: number): Promise<number[]> {
+    const recorded: number[] = [];
+    let calls = apiCalls;
+    for (let i = 0; i < outcomes.length; i += 49) {
+      let chunk = outcomes.slice(i, i + 49);
+      for (let attempt = 0; chunk.length > 0; attempt++) {
+        const { items, putIndex } = this.outcomeItems(jobId, chunk, calls);
+        try {
+          await this.db.send(new TransactWriteCommand({ TransactItems: items }));
+          recorded.push(...chunk.map((o) => o.line));
+          calls = 0;
+          break;
+        } catch (error) {
+          const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons;
+          const name = (error as Error).name;
+          if (name === 'TransactionCanceledException' && reasons?.some((r) => r.Code === 'ConditionalCheckFailed')) {
+            chunk = chunk.filter((_, index) => reasons[putIndex[index] as number]?.Code !== 'ConditionalCheckFailed');
+            continue;
+          }
+          const transient = name === 'TransactionCanceledException' || name === 'TransactionConflictException' || name === 'ProvisionedThroughputExceededException' || name === 'ThrottlingException';
+          if (!transient || attempt >= 8) throw error;
+          await sleep(Math.random() * Math.min(2_000, 50 * 2 ** attempt));
+        }
+      }
+    }
+    return recorded;
+  }
+
+  private outcomeItems(jobId: string, chunk: OutcomeWrite[], apiCalls: number) {
+    const at = new Date(this.now()).toISOString();
+    const items: Record<string, unknown>[] = [];
+    /** Position of each chunk row's Put, to read the transaction's CancellationReasons. */
+    const putIndex: number[] = [];
+    const delta = new Map<Outcome, number>();
+    let newRows = 0;
+    for (const o of chunk) {
+      const { ledger, replacesGaveUp, ...row } = o;
+      putIndex.push(items.length);
+      items.push({
+        Put: {
+          TableName: this.table,
+          Item: { ...rowKey(jobId, o.line), kind: 'row', ...row, at, expiresAt: this.expiresAt() },
+          ConditionExpression: replacesGaveUp ? '#outcome = :failed AND #gaveUp = :true' : 'attribute_not_exists(pk)',
+          ...(replacesGaveUp ? { ExpressionAttributeNames: aliases('outcome', 'gaveUp'), ExpressionAttributeValues: { ':failed': 'failed', ':true': true } } : {}),
+        },
+      });
+      if (ledger) items.push(this.ledgerUpdate(jobId, o.line, ledger, at));
+      delta.set(o.outcome, (delta.get(o.outcome) ?? 0) + 1);
+      if (replacesGaveUp) delta.set('failed', (delta.get('failed') ?? 0) - 1);
+      else newRows += 1;
+    }
+    const names: Record<string, string> = aliases('processed', 'apiCalls', 'counts', { '#version': 'outcomeVersion' });
+    const values: Record<string, unknown> = { ':processed': newRows, ':calls': apiCalls, ':one': 1 };
+    const adds = ['#processed :processed', '#apiCalls :calls', '#version :one'];
+    [...delta.entries()].forEach(([outcome, count], index) => {
+      names[`#o${index}`] = outcome;
+      values[`:o${index}`] = count;
+      adds.push(`#counts.#o${index} :o${index}`);
+    });
+    items.push({
+      Update: {
+        TableName: this.table,
+        Key: jobKey(jobId),
+        UpdateExpression: `ADD ${adds.join(', ')}`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      },
+    });
+    return { items: items as never[], putIndex };
+  }
+
+  private ledgerUpdate(jobId: string, line: number, ledger: NonNullable<OutcomeWrite['ledger']>, at: string) {
+    const row = ledger.row;
+    const names = aliases('dnis', 'accountId', 'category', 'active', 'jobId', 'line', 'updatedAt', 'description', 'target', 'assignmentActive', 'assignmentDescription');
+    const sets = ['#dnis = :dnis', '#accountId = :account', '#category = :category', '#active = :active', '#jobId = :job', '#line = :line', '#updatedAt = :at'];
+    const values: Record<string, unknown> = {
+      ':dnis': row.dnis,
+      ':account': row.accountId,
+      ':category': row.category,
+      ':active': row.active,
+      ':job': jobId,
+      ':line': line,
+      ':at': at,
+    };
+    if (row.description !== undefined) {
+      sets.push('#description = :description');
+      values[':description'] = row.description;
+    }
+    // An inventory-only row says nothing about routing, so it keeps what an earlier row declared.
+    if (ledger.targetDeclared) {
+      sets.push('#target = :target', '#assignmentActive = :assignmentActive');
+      values[':target'] = ledger.target;
+      values[':assignmentActive'] = row.assignmentActive;
+      if (row.assignmentDescription !== undefined) {
+        sets.push('#assignmentDescription = :assignmentDescription');
+        values[':assignmentDescription'] = row.assignmentDescription;
+      }
+    }
+    return {
+      Update: {
+        TableName: this.table,
+        Key: ledgerKey(row.dnis),
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        // Only the names the expression uses may be declared.
+        ExpressionAttributeNames: Object.fromEntries(Object.entries(names).filter(([alias]) => sets.some((set) => set.startsWith(`${alias} `)))),
+        ExpressionAttributeValues: values,
+      },
+    };
+  }
+
+  /**
+   * Claims the right to write the job's reports: every accepted row has an outcome and no report
+   * yet reflects the latest one. Exactly one caller wins; a writer that dies loses its lease.
+   */
+  async tryStartReport(jobId: string, leaseMs = 120_000): Promise<JobMeta | undefined> {
+    const now = this.now();
+    try {
+      const result = await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: jobKey(jobId),
+          UpdateExpression: 'SET #reportLease = :lease',
+          ConditionExpression:
+            '#status IN (:running, :completed) AND #processed >= #accepted AND #version > #reportedVersion AND (attribute_not_exists(#reportLease) OR #reportLease < :now)',
+          ExpressionAttributeNames: aliases('status', 'reportLease', 'processed', 'accepted', 'reportedVersion', { '#version': 'outcomeVersion' }),
+          ExpressionAttributeValues: { ':running': 'running', ':completed': 'completed', ':now': now, ':lease': now + leaseMs },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return result.Attributes as JobMeta;
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return undefined;
+      throw error;
+    }
+  }
+
+  async finishReport(jobId: string, version: number): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: jobKey(jobId),
+        UpdateExpression: 'SET #status = :completed, #reportedVersion = :version, #completedAt = if_not_exists(#completedAt, :at) REMOVE #reportLease',
+        ConditionExpression: '#status IN (:running, :completed)',
+        ExpressionAttributeNames: aliases('status', 'reportedVersion', 'completedAt', 'reportLease'),
+        ExpressionAttributeValues: { ':completed': 'completed', ':running': 'running', ':version': version, ':at': new Date(this.now()).toISOString() },
+      }),
+    );
+  }
+
+  /** Every row outcome of a job in line order, a page at a time. */
+  async *rows(jobId: string): AsyncGenerator<RowOutcome> {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :row)',
+          ExpressionAttributeValues: { ':pk': `JOB#${jobId}`, ':row': 'ROW#' },
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      for (const item of page.Items ?? []) yield item as RowOutcome;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+  }
+
+  async getLedgerEntry(dnis: string) {
+    const result = await this.db.send(new GetCommand({ TableName: this.table, Key: ledgerKey(dnis) }));
+    return result.Item;
+  }
+}
+
+/** `#name` aliases for attribute names: DynamoDB reserves hundreds of words (status, total, line...). */
+function aliases(...names: (string | Record<string, string>)[]): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const name of names) {
+    if (typeof name === 'string') result[`#${name}`] = name;
+    else Object.assign(result, name);
+  }
+  return result;
+}
+
+function sleep(ms: number) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,7 @@
+/** The job table's shape, shared by the CDK stack and the local runner so both create the same table. */
+export const JOB_TABLE = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  /** Epoch seconds; DynamoDB removes expired job rows. Ledger items never set it. */
+  ttlAttribute: 'expiresAt',
+} as const;
