@@ -25,7 +25,7 @@ export interface LocalStackOptions {
   bucket?: string;
   /** When set, RingCX is this server instead of the simulator; `secretJson` holds its credentials. */
   ringcx?: { baseUrl: string; secretJson: string };
-  simulator?: { knobs?: KnobsInput; seed?: TenantSeed };
+  simulator?: { knobs?: KnobsInput; seed?: TenantSeed; random?: () => number };
   maxReceiveCount?: number;
   visibilityTimeoutSeconds?: number;
   env?: Record<string, string>;
@@ -54,7 +54,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const dynamoEndpoint = options.dynamoEndpoint ?? (dynamo = await startDynamoDbLocal()).endpoint;
   const json = new LocalJsonServices();
   await json.start();
-  const simulator = options.ringcx ? undefined : await startRingCxSimulator({ ...(options.simulator?.knobs ? { knobs: options.simulator.knobs } : {}), ...(options.simulator?.seed ? { seed: options.simulator.seed } : {}) });
+  const simulator = options.ringcx
+    ? undefined
+    : await startRingCxSimulator({
+        ...(options.simulator?.knobs ? { knobs: options.simulator.knobs } : {}),
+        ...(options.simulator?.seed ? { seed: options.simulator.seed } : {}),
+        ...(options.simulator?.random ? { random: options.simulator.random } : {}),
+      });
 
   const tableName = options.tableName ?? 'dnis-sync';
   const bucket = options.bucket ?? 'dnis-sync-local';

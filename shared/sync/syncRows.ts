@@ -62,6 +62,8 @@ export async function syncRows(client: RingCxClient, requests: SyncRequest[], op
   }
 
   let pending = [...byNumber.values()];
+  /** Numbers whose create answered 409: a second miss in search means RingCX hides them from us. */
+  const createConflicts = new Set<string>();
   for (let round = 1; round <= MAX_ROUNDS && pending.length > 0; round++) {
     let read;
     try {
@@ -70,16 +72,28 @@ export async function syncRows(client: RingCxClient, requests: SyncRequest[], op
       for (const request of pending) results.set(request.key, failure(error, []));
       return results;
     }
-    const work: Work[] = pending.map((request) => {
+    const work: Work[] = [];
+    for (const request of pending) {
       const current = read.state.get(request.row.dnis) ?? { pool: undefined, assignment: null };
-      return { request, plan: planRow(request.row, current), record: read.records.get(request.row.dnis), before: current.assignment, done: [] };
-    });
+      if (!current.pool && createConflicts.has(request.row.dnis)) {
+        results.set(request.key, {
+          status: 'done',
+          outcome: 'failed',
+          detail: '409 the number already exists in RingCX but this user cannot see it (it is reserved for an account the credentials may not access)',
+          before: null,
+          after: null,
+        });
+        continue;
+      }
+      work.push({ request, plan: planRow(request.row, current), record: read.records.get(request.row.dnis), before: current.assignment, done: [] });
+    }
     const writes = work.filter((w) => w.request.mode === 'apply' && w.plan.actions.length > 0);
     await applyWrites(client, writes, options);
 
     pending = [];
     for (const w of work) {
       if (w.stopped === 'replan') {
+        if (actionsOf(w, 'createPool').length > 0) createConflicts.add(w.request.row.dnis);
         pending.push(w.request);
       } else if (w.stopped) {
         results.set(w.request.key, failure(w.error, w.done));
