@@ -17,6 +17,8 @@ export const KnobsSchema = z.object({
       hangMs: z.number().min(0).default(30_000),
       /** The next N API requests are answered 429, whatever the budget says. */
       forced429: z.number().int().min(0).default(0),
+      /** Until this epoch-ms instant every API request is answered 429: a storm that lasts a while. */
+      throttleUntil: z.number().min(0).default(0),
       /** Whether injected faults also hit the auth endpoints. */
       includeAuth: z.boolean().default(false),
     })

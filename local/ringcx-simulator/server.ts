@@ -208,9 +208,11 @@ export class RingCxSimulator {
       principal = auth;
       entry.principal = principal.id;
       const { budget, windowMs, retryAfter } = this.knobs.rateLimit;
+      const now = Date.now();
       const forced = this.knobs.faults.forced429 > 0;
       if (forced) this.knobs.faults.forced429 -= 1;
-      const waitMs = forced ? 1_000 : this.rateWindow.take(principal.id, budget, windowMs, Date.now());
+      const storm = this.knobs.faults.throttleUntil > now ? this.knobs.faults.throttleUntil - now : 0;
+      const waitMs = forced ? 1_000 : storm > 0 ? storm : this.rateWindow.take(principal.id, budget, windowMs, now);
       if (waitMs > 0) {
         return send(429, {
           json: { errorCode: 'rate.limit.exceeded', generalMessage: 'Too Many Requests', requestUri: `${url.pathname} - ${method}`, timestamp: Date.now() },
