@@ -5,7 +5,7 @@ import { type HeaderMap, readHeader } from '../csv/columns';
 import { NumberLineIndex } from '../csv/numberIndex';
 import { CsvFileError, readCsvRecords } from '../csv/reader';
 import { validateRow } from '../csv/validateRow';
-import type { Mode, RowMessage } from '../domain/desiredRow';
+import { encodeMessageBody, type Mode, type RowMessage } from '../domain/desiredRow';
 import { logger } from '../framework/powertools';
 import { writeJobReports } from '../jobs/reports';
 import type { RowOutcome } from '../jobs/store';
@@ -201,7 +201,7 @@ async function sendRows(rt: Runtime, ref: ObjectRef, jobId: string, mode: Mode, 
     }
     accepted += 1;
     const message: RowMessage = { v: 1, kind: 'row', jobId, line: record.line, mode, row: result.row, raw: record.cells };
-    await sender.send(JSON.stringify(message));
+    await sender.send(encodeMessageBody(message));
   }
   await sender.flush();
   if (pendingRejects.length > 0) await store.putRejected(jobId, pendingRejects);

@@ -113,6 +113,13 @@ describe('one file through the real chain', () => {
     expect(run.summary.apiCallsPerAcceptedRow).toBeLessThanOrEqual(0.35);
   });
 
+  it('keeps non-ASCII descriptions intact all the way to RingCX', async () => {
+    const description = 'Café Zürich — 東京 📞';
+    const run = await runFile(pipeline, 'incoming/unicode.csv', `dnis,description\n12125550172,${description}\n`);
+    expect(run.summary.outcomes).toEqual({ created: 1 });
+    expect(sim.state.pool.get('12125550172')?.dnisDescription).toBe(description);
+  });
+
   it('a second run of the same content changes nothing', async () => {
     const csv = 'dnis,description,target_type,target_id\n12125550170,Repeat,queue,4502\n12125550171,Repeat,visual_ivr,701\n';
     await runFile(pipeline, 'incoming/repeat-1.csv', csv);
