@@ -88,10 +88,14 @@ export function describeTarget(target: Target | null | undefined): string {
   return `${names[target.type]}:${target.id}`;
 }
 
+const NON_ASCII = /[\u007f-\uffff]/;
+const NON_ASCII_ALL = /[\u007f-\uffff]/g;
+
 /**
  * JSON with every non-ASCII character escaped. SQS admits only some Unicode ranges (and emulators
  * fewer still); escaped JSON carries any description, emoji included, through every one of them.
  */
 export function encodeMessageBody(message: unknown): string {
-  return JSON.stringify(message).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const json = JSON.stringify(message);
+  return NON_ASCII.test(json) ? json.replace(NON_ASCII_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : json;
 }

@@ -4,6 +4,8 @@ import {
   ParseError,
   parsePhoneNumberWithError,
 } from 'libphonenumber-js';
+import { Metadata } from 'libphonenumber-js/core';
+import metadataJson from 'libphonenumber-js/min/metadata';
 
 /**
  * A phone number in the two forms RingCX uses: `dnis` is the E.164 digits without `+`
@@ -63,6 +65,8 @@ export function normalizeNumber(raw: string, options: NormalizeOptions = {}): No
   if (/[a-z]/i.test(input)) {
     return { ok: false, reason: 'contains letters; write the number with digits only' };
   }
+  const fast = nanpFastPath(input, region);
+  if (fast) return fast;
   const digits = input.replace(/\D/g, '');
   if (digits.length < 7) return { ok: false, reason: `is too short (${digits.length} digits)` };
   if (digits.length > 15) return { ok: false, reason: `is too long (${digits.length} digits; E.164 allows 15)` };
@@ -88,8 +92,66 @@ export function normalizeNumber(raw: string, options: NormalizeOptions = {}): No
     };
   }
   const e164 = parsed.number;
+  if (parsed.countryCallingCode === '1' && parsed.country && parsed.isValid()) rememberNanpPrefix(parsed.nationalNumber, parsed.country);
   return { ok: true, value: { e164, dnis: e164.slice(1), country: parsed.country } };
 }
+
+/*
+ * libphonenumber costs ~15 µs a number, most of it rebuilding regular expressions on every call;
+ * a million-row file is dominated by it. North American numbers are most of what a RingCX tenant
+ * holds, and their validity and country are decided by the area code and exchange. So the first
+ * valid number of each NPA-NXX goes through libphonenumber, which names the country; later numbers
+ * of that NPA-NXX are checked against that country's own patterns, compiled once. Anything the
+ * cache cannot vouch for takes the full path, so the answer never differs from libphonenumber's
+ * (test/unit/phone/fastPath.test.ts compares the two on random numbers of every NANP area code).
+ */
+const metadata = new Metadata(metadataJson as never);
+const NANP_REGIONS = new Set<string>(
+  (metadata as unknown as { getCountryCodesForCallingCode(code: string): string[] | undefined }).getCountryCodesForCallingCode('1') ?? [],
+);
+const NUMBER_TYPES = ['FIXED_LINE', 'MOBILE', 'TOLL_FREE', 'PREMIUM_RATE', 'PERSONAL_NUMBER', 'VOIP', 'UAN', 'VOICEMAIL', 'PAGER', 'SHARED_COST'];
+const countryPatterns = new Map<string, RegExp>();
+const nanpPrefixes = new Map<string, { country: string; pattern: RegExp }>();
+const NANP_SHAPE = /^\+?(1?)([2-9]\d{9})$/;
+
+function patternFor(country: string): RegExp {
+  let pattern = countryPatterns.get(country);
+  if (!pattern) {
+    metadata.selectNumberingPlan(country as CountryCode);
+    const plan = metadata.numberingPlan as unknown as {
+      nationalNumberPattern(): string;
+      type(t: string): { pattern(): string } | undefined;
+    };
+    const types = NUMBER_TYPES.map((t) => plan.type(t)?.pattern()).filter((p): p is string => Boolean(p));
+    pattern = new RegExp(`^(?=(?:${plan.nationalNumberPattern()})$)(?:${types.join('|')})$`);
+    countryPatterns.set(country, pattern);
+  }
+  return pattern;
+}
+
+function rememberNanpPrefix(nationalNumber: string, country: string): void {
+  if (nationalNumber.length !== 10 || nanpPrefixes.size > 20_000) return;
+  nanpPrefixes.set(nationalNumber.slice(0, 6), { country, pattern: patternFor(country) });
+}
+
+function nanpFastPath(input: string, region: CountryCode): NormalizeResult | undefined {
+  const compact = input.replace(/[\s().\-]/g, '');
+  const match = NANP_SHAPE.exec(compact);
+  if (!match) return undefined;
+  // Without "+", "1" + 10 digits or 10 digits are national North American numbers only in NANP regions.
+  if (!compact.startsWith('+') && !NANP_REGIONS.has(region)) return undefined;
+  if (compact.startsWith('+') && match[1] !== '1') return undefined;
+  const national = match[2] as string;
+  const known = nanpPrefixes.get(national.slice(0, 6));
+  if (!known || !known.pattern.test(national)) return undefined;
+  return { ok: true, value: { e164: `+1${national}`, dnis: `1${national}`, country: known.country } };
+}
+
+/** For tests: forget the fast path's cache. */
+export function resetNumberCache(): void {
+  nanpPrefixes.clear();
+}
+
 
 /** The wire form of a number that is already E.164 or wire digits, as RingCX returns them. */
 export function toWireDnis(value: string): string {

@@ -1,0 +1,154 @@
+/**
+ * `npm run bench`: measurements side by side in one run, printed as ratios and saved with the
+ * machine they ran on. Nothing here asserts a time; the goals are printed next to the figures.
+ *
+ *   npm run bench                 all sections
+ *   npm run bench -- parser       one section (parser | requests)
+ *   BENCH_ROWS=200000 npm run bench -- parser
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem, type } from 'node:os';
+import { Readable } from 'node:stream';
+import { Upload } from '@aws-sdk/lib-storage';
+import { build } from 'esbuild';
+import { Agent } from 'undici';
+import { startLocalStack, type LocalStack } from '../local/stack';
+import { lambdaContext, s3ObjectCreatedEvent } from '../local/wiring/lambdaEvents';
+import { SqsPoller } from '../local/wiring/sqsPoller';
+import type { RingCxSimulator } from '../local/ringcx-simulator/server';
+import { staticTokenProvider } from '../shared/ringcx/auth/tokenProvider';
+import { RingCxClient } from '../shared/ringcx/client';
+
+const sections = process.argv.slice(2);
+const wants = (name: string) => sections.length === 0 || sections.includes(name);
+
+export const machine = {
+  os: `${type()} ${process.arch}`,
+  cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
+  memoryGb: Math.round(totalmem() / 1024 ** 3),
+  node: process.version,
+  date: new Date().toISOString(),
+};
+
+function table(rows: (string | number)[][]): string {
+  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => String(r[c]).length))) ?? [];
+  return rows.map((r, i) => {
+    const line = `| ${r.map((cell, c) => String(cell).padEnd(widths[c] ?? 0)).join(' | ')} |`;
+    return i === 0 ? `${line}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|` : line;
+  }).join('\n');
+}
+
+function save(name: string, data: Record<string, unknown>, markdown: string) {
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync(`bench/results/${name}.json`, `${JSON.stringify({ machine, ...data }, null, 2)}\n`);
+  writeFileSync(`bench/results/${name}.md`, `${markdown}\n\nMachine: ${machine.cpus}, ${machine.memoryGb} GB, ${machine.os}, Node ${machine.node}, ${machine.date}.\n`);
+  console.log(`${markdown}\n`);
+}
+
+/** A valid, distinct NANP number for each index (212 area code, exchanges 200-999). */
+export function benchNumber(i: number): string {
+  const exchange = 200 + Math.floor(i / 10_000);
+  return `1212${exchange}${String(i % 10_000).padStart(4, '0')}`;
+}
+
+async function parserSection(stack: LocalStack) {
+  const rows = Number(process.env.BENCH_ROWS ?? 1_000_000);
+  const key = `incoming/bench/parser-${rows}.csv`;
+  const lines = function* () {
+    yield 'dnis,description,target_type,target_id\n';
+    for (let i = 0; i < rows; i++) yield `${benchNumber(i)},Bench line ${i},queue,${4501 + (i % 5)}\n`;
+  };
+  await new Upload({ client: stack.s3, params: { Bucket: stack.env.BUCKET_NAME, Key: key, Body: Readable.from(lines()) }, partSize: 8 * 1024 * 1024 }).done();
+  const env = { ...process.env, ...stack.env, BENCH_KEY: key, MAX_ROWS: String(rows + 1), MAX_FILE_BYTES: String(512 * 1024 * 1024), POWERTOOLS_LOG_LEVEL: 'ERROR' };
+  // Bundled as the Lambda is (esbuild, AWS SDK external), so the RSS is the function's, not tsx's.
+  await build({
+    entryPoints: ['bench/parserChild.ts'],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile: 'bench/.build/parserChild.mjs',
+    external: ['@aws-sdk/*'],
+    banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
+    logLevel: 'error',
+  });
+  // Asynchronous on purpose: the emulators the child talks to live in this process's event loop.
+  const run = async (mode: string) => {
+    const { stdout } = await promisify(execFile)(process.execPath, ['bench/.build/parserChild.mjs', mode], { env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    return JSON.parse(stdout.trim().split('\n').at(-1) as string);
+  };
+  const baseline = await run('baseline');
+  const parser = await run('parser');
+  const parserRate = parser.rows / parser.seconds;
+  const baselineRate = baseline.rows / baseline.seconds;
+  const validateRate = parser.rows / (parser.timings.validateMs / 1000);
+  const markdown = [
+    `### Parser: ${rows.toLocaleString('en-US')} rows from S3 (fauxqs), child process`,
+    '',
+    table([
+      ['', 'rows/s', 'seconds', 'peak RSS (MB)', 'goal'],
+      ['bare csv-parse, one pass', Math.round(baselineRate), baseline.seconds.toFixed(1), Math.round(baseline.maxRssMb), ''],
+      ['dnis-sync parser: read + parse + validate + dedupe', Math.round(validateRate), (parser.timings.validateMs / 1000).toFixed(1), '', '>= 100,000 rows/s'],
+      ['dnis-sync parser: whole run (+ spool, fan-out, job record)', Math.round(parserRate), parser.seconds.toFixed(1), Math.round(parser.maxRssMb), 'peak RSS < 200 MB'],
+    ]),
+    '',
+    `Parse + validate runs at ${(validateRate / baselineRate).toFixed(2)}× the speed of bare csv-parse; the whole run at ${(parserRate / baselineRate).toFixed(2)}×. ${parser.messages.toLocaleString('en-US')} messages built (SQS sends counted, not stored, so the emulator's speed stays out).`,
+  ].join('\n');
+  save('parser', { rows, baseline, parser, validateRowsPerSecond: validateRate, ratioToBaseline: parserRate / baselineRate }, markdown);
+}
+
+async function requestsSection(stack: LocalStack) {
+  const numbers = Number(process.env.BENCH_NUMBERS ?? 2_000);
+  const sim = stack.simulator as RingCxSimulator;
+  // Unthrottled, so this section measures calls per number, not pacing (the throughput section does that).
+  sim.setKnobs({ rateLimit: { budget: 1_000_000 }, latencyMs: 0 });
+  Object.assign(process.env, stack.env, { RINGCX_REQUESTS_PER_WINDOW: '1000000', POWERTOOLS_LOG_LEVEL: 'ERROR' });
+  const parser = (await import('../functions/parser/app')).handler as unknown as (e: unknown, c: unknown) => Promise<unknown>;
+  const worker = (await import('../functions/worker/app')).handler as never;
+  const csv = ['dnis,description,target_type,target_id', ...Array.from({ length: numbers }, (_, i) => `${benchNumber(i)},Bench ${i},queue,${4501 + (i % 5)}`)].join('\n');
+  const key = 'incoming/bench/requests.csv';
+  const put = await new Upload({ client: stack.s3, params: { Bucket: stack.env.BUCKET_NAME, Key: key, Body: csv } }).done();
+  const started = performance.now();
+  await parser(s3ObjectCreatedEvent(stack.env.BUCKET_NAME as string, key, { size: csv.length, eTag: put.ETag }), lambdaContext('parser'));
+  const poller = new SqsPoller({ sqs: stack.sqs, queueUrl: stack.queues.work.url, queueArn: stack.queues.work.arn, functionName: 'worker', handler: worker, batchSize: 100, batchWindowMs: 500, concurrency: 1, retryDelayMs: 0 });
+  while (await poller.pollOnce());
+  const pipelineSeconds = (performance.now() - started) / 1000;
+  const pipelineCalls = sim.apiCalls().length;
+
+  sim.reset();
+  const client = new RingCxClient({ baseUrl: sim.url, tokenProvider: staticTokenProvider({ name: 'x-auth-token', value: 'demo-api-token' }), dispatcher: new Agent({ connections: 1 }) });
+  const naiveStarted = performance.now();
+  for (let i = 0; i < numbers; i++) {
+    const dnis = benchNumber(i);
+    await client.searchDnis({ searchText: dnis });
+    await client.createDnisPool([{ dnis, reservedAccountId: '99990001', dnisDescription: `Bench ${i}` }]);
+    await client.assignToGate(4501 + (i % 5), [{ dnis, isActive: true, dnisDescription: `Bench ${i}` }]);
+  }
+  const naiveSeconds = (performance.now() - naiveStarted) / 1000;
+  const naiveCalls = sim.apiCalls().length;
+  const perNumber = pipelineCalls / numbers;
+  const naivePerNumber = naiveCalls / numbers;
+  const markdown = [
+    `### RingCX requests per number: ${numbers.toLocaleString('en-US')} new numbers, 5 queues`,
+    '',
+    table([
+      ['flow', 'requests', 'requests / number', 'goal'],
+      ['seed naive flow (search → create → assign, one at a time)', naiveCalls, naivePerNumber.toFixed(3), '3.0'],
+      ['dnis-sync pipeline (parser → SQS → worker batches of 100)', pipelineCalls, perNumber.toFixed(3), '<= 0.35'],
+    ]),
+    '',
+    `The pipeline needs ${(naivePerNumber / perNumber).toFixed(1)}× fewer RingCX requests per number; at RingCX's 120/min that bounds a 10,000-number file at ${Math.ceil((10_000 * perNumber) / 120)} min against ${Math.ceil((10_000 * naivePerNumber) / 120)} min.`,
+  ].join('\n');
+  save('requests', { numbers, pipelineCalls, naiveCalls, perNumber, naivePerNumber, pipelineSeconds, naiveSeconds }, markdown);
+}
+
+const stack = await startLocalStack({ simulator: { knobs: {} } });
+try {
+  if (wants('parser')) await parserSection(stack);
+  if (wants('requests')) await requestsSection(stack);
+} finally {
+  await stack.stop();
+}
+process.exit(0);

@@ -1,0 +1,118 @@
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { Context, S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { createAwsClients } from '../../shared/aws/clients';
+import { loadConfig } from '../../shared/config';
+import type { IngestResult } from '../../shared/ingest/parseObject';
+import { reportKeys, type JobSummary } from '../../shared/jobs/reports';
+import { JobStore, type JobMeta } from '../../shared/jobs/store';
+import type { LocalStack } from '../stack';
+import { lambdaContext, s3ObjectCreatedEvent } from './lambdaEvents';
+import { SqsPoller } from './sqsPoller';
+
+export interface LocalHandlers {
+  parser: (event: S3Event, context: Context) => Promise<unknown>;
+  worker: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+}
+
+export interface FileOutcome {
+  jobId: string;
+  summary: JobSummary;
+  reports: Record<'results.csv' | 'failed.csv' | 'summary.json', string>;
+  table: string;
+}
+
+/**
+ * AWS's event delivery, locally: an object put in the bucket invokes the parser with the S3 event
+ * shape, and pollers feed the work queue to the worker as the event source mapping would (batch
+ * size and window, partial batch failures, visibility timeout, redrive to the DLQ).
+ */
+export class LocalRunner {
+  readonly workPoller: SqsPoller;
+  private readonly store: JobStore;
+  private readonly errors: unknown[] = [];
+
+  constructor(
+    private readonly stack: LocalStack,
+    private readonly handlers: LocalHandlers,
+    options: { workerConcurrency?: number; batchSize?: number } = {},
+  ) {
+    const config = loadConfig(stack.env);
+    this.store = new JobStore(createAwsClients(config).dynamo, config.TABLE_NAME, { retentionDays: 1 });
+    this.workPoller = new SqsPoller({
+      sqs: stack.sqs,
+      queueUrl: stack.queues.work.url,
+      queueArn: stack.queues.work.arn,
+      functionName: 'dnis-sync-worker',
+      handler: handlers.worker,
+      batchSize: options.batchSize ?? 100,
+      batchWindowMs: 500,
+      concurrency: options.workerConcurrency ?? 2,
+      retryDelayMs: 5_000,
+      onError: (error) => this.errors.push(error),
+    });
+  }
+
+  start(): void {
+    this.workPoller.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.workPoller.stop();
+  }
+
+  /** Uploads a file; S3's notification invokes the parser. Resolves when the job's reports exist. */
+  async runFile(key: string, body: Buffer, progress: (line: string) => void = () => undefined): Promise<FileOutcome> {
+    const bucket = this.stack.env.BUCKET_NAME as string;
+    const put =
+      body.length > 8 * 1024 * 1024
+        ? await new Upload({ client: this.stack.s3, params: { Bucket: bucket, Key: key, Body: body } }).done()
+        : await this.stack.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length }));
+    const results = (await this.handlers.parser(s3ObjectCreatedEvent(bucket, key, { size: body.length, eTag: put.ETag, versionId: put.VersionId }), lambdaContext('dnis-sync-parser'))) as IngestResult[];
+    const result = results[0];
+    if (!result || result.status === 'ignored') throw new Error(`the parser ignored ${key}`);
+    const jobId = result.jobId;
+    let job: JobMeta | undefined;
+    for (;;) {
+      job = await this.store.getJob(jobId);
+      if (job) progress(progressLine(job));
+      if (job && (job.status === 'failed' || (job.status === 'completed' && job.reportedVersion >= job.outcomeVersion))) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const keys = reportKeys(job);
+    const read = async (objectKey: string) => {
+      const object = await this.stack.s3.send(new GetObjectCommand({ Bucket: bucket, Key: objectKey }));
+      return (await object.Body?.transformToString('utf-8')) ?? '';
+    };
+    const summaryText = await read(keys.summary);
+    const summary = JSON.parse(summaryText) as JobSummary;
+    return {
+      jobId,
+      summary,
+      reports: { 'results.csv': await read(keys.results), 'failed.csv': await read(keys.failed), 'summary.json': summaryText },
+      table: summaryTable(summary),
+    };
+  }
+}
+
+function progressLine(job: JobMeta): string {
+  if (job.status === 'parsing') return 'parsing...';
+  if (job.status === 'failed') return `file refused: ${job.fileError}`;
+  const done = job.processed + job.rejected;
+  const total = job.total || 1;
+  const width = 30;
+  const filled = Math.round((done / total) * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${job.total} rows  ${job.apiCalls} RingCX calls`;
+}
+
+export function summaryTable(summary: JobSummary): string {
+  const rows = Object.entries(summary.outcomes);
+  const width = Math.max(7, ...rows.map(([name]) => name.length));
+  const lines = [
+    `${summary.source.key}: ${summary.status}${summary.fileError ? ` (${summary.fileError})` : ''}`,
+    `  ${'outcome'.padEnd(width)}  rows`,
+    ...rows.map(([name, count]) => `  ${name.padEnd(width)}  ${String(count).padStart(4)}`),
+    `  ${'total'.padEnd(width)}  ${String(summary.rows.total).padStart(4)}   (${summary.apiCalls} RingCX calls, ${(summary.durationMs / 1000).toFixed(1)} s)`,
+  ];
+  return lines.join('\n');
+}
