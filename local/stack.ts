@@ -107,6 +107,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     BUCKET_NAME: bucket,
     WORK_QUEUE_URL: work.url,
     PRIORITY_QUEUE_URL: priority.url,
+    EVENTS_DLQ_URL: eventsDlq.url,
+    EVENT_SOURCES: 'dnis-sync.requests,dnis-sync.local',
     EVENT_BUS_NAME: 'dnis-sync',
     MAX_RECEIVE_COUNT: String(maxReceiveCount),
     POWERTOOLS_TRACE_ENABLED: 'false',

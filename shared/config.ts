@@ -43,6 +43,21 @@ export const ConfigSchema = z.object({
   PRIORITY_QUEUE_URL: z.string().min(1).default('unset'),
   EVENT_BUS_NAME: z.string().min(1).default('default'),
   EVENT_SOURCE: z.string().min(1).default('dnis-sync'),
+  /** Where invalid reassignment events are kept for a person, with the reason. */
+  EVENTS_DLQ_URL: z.string().min(1).default('unset'),
+  /** Event sources allowed to request reassignments (the rule matches only these too). */
+  EVENT_SOURCES: z
+    .string()
+    .default('dnis-sync.requests')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
+  /** JSON, e.g. {"timeZone":"America/New_York","days":["sat"],"start":"01:00","end":"05:00"}; unset = always. */
+  MAINTENANCE_WINDOW: z.string().optional(),
+  /** Accounts the export covers; unset = every account the credentials see (one extra call). */
+  RINGCX_ACCOUNT_IDS: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined)),
+  EXPORT_PAGE_SIZE: positiveInt.default(1000),
   /** Files over this size are refused whole, before a byte is parsed. */
   MAX_FILE_BYTES: positiveInt.default(100 * 1024 * 1024),
   /** Files with more data rows than this are refused whole, before any row is sent. */

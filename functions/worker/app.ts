@@ -3,15 +3,18 @@ import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { loadConfig } from '../../shared/config';
 import { lambdaHandler } from '../../shared/framework/handler';
 import { toQueueRecords, RetryLater } from '../../shared/framework/sqsRecords';
-import { processRowRecords } from '../../shared/ingest/processRows';
+import { parseMaintenanceWindow } from '../../shared/domain/maintenanceWindow';
+import { processQueueRecords } from '../../shared/ingest/processQueue';
 import { createRuntime } from '../../shared/runtime';
 
-const runtime = createRuntime(loadConfig());
+const config = loadConfig();
+const runtime = createRuntime(config);
+const reassignContext = { window: parseMaintenanceWindow(config.MAINTENANCE_WINDOW), now: () => new Date() };
 const processor = new BatchProcessor(EventType.SQS);
 
-/** Work-queue batches → RingCX; failed records are reported individually for redelivery. */
+/** Work and priority queue batches → RingCX; failed records are reported individually for redelivery. */
 export const handler = lambdaHandler(async (event: SQSEvent, context) => {
-  const verdicts = await processRowRecords(runtime, toQueueRecords(event));
+  const verdicts = await processQueueRecords(runtime, toQueueRecords(event), reassignContext);
   return processPartialResponse(
     event,
     async (record: SQSRecord) => {

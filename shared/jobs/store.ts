@@ -15,7 +15,9 @@ import { OUTCOMES } from '../domain/desiredRow';
  * One table, three kinds of item:
  *   JOB#<id> / META          the job: source, status, counters
  *   JOB#<id> / ROW#<line>    one row's final outcome (first write wins; conditional)
- *   DNIS#<dnis> / DESIRED    the desired-state ledger the drift report compares against
+ *   LEDGER / DNIS#<dnis>     the desired-state ledger the drift report compares against
+ *   AUDIT#<dnis> / <time>    who moved a number, why, from where to where
+ *   REQ#<id> / META          a reassignment request's outcome (first write wins)
  * Outcome and counters are written in one transaction, so a job's counts always equal its rows.
  */
 
@@ -62,6 +64,35 @@ export interface RowOutcome {
   at?: string;
 }
 
+/** The last desired state applied for a number; see ledgerUpdate for which fields a row sets. */
+export interface LedgerEntry {
+  dnis: string;
+  accountId: string;
+  category: string;
+  active: boolean;
+  description?: string;
+  /** Present once some row or event declared routing; null means "should be unassigned". */
+  target?: Target | null;
+  assignmentActive?: boolean;
+  assignmentDescription?: string;
+  jobId: string;
+  line: number;
+  updatedAt: string;
+}
+
+export interface AuditEntry {
+  dnis: string;
+  requestId: string;
+  at: string;
+  requestedBy: string;
+  reason: string;
+  source: string;
+  before: Target | null;
+  after: Target | null;
+  outcome: string;
+  detail: string;
+}
+
 export interface OutcomeWrite extends RowOutcome {
   /** The desired state to remember in the ledger (apply mode, success only). */
   ledger?: { row: DesiredRow; target: Target | null; targetDeclared: boolean };
@@ -71,7 +102,13 @@ export interface OutcomeWrite extends RowOutcome {
 
 const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'META' });
 const rowKey = (jobId: string, line: number) => ({ pk: `JOB#${jobId}`, sk: `ROW#${String(line).padStart(10, '0')}` });
-const ledgerKey = (dnis: string) => ({ pk: `DNIS#${dnis}`, sk: 'DESIRED' });
+/**
+ * The ledger lives in one partition, sorted by number, so the drift report reads it with a paged
+ * Query. Writes to it are bounded by RingCX's own budget (a few per second), far below what one
+ * DynamoDB partition takes.
+ */
+const LEDGER_PK = 'LEDGER';
+const ledgerKey = (dnis: string) => ({ pk: LEDGER_PK, sk: `DNIS#${dnis}` });
 
 const zeroCounts = () => Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
 
@@ -408,9 +445,124 @@ export class JobStore {
     } while (startKey);
   }
 
-  async getLedgerEntry(dnis: string) {
+  async getLedgerEntry(dnis: string): Promise<LedgerEntry | undefined> {
     const result = await this.db.send(new GetCommand({ TableName: this.table, Key: ledgerKey(dnis) }));
+    return result.Item as LedgerEntry | undefined;
+  }
+
+  /** Ledger entries for many numbers at once (the export checks a page of numbers per call). */
+  async getLedgerEntries(dnisList: string[]): Promise<Map<string, LedgerEntry>> {
+    const found = new Map<string, LedgerEntry>();
+    for (let i = 0; i < dnisList.length; i += 100) {
+      let keys: Record<string, unknown>[] = dnisList.slice(i, i + 100).map(ledgerKey);
+      for (let attempt = 0; keys.length > 0; attempt++) {
+        const result = await this.db.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys } } }));
+        for (const item of result.Responses?.[this.table] ?? []) found.set(item.dnis as string, item as LedgerEntry);
+        keys = (result.UnprocessedKeys?.[this.table]?.Keys ?? []) as Record<string, unknown>[];
+        if (keys.length > 0) await sleep(Math.min(1_000, 50 * 2 ** attempt));
+      }
+    }
+    return found;
+  }
+
+  /** Every ledger entry in number order, a page at a time. */
+  async *ledger(): AsyncGenerator<LedgerEntry> {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': LEDGER_PK },
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      for (const item of page.Items ?? []) yield item as LedgerEntry;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+  }
+
+  /** Remembers the desired state an accepted reassignment declared, for the drift report. */
+  async putLedger(source: { jobId: string; line: number }, ledger: NonNullable<OutcomeWrite['ledger']>): Promise<void> {
+    const update = this.ledgerUpdate(source.jobId, source.line, ledger, new Date(this.now()).toISOString()).Update;
+    await this.db.send(new UpdateCommand(update));
+  }
+
+  /** Records a reassignment request's outcome once; false when an earlier delivery already did. */
+  async recordRequest(requestId: string, outcome: Record<string, unknown>): Promise<boolean> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { pk: `REQ#${requestId}`, sk: 'META', kind: 'request', ...outcome, expiresAt: this.expiresAt() },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
+  }
+
+  async getRequest(requestId: string): Promise<Record<string, unknown> | undefined> {
+    const result = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: `REQ#${requestId}`, sk: 'META' }, ConsistentRead: true }));
     return result.Item;
+  }
+
+  /** Who changed a number's routing, why, from where to where, and when. Kept like the jobs. */
+  async audit(entry: AuditEntry): Promise<void> {
+    await this.db.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: `AUDIT#${entry.dnis}`, sk: `${entry.at}#${entry.requestId}`, kind: 'audit', ...entry, expiresAt: this.expiresAt() },
+      }),
+    );
+  }
+
+  async auditTrail(dnis: string): Promise<AuditEntry[]> {
+    const result = await this.db.send(
+      new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `AUDIT#${dnis}` } }),
+    );
+    return (result.Items ?? []) as AuditEntry[];
+  }
+
+  /**
+   * A lease that at most one holder has at a time (the token refresher's). Returns false while
+   * someone else's lease is still running.
+   */
+  async acquireLease(name: string, owner: string, leaseMs: number): Promise<boolean> {
+    const now = this.now();
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { pk: `LEASE#${name}`, sk: 'META', owner, until: now + leaseMs },
+          ConditionExpression: 'attribute_not_exists(pk) OR #until < :now',
+          ExpressionAttributeNames: { '#until': 'until' },
+          ExpressionAttributeValues: { ':now': now },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    await this.db
+      .send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: `LEASE#${name}`, sk: 'META' },
+          UpdateExpression: 'SET #until = :zero',
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#until': 'until', '#owner': 'owner' },
+          ExpressionAttributeValues: { ':zero': 0, ':owner': owner },
+        }),
+      )
+      .catch(() => undefined);
   }
 }
 

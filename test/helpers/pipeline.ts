@@ -10,6 +10,7 @@ import { SqsPoller } from '../../local/wiring/sqsPoller';
 
 type ParserHandler = (event: S3Event, context: Context) => Promise<unknown>;
 type WorkerHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+type AnyHandler = (event: unknown, context: Context) => Promise<unknown>;
 
 export interface Pipeline {
   stack: LocalStack;
@@ -17,6 +18,12 @@ export interface Pipeline {
   parser: ParserHandler;
   worker: WorkerHandler;
   workPoller: SqsPoller;
+  priorityPoller: SqsPoller;
+  intake: AnyHandler;
+  exporter: AnyHandler;
+  refresher: AnyHandler;
+  /** Runs priority-queue batches until it stays empty. */
+  drainPriority(maxBatches?: number): Promise<number>;
   /** Uploads a file and returns the S3 event S3 would send for it. */
   putCsv(key: string, body: string | Buffer): Promise<S3Event>;
   runParser(event: S3Event): Promise<unknown>;
@@ -42,6 +49,9 @@ export async function startPipeline(options: LocalStackOptions & { batchSize?: n
   vi.resetModules();
   const parser = (await import('../../functions/parser/app')).handler as unknown as ParserHandler;
   const worker = (await import('../../functions/worker/app')).handler as unknown as WorkerHandler;
+  const intake = (await import('../../functions/reassign-intake/app')).handler as unknown as AnyHandler;
+  const exporter = (await import('../../functions/exporter/app')).handler as unknown as AnyHandler;
+  const refresher = (await import('../../functions/token-refresher/app')).handler as unknown as AnyHandler;
   const bucket = stack.env.BUCKET_NAME as string;
   const workPoller = new SqsPoller({
     sqs: stack.sqs,
@@ -54,6 +64,18 @@ export async function startPipeline(options: LocalStackOptions & { batchSize?: n
     concurrency: 1,
     // Failed records come back at once instead of after the visibility timeout: same receive
     // counting and redrive, without the wait.
+    retryDelayMs: 0,
+  });
+
+  const priorityPoller = new SqsPoller({
+    sqs: stack.sqs,
+    queueUrl: stack.queues.priority.url,
+    queueArn: stack.queues.priority.arn,
+    functionName: 'worker',
+    handler: worker,
+    batchSize: 10,
+    batchWindowMs: 50,
+    concurrency: 1,
     retryDelayMs: 0,
   });
 
@@ -73,6 +95,15 @@ export async function startPipeline(options: LocalStackOptions & { batchSize?: n
     parser,
     worker,
     workPoller,
+    priorityPoller,
+    intake,
+    exporter,
+    refresher,
+    async drainPriority(maxBatches = 100) {
+      let batches = 0;
+      while (batches < maxBatches && (await priorityPoller.pollOnce())) batches += 1;
+      return batches;
+    },
     async putCsv(key, body) {
       const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
       // Large files go up in parts, as the console and the CLI send them.

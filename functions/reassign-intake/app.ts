@@ -1,0 +1,10 @@
+import type { EventBridgeEvent } from 'aws-lambda';
+import { loadConfig } from '../../shared/config';
+import { lambdaHandler } from '../../shared/framework/handler';
+import { intakeReassignment } from '../../shared/reassign/intake';
+import { createRuntime } from '../../shared/runtime';
+
+const runtime = createRuntime(loadConfig());
+
+/** The bus rule's target: validate a reassignment request and queue it with priority. */
+export const handler = lambdaHandler(async (event: EventBridgeEvent<string, unknown>) => intakeReassignment(runtime, event));
