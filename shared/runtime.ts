@@ -32,6 +32,8 @@ export function createRuntime(config: Config, overrides: Partial<Pick<Runtime, '
     selfLogin: config.RINGCX_SELF_LOGIN,
     // Shorter than the token's 5-minute life, so a refreshed token is picked up well before expiry.
     maxCacheMs: Math.min(60_000, config.RINGCX_WINDOW_MS),
+    // Half a budget window (30 s in production): a token that close to expiry is renewed first.
+    expirySkewMs: Math.min(30_000, config.RINGCX_WINDOW_MS / 2),
   });
   const ringcx = new RingCxClient({
     baseUrl: config.RINGCX_BASE_URL,

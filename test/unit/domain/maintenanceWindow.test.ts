@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { type MaintenanceWindow, msUntilOpen, parseMaintenanceWindow } from '../../../shared/domain/maintenanceWindow';
+
+const window = (w: Partial<MaintenanceWindow>): MaintenanceWindow => ({ timeZone: 'UTC', days: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'], start: '01:00', end: '05:00', ...w });
+const at = (iso: string) => new Date(iso);
+const HOUR = 3_600_000;
+
+describe('msUntilOpen', () => {
+  it('is 0 inside the window and the wait outside it', () => {
+    expect(msUntilOpen(window({}), at('2026-11-28T02:00:00Z'))).toBe(0);
+    expect(msUntilOpen(window({}), at('2026-11-28T00:30:00Z'))).toBe(HOUR / 2);
+    expect(msUntilOpen(window({}), at('2026-11-28T05:00:00Z'))).toBe(20 * HOUR);
+  });
+
+  it('honours the days (2026-11-28 is a Saturday)', () => {
+    expect(msUntilOpen(window({ days: ['mon'] }), at('2026-11-28T02:00:00Z'))).toBe(47 * HOUR);
+    expect(msUntilOpen(window({ days: ['sat'] }), at('2026-11-28T02:00:00Z'))).toBe(0);
+  });
+
+  it('runs past midnight when the end is before the start, counting from the start day', () => {
+    const overnight = window({ start: '22:00', end: '02:00', days: ['fri'] });
+    expect(msUntilOpen(overnight, at('2026-11-27T23:00:00Z'))).toBe(0);
+    expect(msUntilOpen(overnight, at('2026-11-28T01:00:00Z'))).toBe(0);
+    expect(msUntilOpen(overnight, at('2026-11-28T03:00:00Z'))).toBeGreaterThan(6 * 24 * HOUR);
+  });
+
+  it('reads local time in the window time zone', () => {
+    // 06:30 UTC is 01:30 in New York (EST) on 2026-11-28.
+    expect(msUntilOpen(window({ timeZone: 'America/New_York' }), at('2026-11-28T06:30:00Z'))).toBe(0);
+    expect(msUntilOpen(window({ timeZone: 'America/New_York' }), at('2026-11-28T02:00:00Z'))).toBe(4 * HOUR);
+  });
+
+  it('refuses a malformed window with the field named', () => {
+    expect(() => parseMaintenanceWindow('{"timeZone":"Mars/Olympus","start":"25:00","end":"05:00"}')).toThrow(/timeZone is not an IANA time zone; start must be HH:MM/);
+    expect(parseMaintenanceWindow(undefined)).toBeUndefined();
+  });
+});
