@@ -3,7 +3,7 @@
  * machine they ran on. Nothing here asserts a time; the goals are printed next to the figures.
  *
  *   npm run bench                 all sections
- *   npm run bench -- parser       one section (parser | requests)
+ *   npm run bench -- parser       one section (parser | requests | export)
  *   BENCH_ROWS=200000 npm run bench -- parser
  */
 import { execFile } from 'node:child_process';
@@ -63,22 +63,7 @@ async function parserSection(stack: LocalStack) {
   await new Upload({ client: stack.s3, params: { Bucket: stack.env.BUCKET_NAME, Key: key, Body: Readable.from(lines()) }, partSize: 8 * 1024 * 1024 }).done();
   const env = { ...process.env, ...stack.env, BENCH_KEY: key, MAX_ROWS: String(rows + 1), MAX_FILE_BYTES: String(512 * 1024 * 1024), POWERTOOLS_LOG_LEVEL: 'ERROR' };
   // Bundled as the Lambda is (esbuild, AWS SDK external), so the RSS is the function's, not tsx's.
-  await build({
-    entryPoints: ['bench/parserChild.ts'],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    outfile: 'bench/.build/parserChild.mjs',
-    external: ['@aws-sdk/*'],
-    banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
-    logLevel: 'error',
-  });
-  // Asynchronous on purpose: the emulators the child talks to live in this process's event loop.
-  const run = async (mode: string) => {
-    const { stdout } = await promisify(execFile)(process.execPath, ['bench/.build/parserChild.mjs', mode], { env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-    return JSON.parse(stdout.trim().split('\n').at(-1) as string);
-  };
+  const run = (mode: string) => runChild('bench/parserChild.ts', mode, env);
   const baseline = await run('baseline');
   const parser = await run('parser');
   const parserRate = parser.rows / parser.seconds;
@@ -144,6 +129,55 @@ async function requestsSection(stack: LocalStack) {
   save('requests', { numbers, pipelineCalls, naiveCalls, perNumber, naivePerNumber, pipelineSeconds, naiveSeconds }, markdown);
 }
 
+async function runChild(entry: string, mode: string, env: NodeJS.ProcessEnv) {
+  const outfile = `bench/.build/${entry.replace(/^bench\//, '').replace(/\.ts$/, '.mjs')}`;
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile,
+    external: ['@aws-sdk/*'],
+    banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
+    logLevel: 'error',
+  });
+  // Asynchronous on purpose: the emulators the child talks to live in this process's event loop.
+  const { stdout } = await promisify(execFile)(process.execPath, [outfile, mode], { env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  return JSON.parse(stdout.trim().split('\n').at(-1) as string);
+}
+
+async function exportSection() {
+  const numbers = Number(process.env.BENCH_EXPORT_NUMBERS ?? 50_000);
+  const { demoTenant } = await import('../local/ringcx-simulator/fixtures');
+  const seed = demoTenant();
+  const targets = [{ type: 'gate', id: 4501 }, { type: 'gate', id: 4504 }, { type: 'visualIvr', id: 701 }, { type: 'cloudRouteProfile', id: 801 }, undefined] as const;
+  for (let i = 0; i < numbers; i++) {
+    const target = targets[i % targets.length];
+    seed.pool?.push({ dnis: benchNumber(i), reservedAccountId: i % 2 ? '99990002' : '99990001', dnisDescription: `Export ${i}`, ...(target ? { assignment: { type: target.type, id: target.id } } : {}) });
+  }
+  const exportStack = await startLocalStack({ simulator: { seed, knobs: { rateLimit: { budget: 1_000_000 } } } });
+  try {
+    const env = { ...process.env, ...exportStack.env, RINGCX_ACCOUNT_IDS: '99990001,99990002', EXPORT_PAGE_SIZE: '1000', RINGCX_REQUESTS_PER_WINDOW: '1000000', POWERTOOLS_LOG_LEVEL: 'ERROR' };
+    const idle = await runChild('bench/exportChild.ts', 'idle', env);
+    const run = await runChild('bench/exportChild.ts', 'export', env);
+    const markdown = [
+      `### Export: ${run.numbers.toLocaleString('en-US')} numbers, page size 1,000, child process`,
+      '',
+      table([
+        ['', 'RingCX requests', 'requests / 1,000 numbers', 'seconds', 'peak RSS (MB)'],
+        ['bundle loaded, no export (baseline)', 0, '', idle.seconds.toFixed(1), Math.round(idle.maxRssMb)],
+        ['export + drift report', run.apiCalls, ((run.apiCalls / run.numbers) * 1000).toFixed(2), run.seconds.toFixed(1), Math.round(run.maxRssMb)],
+      ]),
+      '',
+      `${run.pages} search pages + 2 tracking-group listings; assignments come inline, so no per-number calls (a per-number read would be ${run.numbers.toLocaleString('en-US')} calls, ${Math.round(run.numbers / run.apiCalls)}× more). At RingCX's 120/min the export needs ${(run.apiCalls / 120).toFixed(1)} min of budget. The export adds ${Math.round(run.maxRssMb - idle.maxRssMb)} MB over the idle bundle.`,
+    ].join('\n');
+    save('export', { numbers: run.numbers, idle, run }, markdown);
+  } finally {
+    await exportStack.stop();
+  }
+}
+
 const stack = await startLocalStack({ simulator: { knobs: {} } });
 try {
   if (wants('parser')) await parserSection(stack);
@@ -151,4 +185,5 @@ try {
 } finally {
   await stack.stop();
 }
+if (wants('export')) await exportSection();
 process.exit(0);

@@ -1,0 +1,24 @@
+/**
+ * The exporter alone in a process, bundled as the Lambda is, so its peak RSS is its own. `idle`
+ * loads the same bundle and exits: the baseline the export's memory is compared with.
+ */
+import { loadConfig } from '../shared/config';
+import { exportInventory } from '../shared/export/exportInventory';
+import { createRuntime } from '../shared/runtime';
+
+const mode = process.argv[2];
+const started = performance.now();
+let manifest: Awaited<ReturnType<typeof exportInventory>> | undefined;
+if (mode === 'export') {
+  const config = loadConfig();
+  manifest = await exportInventory(createRuntime(config), {
+    accountIds: config.RINGCX_ACCOUNT_IDS ?? [],
+    pageSize: config.EXPORT_PAGE_SIZE,
+    remainingMs: () => 15 * 60_000,
+    safetyMs: 30_000,
+  });
+}
+process.stdout.write(
+  `${JSON.stringify({ mode, seconds: (performance.now() - started) / 1000, numbers: manifest?.numbers ?? 0, apiCalls: manifest?.apiCalls ?? 0, pages: manifest?.pages ?? 0, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`,
+);
+process.exit(0);
