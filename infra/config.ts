@@ -1,0 +1,70 @@
+/** Per-stage settings, chosen with `cdk deploy -c stage=prod` (default dev). */
+export interface StageConfig {
+  stage: 'dev' | 'prod';
+  ringcxBaseUrl: string;
+  ringCentralBaseUrl: string;
+  defaultAccountId?: string;
+  /** Accounts the export covers; unset = every account the credentials see. */
+  accountIds?: string[];
+  /** RingCX's documented limit, shared by every function that calls it. */
+  ringcxRequestsPerMinute: number;
+  /** Requests per minute kept for the exporter; the rest is split between worker instances. */
+  exporterRequestsPerMinute: number;
+  worker: { timeoutSeconds: number; memoryMb: number; batchSize: number; batchWindowSeconds: number; maxConcurrency: number };
+  priority: { batchSize: number; maxConcurrency: number };
+  maxReceiveCount: number;
+  parser: { timeoutSeconds: number; memoryMb: number; ephemeralStorageGb: number; maxFileMb: number; maxRows: number };
+  exporter: { timeoutSeconds: number; memoryMb: number; cron: string; timeZone: string; pageSize: number };
+  refresherEveryMinutes: number;
+  retention: { resultsDays: number; exportsDays: number; jobDays: number; logDays: number };
+  /** EventBridge sources allowed to request reassignments. */
+  eventSources: string[];
+  maintenanceWindow?: string;
+  /** Where alarms go, if anyone should get mail; the SNS topic exists either way. */
+  alarmEmail?: string;
+  /** Age of the oldest work-queue message that counts as "stuck". */
+  oldestMessageAlarmSeconds: number;
+}
+
+const base: Omit<StageConfig, 'stage'> = {
+  ringcxBaseUrl: 'https://ringcx.ringcentral.com',
+  ringCentralBaseUrl: 'https://platform.ringcentral.com',
+  ringcxRequestsPerMinute: 120,
+  exporterRequestsPerMinute: 12,
+  worker: { timeoutSeconds: 120, memoryMb: 1024, batchSize: 100, batchWindowSeconds: 5, maxConcurrency: 2 },
+  priority: { batchSize: 5, maxConcurrency: 2 },
+  maxReceiveCount: 5,
+  parser: { timeoutSeconds: 900, memoryMb: 1769, ephemeralStorageGb: 4, maxFileMb: 100, maxRows: 250_000 },
+  exporter: { timeoutSeconds: 900, memoryMb: 1024, cron: '0 6 * * ? *', timeZone: 'America/New_York', pageSize: 1000 },
+  refresherEveryMinutes: 4,
+  retention: { resultsDays: 90, exportsDays: 30, jobDays: 90, logDays: 30 },
+  eventSources: ['dnis-sync.requests'],
+  oldestMessageAlarmSeconds: 3_600,
+};
+
+export const STAGES: Record<StageConfig['stage'], StageConfig> = {
+  dev: { ...base, stage: 'dev', defaultAccountId: '99990001' },
+  prod: {
+    ...base,
+    stage: 'prod',
+    retention: { resultsDays: 365, exportsDays: 90, jobDays: 180, logDays: 90 },
+    maintenanceWindow: JSON.stringify({ timeZone: 'America/New_York', days: ['sat', 'sun'], start: '01:00', end: '05:00' }),
+  },
+};
+
+/**
+ * RingCX's budget split between the processes that call it. The worker function's reserved
+ * concurrency equals both queues' maxConcurrency, so at most that many worker instances exist, each
+ * with its own token bucket; the exporter (one instance) keeps its own slice.
+ */
+export function ringcxBudget(config: StageConfig) {
+  const workerInstances = config.worker.maxConcurrency + config.priority.maxConcurrency;
+  const perWorker = Math.floor((config.ringcxRequestsPerMinute - config.exporterRequestsPerMinute) / workerInstances);
+  return { workerInstances, perWorker, exporter: config.exporterRequestsPerMinute, total: perWorker * workerInstances + config.exporterRequestsPerMinute };
+}
+
+export function stageConfig(stage: string | undefined): StageConfig {
+  const config = STAGES[(stage ?? 'dev') as StageConfig['stage']];
+  if (!config) throw new Error(`unknown stage "${stage}"; use one of ${Object.keys(STAGES).join(', ')}`);
+  return config;
+}

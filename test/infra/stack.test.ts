@@ -1,0 +1,134 @@
+import { App, Stack, Validations, aws_s3 as s3 } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { describe, expect, it } from 'vitest';
+import { ringcxBudget, STAGES, type StageConfig } from '../../infra/config';
+import { DnisSyncStack } from '../../infra/stack';
+
+/** Bundling skipped: these tests are about the template, and esbuild runs in `cdk synth`. */
+function synth(config: StageConfig, nag = false) {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new DnisSyncStack(app, `DnisSync-${config.stage}`, { config, env: { account: '123456789012', region: 'us-east-1' } });
+  // Before any synthesis: a synthesised assembly is cached, and checks added later never run.
+  if (nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { app, stack, template: nag ? undefined : Template.fromStack(stack) };
+}
+
+type Resource = { Type: string; Properties: Record<string, any> };
+const ofType = (template: Template, type: string) => Object.values(template.findResources(type)) as Resource[];
+const ourFunctions = (template: Template) => ofType(template, 'AWS::Lambda::Function').filter((f) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME);
+
+describe.each(Object.values(STAGES))('stack for stage $stage', (config) => {
+  const template = synth(config).template as Template;
+
+  it('runs every function on nodejs22.x with Powertools settings and source maps', () => {
+    const functions = ourFunctions(template);
+    expect(functions.map((f) => f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME).sort()).toEqual([
+      'dnis-sync-exporter',
+      'dnis-sync-parser',
+      'dnis-sync-reassignintake',
+      'dnis-sync-tokenrefresher',
+      'dnis-sync-worker',
+    ]);
+    for (const f of functions) {
+      expect(f.Properties.Runtime).toBe('nodejs22.x');
+      expect(f.Properties.Environment.Variables).toMatchObject({ NODE_OPTIONS: '--enable-source-maps', POWERTOOLS_METRICS_NAMESPACE: 'DnisSync', RINGCX_SELF_LOGIN: 'false' });
+    }
+  });
+
+  it('gives both work queues a DLQ, maxReceiveCount, and a visibility timeout of at least 6x the worker timeout', () => {
+    const worker = ourFunctions(template).find((f) => f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME === 'dnis-sync-worker');
+    const queues = ofType(template, 'AWS::SQS::Queue').filter((q) => q.Properties.RedrivePolicy);
+    expect(queues).toHaveLength(2);
+    for (const q of queues) {
+      expect(q.Properties.RedrivePolicy.maxReceiveCount).toBe(config.maxReceiveCount);
+      expect(q.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * worker!.Properties.Timeout);
+    }
+  });
+
+  it('reports batch item failures on both event source mappings, within the configured concurrency', () => {
+    const mappings = ofType(template, 'AWS::Lambda::EventSourceMapping');
+    expect(mappings).toHaveLength(2);
+    for (const m of mappings) expect(m.Properties.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+    expect(mappings.map((m) => m.Properties.ScalingConfig.MaximumConcurrency).sort()).toEqual([config.priority.maxConcurrency, config.worker.maxConcurrency].sort());
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: config.worker.batchSize, MaximumBatchingWindowInSeconds: config.worker.batchWindowSeconds });
+  });
+
+  it('keeps every RingCX caller together under the 120/min budget', () => {
+    const functions = ourFunctions(template);
+    const worker = functions.find((f) => f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME === 'dnis-sync-worker')!;
+    const exporter = functions.find((f) => f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME === 'dnis-sync-exporter')!;
+    const workerShare = Number(worker.Properties.Environment.Variables.RINGCX_REQUESTS_PER_WINDOW);
+    const exporterShare = Number(exporter.Properties.Environment.Variables.RINGCX_REQUESTS_PER_WINDOW);
+    const workerInstances = worker.Properties.ReservedConcurrentExecutions;
+    // Reserved concurrency covers both mappings, so SQS receives are never throttled into the DLQ.
+    expect(workerInstances).toBeGreaterThanOrEqual(config.worker.maxConcurrency + config.priority.maxConcurrency);
+    expect(exporter.Properties.ReservedConcurrentExecutions).toBe(1);
+    expect(workerShare * workerInstances + exporterShare).toBeLessThanOrEqual(120);
+    expect(ringcxBudget(config).total).toBeLessThanOrEqual(config.ringcxRequestsPerMinute);
+  });
+
+  it('encrypts queues, table, topic, secret and the bucket with the stack key, and enforces TLS', () => {
+    for (const q of ofType(template, 'AWS::SQS::Queue')) expect(q.Properties.KmsMasterKeyId).toBeDefined();
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+    });
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    template.hasResourceProperties('AWS::SecretsManager::Secret', { KmsKeyId: Match.anyValue() });
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: { ServerSideEncryptionConfiguration: [Match.objectLike({ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' } })] },
+      VersioningConfiguration: { Status: 'Enabled' },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+    });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
+  it('carries no credential in the template', () => {
+    const secret = ofType(template, 'AWS::SecretsManager::Secret')[0];
+    expect(secret?.Properties.SecretString).toBeUndefined();
+    expect(JSON.stringify(template.toJSON())).not.toMatch(/clientSecret"\s*:\s*"[^"]|apiToken"\s*:\s*"[^"]/);
+  });
+
+  it('schedules the export (in its time zone) and the refresher, and routes reassignment requests from trusted senders only', () => {
+    template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: `cron(${config.exporter.cron})`, ScheduleExpressionTimezone: config.exporter.timeZone });
+    template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: `rate(${config.refresherEveryMinutes} minutes)` });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { 'detail-type': ['DNIS Reassignment Requested'], source: config.eventSources },
+      Targets: [Match.objectLike({ DeadLetterConfig: Match.anyValue(), RetryPolicy: Match.anyValue() })],
+    });
+    template.resourceCountIs('AWS::Events::EventBusPolicy', 1);
+  });
+
+  it('alarms on DLQ depth, oldest message age, errors and throttles', () => {
+    const alarms = ofType(template, 'AWS::CloudWatch::Alarm').map((a) => a.Properties.MetricName);
+    expect(alarms.filter((m) => m === 'ApproximateNumberOfMessagesVisible')).toHaveLength(3);
+    expect(alarms.filter((m) => m === 'ApproximateAgeOfOldestMessage')).toHaveLength(2);
+    expect(alarms.filter((m) => m === 'Errors')).toHaveLength(5);
+    expect(alarms.filter((m) => m === 'Throttles')).toHaveLength(5);
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
+  it('matches its snapshot', () => {
+    const json = JSON.stringify(template.toJSON()).replace(/[0-9a-f]{64}\.zip/g, '<asset>.zip');
+    expect(JSON.parse(json)).toMatchSnapshot();
+  });
+});
+
+describe('cdk-nag', () => {
+  it.each(Object.values(STAGES))('synthesises $stage with AwsSolutionsChecks and no unacknowledged finding', (config) => {
+    const { app } = synth(config, true);
+    expect(() => app.synth()).not.toThrow();
+  });
+
+  it('fails synth on an unacknowledged finding (the check is live)', () => {
+    const app = new App();
+    const stack = new Stack(app, "Careless");
+    new s3.Bucket(stack, 'Open', { enforceSSL: false });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    expect(() => app.synth()).toThrow();
+  });
+});
