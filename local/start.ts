@@ -13,14 +13,19 @@ import { LocalRunner } from './wiring/runner';
 const HELP = `dnis-sync, locally: CSV in, RingCX numbers provisioned, reports out.
 
 Usage:
-  npm start                                  run the example file (examples/numbers.csv)
-  npm start -- [--plan] [--out DIR] FILE.csv...   run your own files
+  npm start                                         run the example file (examples/numbers.csv), then export
+  npm start -- [--plan] [--out DIR] FILE.csv...     run your own files, then export
+  npm start -- --reassign DNIS --to TYPE:ID [--expect TYPE:ID|none] [--by WHO] [--reason WHY]
+                                                    move one number through the event bus
   npm start -- --help
 
 Options:
   --plan        dry run: read RingCX, change nothing, report what would happen
   --out DIR     where reports go (default: out/<timestamp>)
+  --no-export   skip the export and drift report after the files
   --verbose     show the functions' JSON logs
+  TYPE is queue, visual_ivr, cloud_route_profile or tracking_group; --expect refuses the move
+  unless the number is there now (none = unassigned).
 
 Environment:
   RINGCX_BASE_URL      use this RingCX (or compatible) server instead of the simulator,
@@ -40,6 +45,12 @@ const { values, positionals } = parseArgs({
   options: {
     plan: { type: 'boolean', default: false },
     out: { type: 'string' },
+    'no-export': { type: 'boolean', default: false },
+    reassign: { type: 'string' },
+    to: { type: 'string' },
+    expect: { type: 'string' },
+    by: { type: 'string', default: `local:${process.env.USER ?? 'operator'}` },
+    reason: { type: 'string', default: 'requested with npm start --reassign' },
     verbose: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -70,14 +81,38 @@ const stack = await startLocalStack({
 Object.assign(process.env, stack.env);
 const parser = (await import('../functions/parser/app')).handler as unknown as (event: S3Event, context: Context) => Promise<unknown>;
 const worker = (await import('../functions/worker/app')).handler as unknown as (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
-const runner = new LocalRunner(stack, { parser, worker });
+const intake = (await import('../functions/reassign-intake/app')).handler as unknown as (event: never, context: Context) => Promise<unknown>;
+const exporter = (await import('../functions/exporter/app')).handler as unknown as (event: unknown, context: Context) => Promise<unknown>;
+const refresher = (await import('../functions/token-refresher/app')).handler as unknown as (event: unknown, context: Context) => Promise<unknown>;
+const runner = new LocalRunner(stack, { parser, worker, intake, exporter, refresher });
+
+function target(spec: string | undefined, flag: string) {
+  const match = /^([a-z_]+):(\d+)$/i.exec(spec ?? '');
+  if (!match) {
+    console.error(`${flag} takes TYPE:ID, e.g. queue:4503 (see --help)`);
+    process.exit(2);
+  }
+  return { type: match[1] as string, id: Number(match[2]) };
+}
 
 console.log(realRingCx ? `RingCX: ${realRingCx}` : `RingCX simulator (demo tenant): ${stack.simulator?.url}`);
 mkdirSync(outDir, { recursive: true });
 let exitCode = 0;
 try {
   runner.start();
-  for (const file of files) {
+  if (values.reassign) {
+    const detail = {
+      dnis: values.reassign,
+      target: target(values.to, '--to'),
+      requestedBy: values.by,
+      reason: values.reason,
+      ...(values.expect ? { expectedCurrentTarget: values.expect === 'none' ? null : target(values.expect, '--expect') } : {}),
+    };
+    const answer = await runner.reassign(detail);
+    console.log(`${answer.detailType}: ${JSON.stringify(answer.detail, null, 2)}`);
+    if (answer.detailType !== 'DNIS Reassigned') exitCode = 1;
+  }
+  for (const file of values.reassign ? positionals : files) {
     const key = `${values.plan ? 'plan' : 'incoming'}/${basename(file)}`;
     const job = await runner.runFile(key, readFileSync(file), (line) => process.stdout.write(`\r${line}`));
     process.stdout.write('\n');
@@ -88,6 +123,15 @@ try {
     console.log(`Reports for ${file}:`);
     for (const name of Object.keys(job.reports)) console.log(`  ${join(base, name)}`);
     if (job.summary.status === 'failed') exitCode = 1;
+  }
+  if (!values.reassign && !values['no-export']) {
+    const { manifest, files: exported } = await runner.runExport();
+    const base = join(outDir, 'export');
+    mkdirSync(base, { recursive: true });
+    for (const [name, content] of Object.entries(exported)) writeFileSync(join(base, name), content);
+    const drift = manifest.drift as Record<string, number>;
+    console.log(`Export: ${manifest.numbers} numbers, ${manifest.apiCalls} RingCX calls; drift: ${Object.entries(drift).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    for (const name of Object.keys(exported)) console.log(`  ${join(base, name)}`);
   }
 } finally {
   await runner.stop();

@@ -13,6 +13,9 @@ import { SqsPoller } from './sqsPoller';
 export interface LocalHandlers {
   parser: (event: S3Event, context: Context) => Promise<unknown>;
   worker: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+  intake?: (event: never, context: Context) => Promise<unknown>;
+  exporter?: (event: unknown, context: Context) => Promise<unknown>;
+  refresher?: (event: unknown, context: Context) => Promise<unknown>;
 }
 
 export interface FileOutcome {
@@ -29,6 +32,8 @@ export interface FileOutcome {
  */
 export class LocalRunner {
   readonly workPoller: SqsPoller;
+  readonly priorityPoller: SqsPoller;
+  private refreshTimer: NodeJS.Timeout | undefined;
   private readonly store: JobStore;
   private readonly errors: unknown[] = [];
 
@@ -51,14 +56,73 @@ export class LocalRunner {
       retryDelayMs: 5_000,
       onError: (error) => this.errors.push(error),
     });
+    this.priorityPoller = new SqsPoller({
+      sqs: stack.sqs,
+      queueUrl: stack.queues.priority.url,
+      queueArn: stack.queues.priority.arn,
+      functionName: 'dnis-sync-worker',
+      handler: handlers.worker,
+      batchSize: 5,
+      batchWindowMs: 0,
+      concurrency: 1,
+      retryDelayMs: 5_000,
+      onError: (error) => this.errors.push(error),
+    });
+    // The bus rule: requests from allowed sources reach the intake function, as EventBridge delivers them.
+    const allowed = new Set(config.EVENT_SOURCES);
+    stack.json.subscribers.push(async (event) => {
+      if (event.detailType === 'DNIS Reassignment Requested' && allowed.has(event.source) && handlers.intake) {
+        await handlers.intake(event.envelope as never, lambdaContext('dnis-sync-reassign-intake'));
+      }
+    });
   }
 
-  start(): void {
+  /** Starts the pollers and, like the schedule, the token refresher every `refreshEveryMs`. */
+  start(refreshEveryMs = 4 * 60_000): void {
     this.workPoller.start();
+    this.priorityPoller.start();
+    if (this.handlers.refresher) {
+      const refresh = () => void this.handlers.refresher?.({}, lambdaContext('dnis-sync-token-refresher')).catch((error: unknown) => this.errors.push(error));
+      refresh();
+      this.refreshTimer = setInterval(refresh, refreshEveryMs);
+    }
   }
 
   async stop(): Promise<void> {
-    await this.workPoller.stop();
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    await Promise.all([this.workPoller.stop(), this.priorityPoller.stop()]);
+  }
+
+  /** What the daily schedule does: export every number and its routing, with the drift report. */
+  async runExport(): Promise<{ manifest: Record<string, unknown>; files: Record<string, string> }> {
+    if (!this.handlers.exporter) throw new Error('no exporter handler');
+    const manifest = (await this.handlers.exporter({}, lambdaContext('dnis-sync-exporter', 15 * 60_000))) as { files: Record<string, string> };
+    const bucket = this.stack.env.BUCKET_NAME as string;
+    const files: Record<string, string> = {};
+    for (const [name, key] of Object.entries(manifest.files)) {
+      const object = await this.stack.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      files[key.split('/').at(-1) as string] = (await object.Body?.transformToString('utf-8')) ?? '';
+    }
+    return { manifest, files };
+  }
+
+  /** Puts a reassignment request on the bus and waits for its answer event. */
+  async reassign(detail: Record<string, unknown>, timeoutMs = 120_000): Promise<{ detailType: string; detail: Record<string, unknown> }> {
+    const events = this.stack.json.events;
+    const before = events.length;
+    const { EventBridgeClient, PutEventsCommand } = await import('@aws-sdk/client-eventbridge');
+    const client = new EventBridgeClient({ region: 'us-east-1', endpoint: this.stack.env.AWS_ENDPOINT_URL_EVENTBRIDGE, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const put = await client.send(
+      new PutEventsCommand({ Entries: [{ EventBusName: this.stack.env.EVENT_BUS_NAME, Source: 'dnis-sync.local', DetailType: 'DNIS Reassignment Requested', Detail: JSON.stringify(detail) }] }),
+    );
+    const requestId = put.Entries?.[0]?.EventId;
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const answer = events.slice(before).find((e) => ['DNIS Reassigned', 'DNIS Reassignment Failed'].includes(e.detailType) && (e.detail as { requestId?: string }).requestId === requestId);
+      if (answer) return { detailType: answer.detailType, detail: answer.detail as Record<string, unknown> };
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new Error('no answer to the reassignment request in time');
   }
 
   /** Uploads a file; S3's notification invokes the parser. Resolves when the job's reports exist. */
