@@ -9,14 +9,14 @@ import { Upload } from '@aws-sdk/lib-storage';
 export async function uploadLines(
   s3: S3Client,
   target: { bucket: string; key: string; contentType: string },
-  lines: AsyncIterable<string> | Iterable<string>,
+  lines: AsyncIterable<string> | Iterable<string> | Readable,
 ): Promise<void> {
   const upload = new Upload({
     client: s3,
     params: {
       Bucket: target.bucket,
       Key: target.key,
-      Body: Readable.from(lines, { objectMode: false }),
+      Body: lines instanceof Readable ? lines : Readable.from(lines, { objectMode: false }),
       ContentType: target.contentType,
     },
     queueSize: 2,

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
 import { csvLine } from '../csv/writer';
 import { NumberLineIndex } from '../csv/numberIndex';
 import { describeTarget, type Target } from '../domain/desiredRow';
@@ -96,7 +98,14 @@ export async function exportInventory(rt: Runtime, options: ExportOptions): Prom
   const hash = createHash('sha256');
   const exported = new NumberLineIndex(1 << 14);
   const drift = zeroDrift();
-  const driftLines: string[] = [csvLine(DRIFT_HEADER)];
+  // The drift report streams into its own multipart upload while the export is read, so neither
+  // file is ever held whole, whatever the inventory size.
+  const driftStream = new PassThrough();
+  const driftUpload = uploadLines(rt.aws.s3, { bucket: rt.config.BUCKET_NAME, key: files.drift, contentType: 'text/csv; charset=utf-8' }, driftStream);
+  const writeDrift = async (line: string) => {
+    if (!driftStream.write(line)) await once(driftStream, 'drain');
+  };
+  await writeDrift(csvLine(DRIFT_HEADER));
   let numbers = 0;
   let assigned = 0;
   let pages = 0;
@@ -104,7 +113,7 @@ export async function exportInventory(rt: Runtime, options: ExportOptions): Prom
   let status = 'complete' as ExportManifest['status'];
   let slowestPageMs = 0;
 
-  const { tally } = await withCallTally(async () => {
+  const work = withCallTally(async () => {
     // Tracking numbers and their groups, per account: one call each.
     const tracking = new Map<string, string>();
     for (const accountId of options.accountIds) {
@@ -140,7 +149,7 @@ export async function exportInventory(rt: Runtime, options: ExportOptions): Prom
           exported.claim(line.dnis, 1);
           for (const finding of compare(line.dnis, record, line.assignment?.target ?? null, ledger.get(line.dnis))) {
             drift[finding.kind] += 1;
-            driftLines.push(finding.csv);
+            await writeDrift(finding.csv);
           }
         }
         hash.update(out);
@@ -157,13 +166,23 @@ export async function exportInventory(rt: Runtime, options: ExportOptions): Prom
       for await (const entry of rt.store.ledger()) {
         if (exported.claim(entry.dnis, 2) === 0) {
           drift.missing += 1;
-          driftLines.push(csvLine([entry.dnis, 'missing', describeDesired(entry), 'not in RingCX', 'declared but not in the DNIS pool', entry.jobId, entry.line]));
+          await writeDrift(csvLine([entry.dnis, 'missing', describeDesired(entry), 'not in RingCX', 'declared but not in the DNIS pool', entry.jobId, entry.line]));
         }
       }
     }
   });
 
-  await uploadLines(rt.aws.s3, { bucket: rt.config.BUCKET_NAME, key: files.drift, contentType: 'text/csv; charset=utf-8' }, driftLines);
+  let tally;
+  try {
+    ({ tally } = await work);
+  } catch (error) {
+    // Abort the drift upload too, rather than leave it waiting for lines that will never come.
+    driftStream.destroy(error as Error);
+    await driftUpload.catch(() => undefined);
+    throw error;
+  }
+  driftStream.end();
+  await driftUpload;
   const completedAt = new Date();
   const durationMs = completedAt.getTime() - started.getTime();
   const manifest: ExportManifest = {
