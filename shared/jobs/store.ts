@@ -170,7 +170,7 @@ export class JobStore {
       );
       return 'claimed';
     } catch (error) {
-      if ((error as Error).name === 'ConditionalCheckFailedException') return 'duplicate';
+      if (isConditionFailure(error)) return 'duplicate';
       throw error;
     }
   }
@@ -253,25 +253,9 @@ export class JobStore {
 
   /** Lines of this job that already have a final outcome, and whether it was a gave-up failure. */
   async existingOutcomes(jobId: string, lines: number[]): Promise<Map<number, { outcome: Outcome; gaveUp: boolean }>> {
-    const found = new Map<number, { outcome: Outcome; gaveUp: boolean }>();
-    const unique = [...new Set(lines)];
-    for (let i = 0; i < unique.length; i += 100) {
-      let keys: Record<string, unknown>[] = unique.slice(i, i + 100).map((line) => rowKey(jobId, line));
-      while (keys.length > 0) {
-        const result = await this.db.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [this.table]: { Keys: keys, ProjectionExpression: '#line, #outcome, #gaveUp', ExpressionAttributeNames: aliases('line', 'outcome', 'gaveUp'), ConsistentRead: true },
-            },
-          }),
-        );
-        for (const item of result.Responses?.[this.table] ?? []) {
-          found.set(item.line as number, { outcome: item.outcome as Outcome, gaveUp: item.gaveUp === true });
-        }
-        keys = (result.UnprocessedKeys?.[this.table]?.Keys ?? []) as Record<string, unknown>[];
-      }
-    }
-    return found;
+    const keys = [...new Set(lines)].map((line) => rowKey(jobId, line));
+    const items = await this.batchGet(keys, { expression: '#line, #outcome, #gaveUp', names: aliases('line', 'outcome', 'gaveUp') });
+    return new Map(items.map((item) => [item.line as number, { outcome: item.outcome as Outcome, gaveUp: item.gaveUp === true }]));
   }
 
   /**
@@ -410,7 +394,7 @@ export class JobStore {
       );
       return result.Attributes as JobMeta;
     } catch (error) {
-      if ((error as Error).name === 'ConditionalCheckFailedException') return undefined;
+      if (isConditionFailure(error)) return undefined;
       throw error;
     }
   }
@@ -429,20 +413,49 @@ export class JobStore {
   }
 
   /** Every row outcome of a job in line order, a page at a time. */
-  async *rows(jobId: string): AsyncGenerator<RowOutcome> {
+  rows(jobId: string): AsyncGenerator<RowOutcome> {
+    return this.query<RowOutcome>('pk = :pk AND begins_with(sk, :row)', { ':pk': `JOB#${jobId}`, ':row': 'ROW#' });
+  }
+
+  private async *query<T>(keyCondition: string, values: Record<string, unknown>): AsyncGenerator<T> {
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await this.db.send(
         new QueryCommand({
           TableName: this.table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :row)',
-          ExpressionAttributeValues: { ':pk': `JOB#${jobId}`, ':row': 'ROW#' },
+          KeyConditionExpression: keyCondition,
+          ExpressionAttributeValues: values,
           ...(startKey ? { ExclusiveStartKey: startKey } : {}),
         }),
       );
-      for (const item of page.Items ?? []) yield item as RowOutcome;
+      for (const item of page.Items ?? []) yield item as T;
       startKey = page.LastEvaluatedKey;
     } while (startKey);
+  }
+
+  /** Items by key, 100 to a BatchGet, retrying what DynamoDB leaves unprocessed. */
+  private async batchGet(keys: Record<string, unknown>[], projection?: { expression: string; names: Record<string, string> }) {
+    const items: Record<string, unknown>[] = [];
+    for (let i = 0; i < keys.length; i += 100) {
+      let pending = keys.slice(i, i + 100);
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 0) await sleep(Math.min(1_000, 50 * 2 ** attempt));
+        const result = await this.db.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [this.table]: {
+                Keys: pending,
+                ConsistentRead: true,
+                ...(projection ? { ProjectionExpression: projection.expression, ExpressionAttributeNames: projection.names } : {}),
+              },
+            },
+          }),
+        );
+        items.push(...(result.Responses?.[this.table] ?? []));
+        pending = (result.UnprocessedKeys?.[this.table]?.Keys ?? []) as Record<string, unknown>[];
+      }
+    }
+    return items;
   }
 
   async getLedgerEntry(dnis: string): Promise<LedgerEntry | undefined> {
@@ -452,34 +465,13 @@ export class JobStore {
 
   /** Ledger entries for many numbers at once (the export checks a page of numbers per call). */
   async getLedgerEntries(dnisList: string[]): Promise<Map<string, LedgerEntry>> {
-    const found = new Map<string, LedgerEntry>();
-    for (let i = 0; i < dnisList.length; i += 100) {
-      let keys: Record<string, unknown>[] = dnisList.slice(i, i + 100).map(ledgerKey);
-      for (let attempt = 0; keys.length > 0; attempt++) {
-        const result = await this.db.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys } } }));
-        for (const item of result.Responses?.[this.table] ?? []) found.set(item.dnis as string, item as LedgerEntry);
-        keys = (result.UnprocessedKeys?.[this.table]?.Keys ?? []) as Record<string, unknown>[];
-        if (keys.length > 0) await sleep(Math.min(1_000, 50 * 2 ** attempt));
-      }
-    }
-    return found;
+    const items = await this.batchGet(dnisList.map(ledgerKey));
+    return new Map(items.map((item) => [item.dnis as string, item as unknown as LedgerEntry]));
   }
 
   /** Every ledger entry in number order, a page at a time. */
-  async *ledger(): AsyncGenerator<LedgerEntry> {
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.db.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': LEDGER_PK },
-          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-        }),
-      );
-      for (const item of page.Items ?? []) yield item as LedgerEntry;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+  ledger(): AsyncGenerator<LedgerEntry> {
+    return this.query<LedgerEntry>('pk = :pk', { ':pk': LEDGER_PK });
   }
 
   /** Remembers the desired state an accepted reassignment declared, for the drift report. */
@@ -500,7 +492,7 @@ export class JobStore {
       );
       return true;
     } catch (error) {
-      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+      if (isConditionFailure(error)) return false;
       throw error;
     }
   }
@@ -545,7 +537,7 @@ export class JobStore {
       );
       return true;
     } catch (error) {
-      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+      if (isConditionFailure(error)) return false;
       throw error;
     }
   }
@@ -564,6 +556,10 @@ export class JobStore {
       )
       .catch(() => undefined);
   }
+}
+
+function isConditionFailure(error: unknown): boolean {
+  return (error as Error).name === 'ConditionalCheckFailedException';
 }
 
 /** `#name` aliases for attribute names: DynamoDB reserves hundreds of words (status, total, line...). */
