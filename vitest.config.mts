@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/globalSetup.ts'],
+    setupFiles: ['test/logCapture.ts'],
     // Integration suites start real servers (DynamoDB Local is a JVM); give them room on a 2-core machine.
     testTimeout: 60_000,
     hookTimeout: 120_000,
@@ -11,7 +12,9 @@ export default defineConfig({
     env: {
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       POWERTOOLS_DEV: 'false',
-      POWERTOOLS_LOG_LEVEL: 'WARN',
+      // Everything is logged, so the secret scan sees everything; test/logCapture.ts keeps
+      // INFO and DEBUG lines out of the terminal.
+      POWERTOOLS_LOG_LEVEL: 'DEBUG',
     },
   },
 });
