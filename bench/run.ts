@@ -3,7 +3,7 @@
  * machine they ran on. Nothing here asserts a time; the goals are printed next to the figures.
  *
  *   npm run bench                 all sections
- *   npm run bench -- parser       one section (parser | requests | export)
+ *   npm run bench -- parser       one section (parser | requests | export | throughput)
  *   BENCH_ROWS=200000 npm run bench -- parser
  */
 import { execFile } from 'node:child_process';
@@ -178,6 +178,103 @@ async function exportSection() {
   }
 }
 
+/**
+ * RingCX's budget time-scaled ×10 (1,200/min, 30 ms latency). The full local pipeline and the
+ * guide's naive flow run against the same simulator settings; the naive flow is sampled, since at
+ * 3 requests per number it is budget-bound at a steady rate from the first minute.
+ */
+async function throughputSection() {
+  const numbers = Number(process.env.BENCH_THROUGHPUT_NUMBERS ?? 10_000);
+  const naiveSample = Number(process.env.BENCH_NAIVE_SAMPLE ?? 300);
+  const budget = 1_200;
+  const { demoTenant } = await import('../local/ringcx-simulator/fixtures');
+  const seed = demoTenant();
+  // 20 live numbers for the reassignment requests that arrive during the import.
+  for (let i = 0; i < 20; i++) seed.pool?.push({ dnis: `1212955${String(1000 + i)}`, reservedAccountId: '99990001', assignment: { type: 'gate', id: 4501 } });
+  const knobs = { rateLimit: { budget, windowMs: 60_000, retryAfter: true }, latencyMs: 30 };
+  const tStack = await startLocalStack({ simulator: { seed, knobs }, visibilityTimeoutSeconds: 30 });
+  const sim = tStack.simulator as RingCxSimulator;
+  try {
+    Object.assign(process.env, tStack.env, { RINGCX_REQUESTS_PER_WINDOW: String(budget), RINGCX_WINDOW_MS: '60000', POWERTOOLS_LOG_LEVEL: 'ERROR' });
+    const { LocalRunner } = await import('../local/wiring/runner');
+    const handlers = {
+      parser: (await import('../functions/parser/app')).handler as never,
+      worker: (await import('../functions/worker/app')).handler as never,
+      intake: (await import('../functions/reassign-intake/app')).handler as never,
+    };
+    const runner = new LocalRunner(tStack, handlers, { workerConcurrency: 2, batchSize: 100 });
+    runner.start();
+    const targets = [4501, 4502, 4503, 4504, 4505].map((id) => `queue,${id}`).concat(['visual_ivr,701', 'visual_ivr,702']);
+    const csv = ['dnis,description,target_type,target_id', ...Array.from({ length: numbers }, (_, i) => `${benchNumber(i)},Load ${i},${targets[i % targets.length]}`)].join('\n');
+    const started = performance.now();
+    const importDone = runner.runFile('incoming/bench/throughput.csv', Buffer.from(csv));
+    // 20 reassignments arrive while the import runs.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const latencies = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const put = performance.now();
+        const answer = await runner.reassign({ dnis: `1212955${1000 + i}`, target: { type: 'queue', id: 4503 }, requestedBy: 'bench', reason: 'latency under load' }, 600_000);
+        return { ms: performance.now() - put, ok: answer.detailType === 'DNIS Reassigned', appliedBeforeImportEnd: true };
+      }),
+    );
+    const importEndedAt = performance.now();
+    const job = await importDone;
+    const wallSeconds = (performance.now() - started) / 1000;
+    await runner.stop();
+    const calls = sim.apiCalls();
+    const rows = calls.filter((e) => e.status !== 429);
+    const throttled = calls.filter((e) => e.status === 429).length;
+    const pipelineRate = numbers / (wallSeconds / 60);
+    const perNumber = calls.length / numbers;
+    // Fewest requests a batch of 100 new numbers can take: 1 search + 1 create + 1 assign per destination present.
+    const minimalPerNumber = (1 + 1 + targets.length) / 100;
+    const ideal = budget / minimalPerNumber;
+
+    sim.reset();
+    const { RateLimiter } = await import('../shared/ringcx/rateLimiter');
+    const client = new RingCxClient({ baseUrl: sim.url, tokenProvider: staticTokenProvider({ name: 'x-auth-token', value: 'demo-api-token' }), limiter: new RateLimiter({ budget, windowMs: 60_000 }), dispatcher: new Agent({ connections: 1 }) });
+    const naiveStarted = performance.now();
+    for (let i = 0; i < naiveSample; i++) {
+      const dnis = benchNumber(500_000 + i);
+      await client.searchDnis({ searchText: dnis });
+      await client.createDnisPool([{ dnis, reservedAccountId: '99990001' }]);
+      await client.assignToGate(4501 + (i % 5), [{ dnis, isActive: true }]);
+    }
+    const naiveSeconds = (performance.now() - naiveStarted) / 1000;
+    const naiveRate = naiveSample / (naiveSeconds / 60);
+    const naiveCalls = sim.apiCalls();
+    const sorted = latencies.map((l) => l.ms).sort((a, b) => a - b);
+    const windowMs = 60_000;
+    const markdown = [
+      `### Throughput: ${numbers.toLocaleString('en-US')} new numbers over 5 queues and 2 Visual IVRs, RingCX budget ${budget}/min (×10 time scale), 30 ms latency`,
+      '',
+      table([
+        ['flow', 'wall time (s)', 'numbers / min', 'requests / number', '429s', 'share of ideal'],
+        [`naive (search → create → assign), ${naiveSample}-number sample`, naiveSeconds.toFixed(0), Math.round(naiveRate), (naiveCalls.length / naiveSample).toFixed(3), naiveCalls.filter((e) => e.status === 429).length, `${((naiveRate / ideal) * 100).toFixed(1)}%`],
+        ['dnis-sync pipeline (parser → SQS → 2 workers, shared limiter)', wallSeconds.toFixed(0), Math.round(pipelineRate), perNumber.toFixed(3), `${throttled} (${((throttled / calls.length) * 100).toFixed(2)}%)`, `${((pipelineRate / ideal) * 100).toFixed(1)}%`],
+      ]),
+      '',
+      `Ideal bound: ${budget}/min ÷ ${minimalPerNumber.toFixed(2)} requests per number = ${Math.round(ideal).toLocaleString('en-US')} numbers/min. Pipeline vs naive: ${(pipelineRate / naiveRate).toFixed(1)}× the numbers per minute. Goals: ≥ 90% of ideal, ≤ 1% 429s, ≥ 8× naive.`,
+      '',
+      `Job outcome: ${JSON.stringify(job.summary.outcomes)}; ${rows.length} RingCX requests answered.`,
+      '',
+      `#### 20 reassignment events during the import`,
+      '',
+      table([
+        ['', 'put → applied (s)', 'budget windows (60 s)'],
+        ['fastest', (sorted[0]! / 1000).toFixed(1), (sorted[0]! / windowMs).toFixed(2)],
+        ['median', (sorted[10]! / 1000).toFixed(1), (sorted[10]! / windowMs).toFixed(2)],
+        ['slowest', (sorted[19]! / 1000).toFixed(1), (sorted[19]! / windowMs).toFixed(2)],
+      ]),
+      '',
+      `${latencies.filter((l) => l.ok).length}/20 applied; all answered ${importEndedAt < started + wallSeconds * 1000 ? 'before the import finished' : 'by the end of the import'}. Goal: each within 2 budget windows.`,
+    ].join('\n');
+    save('throughput', { numbers, budget, wallSeconds, pipelineRate, perNumber, throttled, totalCalls: calls.length, ideal, naive: { sample: naiveSample, seconds: naiveSeconds, rate: naiveRate }, latenciesMs: sorted, outcomes: job.summary.outcomes }, markdown);
+  } finally {
+    await tStack.stop();
+  }
+}
+
 const stack = await startLocalStack({ simulator: { knobs: {} } });
 try {
   if (wants('parser')) await parserSection(stack);
@@ -186,4 +283,5 @@ try {
   await stack.stop();
 }
 if (wants('export')) await exportSection();
+if (wants('throughput')) await throughputSection();
 process.exit(0);
