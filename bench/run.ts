@@ -206,22 +206,29 @@ async function throughputSection() {
     runner.start();
     const targets = [4501, 4502, 4503, 4504, 4505].map((id) => `queue,${id}`).concat(['visual_ivr,701', 'visual_ivr,702']);
     const csv = ['dnis,description,target_type,target_id', ...Array.from({ length: numbers }, (_, i) => `${benchNumber(i)},Load ${i},${targets[i % targets.length]}`)].join('\n');
+    // 1. The import alone: throughput against the budget.
     const started = performance.now();
-    const importDone = runner.runFile('incoming/bench/throughput.csv', Buffer.from(csv));
-    // 20 reassignments arrive while the import runs.
+    const job = await runner.runFile('incoming/bench/throughput.csv', Buffer.from(csv));
+    const wallSeconds = (performance.now() - started) / 1000;
+    const calls = sim.apiCalls();
+
+    // 2. The mixed case: 20 reassignments arrive while a second import of the same size runs.
+    sim.reset();
+    const mixedCsv = ['dnis,description,target_type,target_id', ...Array.from({ length: numbers }, (_, i) => `${benchNumber(300_000 + i)},Load ${i},${targets[i % targets.length]}`)].join('\n');
+    const mixedStarted = performance.now();
+    const mixedImport = runner.runFile('incoming/bench/mixed.csv', Buffer.from(mixedCsv));
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     const latencies = await Promise.all(
       Array.from({ length: 20 }, async (_, i) => {
         const put = performance.now();
         const answer = await runner.reassign({ dnis: `1212955${1000 + i}`, target: { type: 'queue', id: 4503 }, requestedBy: 'bench', reason: 'latency under load' }, 600_000);
-        return { ms: performance.now() - put, ok: answer.detailType === 'DNIS Reassigned', appliedBeforeImportEnd: true };
+        return { ms: performance.now() - put, ok: answer.detailType === 'DNIS Reassigned' };
       }),
     );
-    const importEndedAt = performance.now();
-    const job = await importDone;
-    const wallSeconds = (performance.now() - started) / 1000;
+    const eventsAnsweredAt = performance.now();
+    await mixedImport;
+    const mixedEndedAt = performance.now();
     await runner.stop();
-    const calls = sim.apiCalls();
     const rows = calls.filter((e) => e.status !== 429);
     const throttled = calls.filter((e) => e.status === 429).length;
     const pipelineRate = numbers / (wallSeconds / 60);
@@ -267,7 +274,7 @@ async function throughputSection() {
         ['slowest', (sorted[19]! / 1000).toFixed(1), (sorted[19]! / windowMs).toFixed(2)],
       ]),
       '',
-      `${latencies.filter((l) => l.ok).length}/20 applied; all answered ${importEndedAt < started + wallSeconds * 1000 ? 'before the import finished' : 'by the end of the import'}. Goal: each within 2 budget windows.`,
+      `${latencies.filter((l) => l.ok).length}/20 applied, the last ${((mixedEndedAt - eventsAnsweredAt) / 1000).toFixed(0)} s before the import they arrived during finished (${((mixedEndedAt - mixedStarted) / 1000).toFixed(0)} s in all). Goal: each within 2 budget windows, not after the import.`,
     ].join('\n');
     save('throughput', { numbers, budget, wallSeconds, pipelineRate, perNumber, throttled, totalCalls: calls.length, ideal, naive: { sample: naiveSample, seconds: naiveSeconds, rate: naiveRate }, latenciesMs: sorted, outcomes: job.summary.outcomes }, markdown);
   } finally {
