@@ -1,26 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import type { EventBridgeEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { lambdaContext } from '../../../local/wiring/lambdaEvents';
 import type { RingCxSimulator } from '../../../local/ringcx-simulator/server';
+import { reassignmentEvent } from '../../helpers/events';
 import { startIngestPipeline } from '../../helpers/ingest';
 import type { Pipeline } from '../../helpers/pipeline';
 
-function request(detail: Record<string, unknown>, overrides: Partial<EventBridgeEvent<string, unknown>> = {}): EventBridgeEvent<string, unknown> {
-  return {
-    version: '0',
-    id: randomUUID(),
-    'detail-type': 'DNIS Reassignment Requested',
-    source: 'dnis-sync.requests',
-    account: '000000000000',
-    time: new Date().toISOString(),
-    region: 'us-east-1',
-    resources: [],
-    detail,
-    ...overrides,
-  };
-}
+const request = reassignmentEvent;
 
 const valid = (extra: Record<string, unknown> = {}) => ({
   dnis: '+1 212 555 0122',
@@ -42,7 +28,7 @@ describe('EventBridge reassignments', () => {
   afterAll(() => pipeline?.stop());
   beforeEach(() => sim.reset());
 
-  const send = async (event: EventBridgeEvent<string, unknown>) => {
+  const send = async (event: ReturnType<typeof reassignmentEvent>) => {
     const result = await pipeline.intake(event, lambdaContext('intake'));
     await pipeline.drainPriority();
     return result;

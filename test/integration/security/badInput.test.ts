@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import type { EventBridgeEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lambdaContext } from '../../../local/wiring/lambdaEvents';
 import type { RingCxSimulator } from '../../../local/ringcx-simulator/server';
+import { reassignmentEvent } from '../../helpers/events';
 import { runFile, startIngestPipeline } from '../../helpers/ingest';
 import type { Pipeline } from '../../helpers/pipeline';
 
@@ -87,17 +86,7 @@ describe('malformed messages and events', () => {
     ['detail is null', null],
     ['unknown fields', { dnis: '2125550100', target: { type: 'queue', id: 4501 }, requestedBy: 'x', reason: 'y', drop: 'table' }],
   ])('sets aside an EventBridge event with %s, without throwing', async (_name, detail) => {
-    const event = {
-      version: '0',
-      id: randomUUID(),
-      'detail-type': 'DNIS Reassignment Requested',
-      source: 'dnis-sync.requests',
-      account: '000000000000',
-      time: new Date().toISOString(),
-      region: 'us-east-1',
-      resources: [],
-      detail,
-    } as EventBridgeEvent<string, unknown>;
+    const event = reassignmentEvent(detail);
     await expect(pipeline.intake(event, lambdaContext('intake'))).resolves.toMatchObject({ status: 'invalid' });
   });
 });
