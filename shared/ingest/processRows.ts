@@ -75,6 +75,7 @@ export async function processRowRecords(rt: Runtime, records: QueueRecord[]): Pr
   tally.publish();
 
   const writes = new Map<string, OutcomeWrite[]>();
+  const messageOf = new Map<string, string>();
   for (const { record, message } of todo) {
     const result = results.get(record.messageId) as SyncResult;
     const lastReceive = record.receiveCount >= rt.config.MAX_RECEIVE_COUNT;
@@ -115,6 +116,7 @@ export async function processRowRecords(rt: Runtime, records: QueueRecord[]): Pr
     const list = writes.get(message.jobId) ?? [];
     list.push(write);
     writes.set(message.jobId, list);
+    messageOf.set(`${message.jobId}#${message.line}`, record.messageId);
     // A gave-up row is recorded so the job can finish, and still goes to the DLQ for redrive.
     verdicts.set(record.messageId, result.status === 'retry' ? { status: 'retry', reason: result.reason } : { status: 'done' });
   }
@@ -128,7 +130,12 @@ export async function processRowRecords(rt: Runtime, records: QueueRecord[]): Pr
     callsLeft -= calls;
     const recorded = new Set(await rt.store.recordOutcomes(jobId, list, calls));
     for (const write of list) {
-      if (!recorded.has(write.line)) continue;
+      if (!recorded.has(write.line)) {
+        // Another delivery of this row recorded its outcome first: the row is final, so this
+        // copy must not reach the DLQ as if it had failed.
+        if (write.gaveUp) verdicts.set(messageOf.get(`${jobId}#${write.line}`) as string, { status: 'done' });
+        continue;
+      }
       metrics.addMetric(`Rows_${write.outcome}`, MetricUnit.Count, 1);
       const message = todo.find((t) => t.message.jobId === jobId && t.message.line === write.line)?.message;
       logger.info('row outcome', { jobId, line: write.line, dnis: write.dnis, outcome: write.outcome, detail: write.detail, mode: message?.mode });
