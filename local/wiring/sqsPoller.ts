@@ -31,7 +31,6 @@ export interface PollerOptions {
 export class SqsPoller {
   private running = false;
   private loops: Promise<void>[] = [];
-  invocations = 0;
 
   constructor(private readonly options: PollerOptions) {}
 
@@ -90,7 +89,6 @@ export class SqsPoller {
 
   private async invoke(messages: Message[]): Promise<void> {
     const { sqs, queueUrl, handler, functionName } = this.options;
-    this.invocations += 1;
     const event = sqsEvent(this.options.queueArn, messages);
     let failedIds: Set<string>;
     try {

@@ -16,8 +16,6 @@ export class SqsBatchSender {
   private readonly inFlight = new Set<Promise<void>>();
   private failure: unknown;
   private nextId = 0;
-  sent = 0;
-  calls = 0;
 
   constructor(
     private readonly sqs: SQSClient,
@@ -58,10 +56,8 @@ export class SqsBatchSender {
   private async sendWithRetries(entries: SendMessageBatchRequestEntry[]): Promise<void> {
     let pending = entries;
     for (let attempt = 1; pending.length > 0; attempt++) {
-      this.calls += 1;
       const result = await this.sqs.send(new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: pending }));
       const failedIds = new Set((result.Failed ?? []).map((f) => f.Id));
-      this.sent += pending.length - failedIds.size;
       const senderFault = (result.Failed ?? []).find((f) => f.SenderFault);
       if (senderFault) throw new Error(`SQS refused a message: ${senderFault.Code} ${senderFault.Message ?? ''}`);
       pending = pending.filter((entry) => failedIds.has(entry.Id));

@@ -33,11 +33,8 @@ export class CallTally {
 }
 
 const scope = new AsyncLocalStorage<CallTally>();
-/** Every call this process made, for the local runner's summary and the benchmarks. */
-export const processTally = new CallTally();
 
 export function recordRingCxCall(call: CallRecord): void {
-  processTally.add(call);
   scope.getStore()?.add(call);
 }
 

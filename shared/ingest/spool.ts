@@ -18,14 +18,12 @@ export class Spool {
   readonly path = join(tmpdir(), `dnis-sync-${randomUUID()}.ndjson`);
   private readonly out: WriteStream = createWriteStream(this.path);
   private pending = '';
-  lines = 0;
 
   /**
    * Returns a promise only when the disk is behind and the caller must wait: a promise per row
    * would cost more than the row's own parsing.
    */
   write(line: string): Promise<void> | undefined {
-    this.lines += 1;
     this.pending += `${line}\n`;
     if (this.pending.length < BLOCK) return undefined;
     return this.flushBlock();

@@ -458,11 +458,6 @@ export class JobStore {
     return items;
   }
 
-  async getLedgerEntry(dnis: string): Promise<LedgerEntry | undefined> {
-    const result = await this.db.send(new GetCommand({ TableName: this.table, Key: ledgerKey(dnis) }));
-    return result.Item as LedgerEntry | undefined;
-  }
-
   /** Ledger entries for many numbers at once (the export checks a page of numbers per call). */
   async getLedgerEntries(dnisList: string[]): Promise<Map<string, LedgerEntry>> {
     const items = await this.batchGet(dnisList.map(ledgerKey));

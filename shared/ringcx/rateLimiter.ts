@@ -16,11 +16,6 @@ export interface RateLimiterOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-export interface RateLimiterStats {
-  acquired: number;
-  waitedMs: number;
-}
-
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -39,7 +34,6 @@ export class RateLimiter {
   private tail: Promise<void> = Promise.resolve();
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
-  readonly stats: RateLimiterStats = { acquired: 0, waitedMs: 0 };
 
   constructor(options: RateLimiterOptions) {
     if (!(options.budget >= 1)) throw new Error('rate limiter budget must be at least 1 request per window');
@@ -79,7 +73,6 @@ export class RateLimiter {
   }
 
   private async take(): Promise<void> {
-    const started = this.now();
     for (;;) {
       const now = this.now();
       if (now < this.pausedUntil) {
@@ -92,8 +85,6 @@ export class RateLimiter {
       }
       if (this.tokens >= 1) {
         this.tokens -= 1;
-        this.stats.acquired += 1;
-        this.stats.waitedMs += this.now() - started;
         return;
       }
       await this.sleep(Math.max(1, Math.ceil((1 - this.tokens) / this.rate)));

@@ -3,7 +3,7 @@ import { RingCxClient } from '../../shared/ringcx/client';
 import { RateLimiter } from '../../shared/ringcx/rateLimiter';
 import { staticTokenProvider, type TokenProvider } from '../../shared/ringcx/auth/tokenProvider';
 import type { CallRecord, TransportOptions } from '../../shared/ringcx/transport';
-import { type RingCxSimulator, type SimulatorOptions, startRingCxSimulator } from '../../local/ringcx-simulator/server';
+import type { RingCxSimulator } from '../../local/ringcx-simulator/server';
 
 export const DEMO_API_TOKEN = 'demo-api-token';
 export const DEMO_JWT_CREDENTIALS = {
@@ -11,11 +11,6 @@ export const DEMO_JWT_CREDENTIALS = {
   clientSecret: 'demo-client-secret',
   jwt: 'demo-jwt-credential',
 };
-
-/** A simulator on port 0 with no latency; closed by the returned `close`. */
-export async function startSimulator(options: SimulatorOptions = {}): Promise<RingCxSimulator> {
-  return startRingCxSimulator(options);
-}
 
 export interface TestClient {
   client: RingCxClient;

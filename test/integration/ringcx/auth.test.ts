@@ -2,12 +2,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loginWithJwt, refreshSession } from '../../../shared/ringcx/auth/exchange';
 import { SecretTokenProvider } from '../../../shared/ringcx/auth/tokenProvider';
 import { RingCxAuthError } from '../../../shared/ringcx/errors';
-import type { RingCxSimulator } from '../../../local/ringcx-simulator/server';
-import { DEMO_JWT_CREDENTIALS, startSimulator, testClient } from '../../helpers/ringcx';
+import { type RingCxSimulator, startRingCxSimulator } from '../../../local/ringcx-simulator/server';
+import { DEMO_JWT_CREDENTIALS, testClient } from '../../helpers/ringcx';
 
 let sim: RingCxSimulator;
 beforeAll(async () => {
-  sim = await startSimulator();
+  sim = await startRingCxSimulator();
 });
 afterAll(() => sim.close());
 beforeEach(() => {

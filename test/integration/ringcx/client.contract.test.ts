@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RingCxError } from '../../../shared/ringcx/errors';
-import type { RingCxSimulator } from '../../../local/ringcx-simulator/server';
-import { startSimulator, testClient } from '../../helpers/ringcx';
+import { type RingCxSimulator, startRingCxSimulator } from '../../../local/ringcx-simulator/server';
+import { testClient } from '../../helpers/ringcx';
 
 const TN = '/voice/api/v1/admin/utilities/tnManager';
 
 let sim: RingCxSimulator;
 
 beforeAll(async () => {
-  sim = await startSimulator();
+  sim = await startRingCxSimulator();
 });
 afterAll(() => sim.close());
 beforeEach(() => {
