@@ -27,5 +27,5 @@ describe('function bundles', () => {
       const { rmSync } = await import('node:fs');
       rmSync(outdir, { recursive: true, force: true });
     }
-  });
+  }, 300_000); // five esbuild bundles and a synth: minutes on a loaded 2-core machine
 });
