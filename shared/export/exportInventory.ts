@@ -80,6 +80,10 @@ const zeroDrift = (): Record<DriftKind, number> => ({
 });
 
 /**
+ * The export is also a valid input file: fed back through the importer it declares exactly what
+ * RingCX holds, so it changes nothing (test/integration/export/roundTrip.test.ts). Its columns
+ * e164, target_name and tracking_group are informational and ignored on import.
+ *
  * Exports every number with its current routing, page by page, straight into an S3 multipart
  * upload, and writes a drift report against the desired-state ledger. Memory holds one page of
  * numbers, its ledger entries, and a 12-byte-per-number set of exported numbers (for "declared
@@ -228,16 +232,21 @@ async function exportLine(rt: Runtime, record: DnisPool, tracking: Map<string, s
   if (!assigned && record.dnisState?.toUpperCase() !== 'UNASSIGNED') assigned = await rt.ringcx.getAssignment(dnis);
   const assignment = toCurrentAssignment(assigned);
   const target = assignment?.target;
+  // A target this system does not manage (an SMS assignment, say) is named in target_name but left
+  // out of target_type/target_id: fed back as input, such a row must leave its routing alone.
+  const managed = target && target.id > 0 ? target : undefined;
   const csv = csvLine([
-    dnis,
+    // E.164 with its "+", so a re-import reads an international number as such and not as a
+    // national number of the default region.
+    `+${dnis}`,
     record.dnisE164 ?? `+${dnis}`,
     record.reservedAccountId ?? '',
     record.dnisDescription ?? '',
     record.dnisCategory ?? '',
     record.active ?? '',
-    target && target.id > 0 ? TYPE_NAMES[target.type] : assignment ? 'other' : '',
-    target && target.id > 0 ? target.id : '',
-    assignment?.targetName ?? '',
+    managed ? TYPE_NAMES[managed.type] : '',
+    managed ? managed.id : '',
+    managed ? (assignment?.targetName ?? '') : assignment ? `other: ${assignment.targetName ?? 'another product'}` : '',
     assignment?.description ?? '',
     assignment ? (assignment.isActive ?? '') : '',
     tracking.get(dnis) ?? '',
