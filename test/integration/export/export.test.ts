@@ -120,6 +120,13 @@ describe('drift report', () => {
         '12129000006,Switched off,true,queue,4501',
       ].join('\n'),
     );
+    // Rows that named existing numbers but changed nothing: a conflict and a skip.
+    const unapplied = await runFile(
+      pipeline,
+      'incoming/declared-not-applied.csv',
+      ['dnis,target_type,target_id,on_conflict', '12123000000,queue,4502,fail', '12123000001,queue,4501,skip'].join('\n'),
+    );
+    expect([unapplied.rows.get(2)?.outcome, unapplied.rows.get(3)?.outcome]).toEqual(['conflict', 'skipped']);
     const state = sim.state;
     state.pool.delete('12129000002');
     state.assignments.delete('12129000002');
@@ -138,8 +145,18 @@ describe('drift report', () => {
     expect(kinds('12129000004')).toEqual(['unassigned']);
     expect(kinds('12129000005')).toEqual(['description-mismatch']);
     expect(kinds('12129000006')).toEqual(['active-mismatch']);
-    expect(kinds('12123000000')).toEqual(['undeclared']);
-    expect(manifest.drift).toMatchObject({ missing: 1, 'assigned-elsewhere': 1, unassigned: 1, 'description-mismatch': 1, 'active-mismatch': 1 });
+    expect(kinds('12123000002')).toEqual(['undeclared']);
+    // Declared by a file, so not "undeclared"; nothing applied, so nothing to compare.
+    expect(kinds('12123000000')).toEqual(['not-applied']);
+    expect(kinds('12123000001')).toEqual(['not-applied']);
+    expect(drift.find((r) => r[0] === '12123000000')?.slice(3)).toEqual([
+      'queue:4501',
+      'declared by a file row that ended conflict; nothing was applied, so there is no desired state to compare (informational)',
+      unapplied.jobId,
+      '2',
+    ]);
+    expect(drift.find((r) => r[0] === '12123000001')?.slice(4)).toEqual([expect.stringContaining('ended skipped'), unapplied.jobId, '3']);
+    expect(manifest.drift).toMatchObject({ missing: 1, 'assigned-elsewhere': 1, unassigned: 1, 'description-mismatch': 1, 'active-mismatch': 1, 'not-applied': 2 });
     const event = pipeline.stack.json.events.at(-1);
     expect(event?.detailType).toBe('DNIS Drift Detected');
     expect(event?.detail).toMatchObject({ drift: { missing: 1 } });
