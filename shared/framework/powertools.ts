@@ -22,7 +22,7 @@ export const logger = new Logger({ serviceName });
  */
 export const EMPTY_FLUSH_WARNING = 'No application metrics to publish';
 
-export const metricsDiagnostics: GenericLogger = {
+const metricsDiagnostics: GenericLogger = {
   debug: (message: unknown) => logger.debug(String(message)),
   info: (message: unknown) => logger.info(String(message)),
   warn: (message: unknown) => {
