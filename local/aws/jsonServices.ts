@@ -25,6 +25,14 @@ export interface PutEvent {
   envelope: Record<string, unknown>;
 }
 
+/** AWSCURRENT leaves its version, which becomes AWSPREVIOUS (taking that label from its holder). */
+function moveCurrent(secret: StoredSecret): void {
+  for (const version of secret.versions) {
+    if (version.stages.includes('AWSPREVIOUS')) version.stages = version.stages.filter((s) => s !== 'AWSPREVIOUS');
+    if (version.stages.includes('AWSCURRENT')) version.stages = [...version.stages.filter((s) => s !== 'AWSCURRENT'), 'AWSPREVIOUS'];
+  }
+}
+
 class ServiceError extends Error {
   constructor(readonly type: string, message: string, readonly status = 400) {
     super(message);
@@ -116,12 +124,33 @@ export class LocalJsonServices {
           if (existing.value !== body.SecretString) throw new ServiceError('ResourceExistsException', 'a version with this ClientRequestToken exists with another value');
           return { ARN: secret.arn, Name: secret.name, VersionId: id, VersionStages: existing.stages };
         }
-        for (const version of secret.versions) {
-          if (version.stages.includes('AWSPREVIOUS')) version.stages = version.stages.filter((s) => s !== 'AWSPREVIOUS');
-          if (version.stages.includes('AWSCURRENT')) version.stages = [...version.stages.filter((s) => s !== 'AWSCURRENT'), 'AWSPREVIOUS'];
+        // A label sits on one version at a time; only a write that takes AWSCURRENT demotes the old one.
+        const stages = Array.isArray(body.VersionStages) && body.VersionStages.length > 0 ? body.VersionStages.map(String) : ['AWSCURRENT'];
+        if (stages.includes('AWSCURRENT')) moveCurrent(secret);
+        for (const version of secret.versions) version.stages = version.stages.filter((s) => !stages.includes(s));
+        secret.versions.push({ id, value: String(body.SecretString ?? ''), stages, created: Date.now() });
+        return { ARN: secret.arn, Name: secret.name, VersionId: id, VersionStages: stages };
+      }
+      case 'secretsmanager.UpdateSecretVersionStage': {
+        const secret = this.find(body.SecretId);
+        const stage = String(body.VersionStage ?? '');
+        const holder = secret.versions.find((v) => v.stages.includes(stage));
+        // The compare-and-set rotation relies on: moving a label off a version the caller did not name fails.
+        if (holder && body.MoveToVersionId && holder.id !== body.MoveToVersionId && holder.id !== body.RemoveFromVersionId) {
+          throw new ServiceError(
+            'InvalidParameterException',
+            `The staging label ${stage} is currently attached to version ${holder.id}, but you didn't specify it in RemoveFromVersionId.`,
+          );
         }
-        secret.versions.push({ id, value: String(body.SecretString ?? ''), stages: ['AWSCURRENT'], created: Date.now() });
-        return { ARN: secret.arn, Name: secret.name, VersionId: id, VersionStages: ['AWSCURRENT'] };
+        if (body.RemoveFromVersionId && holder?.id !== body.RemoveFromVersionId) {
+          throw new ServiceError('InvalidParameterException', `The staging label ${stage} is not attached to version ${String(body.RemoveFromVersionId)}.`);
+        }
+        const target = body.MoveToVersionId ? secret.versions.find((v) => v.id === body.MoveToVersionId) : undefined;
+        if (body.MoveToVersionId && !target) throw new ServiceError('ResourceNotFoundException', 'no such version');
+        if (stage === 'AWSCURRENT' && target && holder !== target) moveCurrent(secret);
+        else if (holder) holder.stages = holder.stages.filter((s) => s !== stage);
+        if (target && !target.stages.includes(stage)) target.stages.push(stage);
+        return { ARN: secret.arn, Name: secret.name };
       }
       case 'secretsmanager.DescribeSecret': {
         const secret = this.find(body.SecretId);

@@ -12,6 +12,14 @@ export type RowResult = { ok: true; row: DesiredRow } | { ok: false; reason: str
 
 export const MAX_DESCRIPTION = 255;
 export const MAX_NOTES = 1024;
+/**
+ * RingCX account ids are numeric strings; every one seen is 8 digits. 19 digits is the most a
+ * signed 64-bit id can have, so anything longer is a paste accident, not an account.
+ */
+export const MAX_ACCOUNT_ID_DIGITS = 19;
+
+/** What Excel makes of a long number in a General-formatted column: `1.21256E+10`. */
+const SCIENTIFIC_NOTATION = /^[+-]?[0-9]+(?:[.,][0-9]+)?E[+-]?[0-9]+$/i;
 
 const TARGET_TYPES: Record<string, TargetType> = {
   queue: 'gate',
@@ -54,12 +62,20 @@ export function validateRow(cells: string[], header: HeaderMap, rules: RowRules)
   try {
     const rawDnis = cell('dnis');
     if (rawDnis === undefined) throw new RowProblem('dnis is empty');
+    if (SCIENTIFIC_NOTATION.test(rawDnis)) {
+      throw new RowProblem(
+        `dnis "${clip(rawDnis)}" looks like a number Excel converted to scientific notation, which loses digits; format the column as text and enter the numbers again`,
+      );
+    }
     const number = normalizeNumber(rawDnis, { defaultRegion: rules.defaultRegion, validation: rules.validation });
     if (!number.ok) throw new RowProblem(`dnis "${clip(rawDnis)}" ${number.reason}`);
 
     const accountId = cell('accountId') ?? rules.defaultAccountId;
     if (accountId === undefined) throw new RowProblem('account_id is empty and no default account is configured');
     if (!/^[0-9]+$/.test(accountId)) throw new RowProblem(`account_id "${clip(accountId)}" must be a numeric RingCX account id`);
+    if (accountId.length > MAX_ACCOUNT_ID_DIGITS) {
+      throw new RowProblem(`account_id has ${accountId.length} digits; RingCX account ids have at most ${MAX_ACCOUNT_ID_DIGITS}`);
+    }
 
     const description = text(cell('description'), 'description', MAX_DESCRIPTION);
     const notes = text(cell('notes'), 'notes', MAX_NOTES);
@@ -69,7 +85,12 @@ export function validateRow(cells: string[], header: HeaderMap, rules: RowRules)
     const action = choice(cell('action'), 'action', ['upsert', 'unassign'] as const, 'upsert');
     const onConflict = choice(cell('onConflict'), 'on_conflict', ['fail', 'skip', 'reassign'] as const, 'fail') as OnConflict;
     const target = readTarget(cell);
-    const assignmentDescription = text(cell('assignmentDescription'), 'assignment_description', MAX_DESCRIPTION) ?? description;
+    // Defaults to the description only when the file has no such column: an empty cell in a file
+    // that has it means "leave it", like every other empty cell (an export fed back changes nothing).
+    const assignmentDescription =
+      text(cell('assignmentDescription'), 'assignment_description', MAX_DESCRIPTION) ??
+      (header.index.assignmentDescription === undefined ? description : undefined);
+    const assignmentActive = bool(cell('assignmentActive'), 'assignment_active');
 
     return {
       ok: true,
@@ -83,7 +104,7 @@ export function validateRow(cells: string[], header: HeaderMap, rules: RowRules)
         active: active ?? true,
         target,
         ...(assignmentDescription !== undefined ? { assignmentDescription } : {}),
-        assignmentActive: active ?? true,
+        assignmentActive: assignmentActive ?? active ?? true,
         onConflict,
         action,
       },
@@ -141,10 +162,28 @@ function choice<T extends string>(value: string | undefined, column: string, all
   return normalised;
 }
 
+/**
+ * Characters a one-line label must not hold: line breaks and other C0/C1 controls break RingCX's
+ * admin UI and every report downstream; bidi overrides and isolates make text display in another
+ * order than it is stored (the "Trojan Source" trick); zero-width characters make two labels that
+ * look the same differ.
+ */
+const FORBIDDEN_IN_TEXT: [RegExp, string][] = [
+  [/[\n\r\u2028\u2029]/, 'a line break'],
+  [/[\u0000-\u001f\u007f-\u009f]/, 'control characters'],
+  [/[\u202a-\u202e\u2066-\u2069]/, 'a bidirectional override'],
+  [/[\u200b-\u200d\u2060\ufeff]/, 'a zero-width character'],
+];
+
 function text(value: string | undefined, column: string, max: number): string | undefined {
   if (value === undefined) return undefined;
-  // Control characters other than tab break RingCX's admin UI and every report downstream.
-  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(value)) throw new RowProblem(`${column} contains control characters`);
+  for (const [pattern, what] of FORBIDDEN_IN_TEXT) {
+    const match = pattern.exec(value);
+    if (match) {
+      const code = `U+${(match[0].codePointAt(0) as number).toString(16).toUpperCase().padStart(4, '0')}`;
+      throw new RowProblem(`${column} contains ${what} (${code} at character ${match.index + 1}); it must be one line of visible text`);
+    }
+  }
   if (value.length > max) throw new RowProblem(`${column} is ${value.length} characters long; the limit is ${max}`);
   return value.normalize('NFC');
 }

@@ -7,7 +7,7 @@ import { describeTarget, type Target } from '../domain/desiredRow';
 import { sameTarget } from '../domain/planner';
 import { logger } from '../framework/powertools';
 import { withCallTally } from '../framework/ringcxCalls';
-import type { LedgerEntry } from '../jobs/store';
+import type { LedgerDeclaration, LedgerEntry, LedgerItem } from '../jobs/store';
 import type { DnisPool } from '../ringcx/schemas';
 import { uploadLines } from '../aws/s3Text';
 import type { Runtime } from '../runtime';
@@ -30,7 +30,14 @@ export const EXPORT_HEADER = [
 ];
 export const DRIFT_HEADER = ['dnis', 'kind', 'desired', 'actual', 'detail', 'declared_by_job', 'declared_on_line'];
 
-export type DriftKind = 'missing' | 'assigned-elsewhere' | 'unassigned' | 'description-mismatch' | 'active-mismatch' | 'undeclared';
+export type DriftKind =
+  | 'missing'
+  | 'assigned-elsewhere'
+  | 'unassigned'
+  | 'description-mismatch'
+  | 'active-mismatch'
+  | 'not-applied'
+  | 'undeclared';
 
 export interface ExportOptions {
   accountIds: string[];
@@ -76,10 +83,15 @@ const zeroDrift = (): Record<DriftKind, number> => ({
   unassigned: 0,
   'description-mismatch': 0,
   'active-mismatch': 0,
+  'not-applied': 0,
   undeclared: 0,
 });
 
 /**
+ * The export is also a valid input file: fed back through the importer it declares exactly what
+ * RingCX holds, so it changes nothing (test/integration/export/roundTrip.test.ts). Its columns
+ * e164, target_name and tracking_group are informational and ignored on import.
+ *
  * Exports every number with its current routing, page by page, straight into an S3 multipart
  * upload, and writes a drift report against the desired-state ledger. Memory holds one page of
  * numbers, its ledger entries, and a 12-byte-per-number set of exported numbers (for "declared
@@ -164,9 +176,13 @@ export async function exportInventory(rt: Runtime, options: ExportOptions): Prom
     // Declared in the ledger but absent from RingCX. Only meaningful for a complete export.
     if (status === 'complete') {
       for await (const entry of rt.store.ledger()) {
-        if (exported.claim(entry.dnis, 2) === 0) {
+        if (exported.claim(entry.dnis, 2) !== 0) continue;
+        if (isApplied(entry)) {
           drift.missing += 1;
           await writeDrift(csvLine([entry.dnis, 'missing', describeDesired(entry), 'not in RingCX', 'declared but not in the DNIS pool', entry.jobId, entry.line]));
+        } else {
+          drift['not-applied'] += 1;
+          await writeDrift(notAppliedLine(entry.dnis, entry.declared, 'not in RingCX'));
         }
       }
     }
@@ -228,16 +244,21 @@ async function exportLine(rt: Runtime, record: DnisPool, tracking: Map<string, s
   if (!assigned && record.dnisState?.toUpperCase() !== 'UNASSIGNED') assigned = await rt.ringcx.getAssignment(dnis);
   const assignment = toCurrentAssignment(assigned);
   const target = assignment?.target;
+  // A target this system does not manage (an SMS assignment, say) is named in target_name but left
+  // out of target_type/target_id: fed back as input, such a row must leave its routing alone.
+  const managed = target && target.id > 0 ? target : undefined;
   const csv = csvLine([
-    dnis,
+    // E.164 with its "+", so a re-import reads an international number as such and not as a
+    // national number of the default region.
+    `+${dnis}`,
     record.dnisE164 ?? `+${dnis}`,
     record.reservedAccountId ?? '',
     record.dnisDescription ?? '',
     record.dnisCategory ?? '',
     record.active ?? '',
-    target && target.id > 0 ? TYPE_NAMES[target.type] : assignment ? 'other' : '',
-    target && target.id > 0 ? target.id : '',
-    assignment?.targetName ?? '',
+    managed ? TYPE_NAMES[managed.type] : '',
+    managed ? managed.id : '',
+    managed ? (assignment?.targetName ?? '') : assignment ? `other: ${assignment.targetName ?? 'another product'}` : '',
     assignment?.description ?? '',
     assignment ? (assignment.isActive ?? '') : '',
     tracking.get(dnis) ?? '',
@@ -250,14 +271,37 @@ function describeDesired(entry: LedgerEntry): string {
   return entry.target === null ? 'unassigned' : describeTarget(entry.target);
 }
 
-function compare(dnis: string, record: DnisPool, actual: Target | null, entry: LedgerEntry | undefined) {
+function isApplied(entry: LedgerItem): entry is LedgerEntry & { declared?: LedgerDeclaration } {
+  return entry.jobId !== undefined;
+}
+
+/** Informational: a file named the number, but its row changed nothing, so nothing is desired yet. */
+function notAppliedLine(dnis: string, declared: LedgerDeclaration, actual: string): string {
+  return csvLine([
+    dnis,
+    'not-applied',
+    '',
+    actual,
+    `declared by a file row that ended ${declared.outcome}; nothing was applied, so there is no desired state to compare (informational)`,
+    declared.jobId,
+    declared.line,
+  ]);
+}
+
+function compare(dnis: string, record: DnisPool, actual: Target | null, item: LedgerItem | undefined) {
   const findings: { kind: DriftKind; csv: string }[] = [];
-  const add = (kind: DriftKind, desired: string, actualText: string, detail: string) =>
-    findings.push({ kind, csv: csvLine([dnis, kind, desired, actualText, detail, entry?.jobId ?? '', entry?.line ?? '']) });
-  if (!entry) {
-    add('undeclared', '', actual ? describeTarget(actual) : 'unassigned', 'in RingCX but no file or event ever declared it (informational)');
+  const actualText = actual ? describeTarget(actual) : 'unassigned';
+  if (!item) {
+    findings.push({ kind: 'undeclared', csv: csvLine([dnis, 'undeclared', '', actualText, 'in RingCX but no file or event ever declared it (informational)', '', '']) });
     return findings;
   }
+  if (!isApplied(item)) {
+    findings.push({ kind: 'not-applied', csv: notAppliedLine(dnis, item.declared, actualText) });
+    return findings;
+  }
+  const entry = item;
+  const add = (kind: DriftKind, desired: string, actualValue: string, detail: string) =>
+    findings.push({ kind, csv: csvLine([dnis, kind, desired, actualValue, detail, entry.jobId, entry.line]) });
   if (entry.target) {
     if (!actual) add('unassigned', describeTarget(entry.target), 'unassigned', 'should be assigned');
     else if (!sameTarget(actual, entry.target)) add('assigned-elsewhere', describeTarget(entry.target), describeTarget(actual), 'routes somewhere other than declared');

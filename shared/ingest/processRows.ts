@@ -113,6 +113,8 @@ export async function processRowRecords(rt: Runtime, records: QueueRecord[]): Pr
               : {}),
           };
     if (replacing.has(`${message.jobId}#${message.line}`)) write.replacesGaveUp = true;
+    // The drift report must know that a file declared this number even when the row changed nothing.
+    if (message.mode === 'apply' && !write.ledger) write.declares = true;
     const list = writes.get(message.jobId) ?? [];
     list.push(write);
     writes.set(message.jobId, list);

@@ -1,4 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import { canonicalHeaderName, stripNeutraliser, suggestColumns } from '../csv/columns';
 import { csvLine } from '../csv/writer';
 import { OUTCOMES, planLabel } from '../domain/desiredRow';
 import type { EventPublisher } from '../aws/events';
@@ -18,6 +19,11 @@ export interface JobSummary {
   apiCalls: number;
   apiCallsPerAcceptedRow: number | null;
   ignoredColumns: string[];
+  /**
+   * One line each, ready to print on a console: header cells that match no column, with the
+   * column they were probably meant to be (`column "target typ" is ignored; did you mean target_type?`).
+   */
+  warnings: string[];
   startedAt: string;
   completedAt: string;
   durationMs: number;
@@ -51,10 +57,11 @@ export async function writeJobReports(deps: { s3: S3Client; store: JobStore; eve
       yield csvLine([row.line, row.dnis, label(job, row.outcome), row.target, row.detail]);
     }
   }
+  const failedLayout = failedCsvLayout(job.header ?? []);
   async function* failed() {
-    if (job.header?.length) yield csvLine(job.header);
+    if (job.header?.length) yield csvLine(failedLayout.header);
     for await (const row of store.rows(job.jobId)) {
-      if (row.outcome === 'failed' || row.outcome === 'rejected') yield csvLine(row.raw);
+      if (row.outcome === 'failed' || row.outcome === 'rejected') yield csvLine(failedLayout.row(row.raw, row.detail));
     }
   }
 
@@ -78,6 +85,7 @@ export async function writeJobReports(deps: { s3: S3Client; store: JobStore; eve
     apiCalls: job.apiCalls,
     apiCallsPerAcceptedRow: job.accepted > 0 ? Number((job.apiCalls / job.accepted).toFixed(3)) : null,
     ignoredColumns: job.ignoredColumns ?? [],
+    warnings: columnWarnings(job),
     startedAt: job.startedAt,
     completedAt,
     durationMs: Date.parse(completedAt) - Date.parse(job.startedAt),
@@ -86,4 +94,43 @@ export async function writeJobReports(deps: { s3: S3Client; store: JobStore; eve
   await uploadLines(deps.s3, { bucket: deps.bucket, key: keys.summary, contentType: 'application/json' }, [`${JSON.stringify(summary, null, 2)}\n`]);
   await deps.events.publish('DNIS Import Completed', { ...summary });
   return summary;
+}
+
+export const FAILED_REASON_COLUMN = 'error';
+
+/**
+ * failed.csv is the input file's header and rows plus a trailing `error` column with each row's
+ * reason. The importer ignores that column, so the file goes back in once fixed. A failed.csv
+ * that already has one (a second round) gets its reasons replaced, not a second column.
+ */
+export function failedCsvLayout(header: string[]): { header: string[]; row: (raw: string[], reason: string) => string[] } {
+  const existing = header.findIndex((cell) => canonicalHeaderName(stripNeutraliser(cell.trim())) === FAILED_REASON_COLUMN);
+  if (existing !== -1) {
+    return {
+      header,
+      row: (raw, reason) => {
+        const cells = padTo(raw, header.length);
+        cells[existing] = reason;
+        return cells;
+      },
+    };
+  }
+  return { header: [...header, FAILED_REASON_COLUMN], row: (raw, reason) => [...padTo(raw, header.length), reason] };
+}
+
+/** Short rows are padded so the reason lands under its header; long rows keep every cell. */
+function padTo(cells: string[], width: number): string[] {
+  return cells.length >= width ? [...cells] : [...cells, ...Array<string>(width - cells.length).fill('')];
+}
+
+function columnWarnings(job: JobMeta): string[] {
+  const ignored = job.ignoredColumns ?? [];
+  if (ignored.length === 0) return [];
+  const suggestions = new Map(suggestColumns(job.header ?? []).map((s) => [s.column, s.suggestion]));
+  return ignored.map((column) => {
+    const suggestion = suggestions.get(column);
+    return suggestion
+      ? `column "${column}" is not a known column and was ignored; did you mean ${suggestion}?`
+      : `column "${column}" is not a known column and was ignored`;
+  });
 }

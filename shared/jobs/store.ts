@@ -80,6 +80,21 @@ export interface LedgerEntry {
   updatedAt: string;
 }
 
+/**
+ * A file row that named a number but changed nothing (conflict, skipped, failed). Kept on the
+ * number's ledger item, apart from the applied state, so the drift report does not call a number
+ * "undeclared" that a file did declare.
+ */
+export interface LedgerDeclaration {
+  jobId: string;
+  line: number;
+  outcome: Outcome;
+  at: string;
+}
+
+/** A ledger item: an applied desired state (possibly with a later unapplied declaration), or only a declaration. */
+export type LedgerItem = (LedgerEntry & { declared?: LedgerDeclaration }) | { dnis: string; declared: LedgerDeclaration; jobId?: undefined };
+
 export interface AuditEntry {
   dnis: string;
   requestId: string;
@@ -98,6 +113,8 @@ export interface OutcomeWrite extends RowOutcome {
   ledger?: { row: DesiredRow; target: Target | null; targetDeclared: boolean };
   /** This write replaces an earlier gave-up failure of the same row. */
   replacesGaveUp?: boolean;
+  /** Apply mode, nothing applied: remember that a file declared the number (see LedgerDeclaration). */
+  declares?: boolean;
 }
 
 const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'META' });
@@ -299,7 +316,7 @@ export class JobStore {
     const delta = new Map<Outcome, number>();
     let newRows = 0;
     for (const o of chunk) {
-      const { ledger, replacesGaveUp, ...row } = o;
+      const { ledger, replacesGaveUp, declares, ...row } = o;
       putIndex.push(items.length);
       items.push({
         Put: {
@@ -310,6 +327,7 @@ export class JobStore {
         },
       });
       if (ledger) items.push(this.ledgerUpdate(jobId, o.line, ledger, at));
+      else if (declares) items.push(this.declarationUpdate({ jobId, line: o.line, outcome: o.outcome, at }, o.dnis));
       delta.set(o.outcome, (delta.get(o.outcome) ?? 0) + 1);
       if (replacesGaveUp) delta.set('failed', (delta.get('failed') ?? 0) - 1);
       else newRows += 1;
@@ -369,6 +387,19 @@ export class JobStore {
         // Only the names the expression uses may be declared.
         ExpressionAttributeNames: Object.fromEntries(Object.entries(names).filter(([alias]) => sets.some((set) => set.startsWith(`${alias} `)))),
         ExpressionAttributeValues: values,
+      },
+    };
+  }
+
+  /** Sets only the declaration: an applied state on the same item stays as it was. */
+  private declarationUpdate(declared: LedgerDeclaration, dnis: string) {
+    return {
+      Update: {
+        TableName: this.table,
+        Key: ledgerKey(dnis),
+        UpdateExpression: 'SET #dnis = :dnis, #declared = :declared',
+        ExpressionAttributeNames: aliases('dnis', 'declared'),
+        ExpressionAttributeValues: { ':dnis': dnis, ':declared': declared },
       },
     };
   }
@@ -459,14 +490,14 @@ export class JobStore {
   }
 
   /** Ledger entries for many numbers at once (the export checks a page of numbers per call). */
-  async getLedgerEntries(dnisList: string[]): Promise<Map<string, LedgerEntry>> {
+  async getLedgerEntries(dnisList: string[]): Promise<Map<string, LedgerItem>> {
     const items = await this.batchGet(dnisList.map(ledgerKey));
-    return new Map(items.map((item) => [item.dnis as string, item as unknown as LedgerEntry]));
+    return new Map(items.map((item) => [item.dnis as string, item as unknown as LedgerItem]));
   }
 
   /** Every ledger entry in number order, a page at a time. */
-  ledger(): AsyncGenerator<LedgerEntry> {
-    return this.query<LedgerEntry>('pk = :pk', { ':pk': LEDGER_PK });
+  ledger(): AsyncGenerator<LedgerItem> {
+    return this.query<LedgerItem>('pk = :pk', { ':pk': LEDGER_PK });
   }
 
   /** Remembers the desired state an accepted reassignment declared, for the drift report. */

@@ -67,3 +67,27 @@ export function parseRingCxSecret(raw: string): RingCxSecret {
   }
   return result.data;
 }
+
+/** The forms the secret may hold credentials in; the names are safe to log, the values never. */
+const CREDENTIAL_FIELDS = ['apiToken', 'accessToken', 'clientId', 'clientSecret', 'jwt'] as const;
+
+/**
+ * The stack creates the secret as `{"awaitingCredentials":true}`; until an operator enters
+ * credentials it is valid JSON with no credential form in it (no apiToken, no accessToken, not all
+ * three of clientId, clientSecret and jwt). That state is expected after a deploy, not an error.
+ * Returns the credential field names present (possibly none), or undefined when the secret holds
+ * a usable form or is not JSON at all (a real misconfiguration, reported as such by parseRingCxSecret).
+ */
+export function awaitingCredentials(raw: string): { fieldsPresent: string[] } | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  const record = json !== null && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>) : {};
+  const present = CREDENTIAL_FIELDS.filter((field) => typeof record[field] === 'string' && (record[field] as string).length > 0);
+  const has = (field: (typeof CREDENTIAL_FIELDS)[number]) => present.includes(field);
+  const usable = has('apiToken') || has('accessToken') || (has('clientId') && has('clientSecret') && has('jwt'));
+  return usable ? undefined : { fieldsPresent: present };
+}

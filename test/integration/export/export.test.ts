@@ -54,14 +54,17 @@ describe('scheduled export', () => {
     expect(rows[0]).toEqual(['dnis', 'e164', 'account_id', 'description', 'category', 'active', 'target_type', 'target_id', 'target_name', 'assignment_description', 'assignment_active', 'tracking_group']);
     expect(rows.slice(1)).toHaveLength(visible);
     expect(new Set(rows.slice(1).map((r) => r[0])).size).toBe(visible);
-    const byDnis = new Map(rows.slice(1).map((r) => [r[0], r]));
+    // The dnis column is E.164, so the export reads back as an input file.
+    expect(rows.slice(1).every((r) => /^\+[1-9][0-9]{6,14}$/.test(r[0] ?? ''))).toBe(true);
+    const byDnis = new Map(rows.slice(1).map((r) => [(r[0] ?? '').slice(1), r]));
     expect(byDnis.get('12123000000')?.slice(6, 9)).toEqual(['queue', '4501', 'Support - General']);
     expect(byDnis.get('12123000003')?.slice(6, 9)).toEqual(['visual_ivr', '701', 'Main menu']);
     expect(byDnis.get('12123000004')?.slice(6, 8)).toEqual(['cloud_route_profile', '801']);
     expect(byDnis.get('12123000005')?.slice(6, 8)).toEqual(['tracking_group', '901']);
     expect(byDnis.get('12123000005')?.[11]).toBe('901:Spring campaign');
     expect(byDnis.get('12123000011')?.[6]).toBe('');
-    expect(byDnis.get('12123000000')?.[1]).toBe("'+12123000000");
+    // Plain E.164: `+` and digits are not a formula, so the guard leaves them alone.
+    expect(byDnis.get('12123000000')?.slice(0, 2)).toEqual(['+12123000000', '+12123000000']);
 
     // ceil(numbers / page size) searches + one tracking-group listing per account, no per-number GETs.
     const pages = Math.ceil(visible / 1000);
@@ -97,7 +100,7 @@ describe('scheduled export', () => {
     const text = (await pipeline.readObject(manifest.files.export)) ?? '';
     expect(text).toContain(`"'=HYPERLINK(""http://evil"",""click"")"`);
     expect(text).toContain("'@SUM(1+1)");
-    for (const row of parseCsv(text)) for (const cell of row) expect(cell).not.toMatch(/^[=+\-@\t\r]/);
+    for (const row of parseCsv(text)) for (const cell of row) if (!/^\+[0-9]+$/.test(cell)) expect(cell).not.toMatch(/^[=+\-@\t\r]/);
   });
 });
 
@@ -117,6 +120,13 @@ describe('drift report', () => {
         '12129000006,Switched off,true,queue,4501',
       ].join('\n'),
     );
+    // Rows that named existing numbers but changed nothing: a conflict and a skip.
+    const unapplied = await runFile(
+      pipeline,
+      'incoming/declared-not-applied.csv',
+      ['dnis,target_type,target_id,on_conflict', '12123000000,queue,4502,fail', '12123000001,queue,4501,skip'].join('\n'),
+    );
+    expect([unapplied.rows.get(2)?.outcome, unapplied.rows.get(3)?.outcome]).toEqual(['conflict', 'skipped']);
     const state = sim.state;
     state.pool.delete('12129000002');
     state.assignments.delete('12129000002');
@@ -135,8 +145,18 @@ describe('drift report', () => {
     expect(kinds('12129000004')).toEqual(['unassigned']);
     expect(kinds('12129000005')).toEqual(['description-mismatch']);
     expect(kinds('12129000006')).toEqual(['active-mismatch']);
-    expect(kinds('12123000000')).toEqual(['undeclared']);
-    expect(manifest.drift).toMatchObject({ missing: 1, 'assigned-elsewhere': 1, unassigned: 1, 'description-mismatch': 1, 'active-mismatch': 1 });
+    expect(kinds('12123000002')).toEqual(['undeclared']);
+    // Declared by a file, so not "undeclared"; nothing applied, so nothing to compare.
+    expect(kinds('12123000000')).toEqual(['not-applied']);
+    expect(kinds('12123000001')).toEqual(['not-applied']);
+    expect(drift.find((r) => r[0] === '12123000000')?.slice(3)).toEqual([
+      'queue:4501',
+      'declared by a file row that ended conflict; nothing was applied, so there is no desired state to compare (informational)',
+      unapplied.jobId,
+      '2',
+    ]);
+    expect(drift.find((r) => r[0] === '12123000001')?.slice(4)).toEqual([expect.stringContaining('ended skipped'), unapplied.jobId, '3']);
+    expect(manifest.drift).toMatchObject({ missing: 1, 'assigned-elsewhere': 1, unassigned: 1, 'description-mismatch': 1, 'active-mismatch': 1, 'not-applied': 2 });
     const event = pipeline.stack.json.events.at(-1);
     expect(event?.detailType).toBe('DNIS Drift Detected');
     expect(event?.detail).toMatchObject({ drift: { missing: 1 } });

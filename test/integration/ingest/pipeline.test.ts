@@ -1,7 +1,7 @@
 import { ReceiveMessageCommand, SendMessageBatchCommand, ChangeMessageVisibilityBatchCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RingCxSimulator } from '../../../local/ringcx-simulator/server';
-import { type Pipeline } from '../../helpers/pipeline';
+import { parseCsv, type Pipeline } from '../../helpers/pipeline';
 import { runFile, startIngestPipeline } from '../../helpers/ingest';
 
 let pipeline: Pipeline;
@@ -71,11 +71,11 @@ describe('one file through the real chain', () => {
       outcomes: { created: 1, updated: 1, assigned: 1, reassigned: 1, unassigned: 1, unchanged: 1, conflict: 1, skipped: 1, rejected: 1, failed: 1 },
     });
     expect(run.summary.apiCalls).toBe(sim.apiCalls().length);
-    // failed.csv: the header and the failed + rejected rows exactly as they came in.
-    expect(run.failed.trim().split('\r\n')).toEqual([
-      'dnis,description,target_type,target_id,on_conflict,action',
-      'not-a-number,Bad,queue,4501,,',
-      '12125550109,Restricted,queue,4909,,',
+    // failed.csv: the header and the failed + rejected rows exactly as they came in, plus the reason.
+    expect(parseCsv(run.failed)).toEqual([
+      ['dnis', 'description', 'target_type', 'target_id', 'on_conflict', 'action', 'error'],
+      ['not-a-number', 'Bad', 'queue', '4501', '', '', run.rows.get(10)?.detail],
+      ['12125550109', 'Restricted', 'queue', '4909', '', '', run.rows.get(11)?.detail],
     ]);
     const completed = pipeline.stack.json.events.filter((e) => e.detailType === 'DNIS Import Completed');
     expect(completed.at(-1)?.detail).toMatchObject({ jobId: run.jobId, outcomes: { created: 1 } });

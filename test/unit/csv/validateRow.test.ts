@@ -25,7 +25,6 @@ describe('validateRow', () => {
         notes: 'n',
         active: false,
         target: { type: 'gate', id: 4501 },
-        assignmentDescription: 'Main',
         assignmentActive: false,
         onConflict: 'reassign',
         action: 'upsert',
