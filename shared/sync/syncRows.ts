@@ -468,10 +468,8 @@ async function applyWrites(
       // row's on_conflict rule decides, instead of reporting a raw 409.
       settle(w, result, undefined, actionsOf(w, 'assign').length > 0, deadline);
       if (!result.ok) return;
-      const since = unroutedSince.get(w.request.key);
-      // A move finished in a later round than its removal: the gap runs from the removal.
-      if (since !== undefined) w.unroutedMs = clockOf(options)() - since;
-      else if (actionsOf(w, 'reassign').length > 0) w.unroutedMs = 0;
+      if (actionsOf(w, 'reassign').length > 0) w.unroutedMs = 0;
+      else finishGap(w, options, unroutedSince);
     });
   }
 
@@ -503,8 +501,7 @@ async function applyUnit(client: RingCxClient, w: Work, options: SyncOptions, in
   const assignment = assignmentAction(w) as AssignmentAction;
   try {
     await assignTracking(client, w, assignment.target);
-    const since = unroutedSince.get(w.request.key);
-    if (since !== undefined) w.unroutedMs = clockOf(options)() - since;
+    finishGap(w, options, unroutedSince);
   } catch (error) {
     if (!isRingCxError(error)) throw error;
     // A 409 on a new tracking number: someone assigned the number since the search; re-plan.
@@ -537,15 +534,24 @@ async function move(client: RingCxClient, w: Work, action: Extract<Action, { kin
     }
     // RingCX refused the new target for good: put the number back where it was.
     const restored = await putBack(client, w, action.from);
+    if (restored) w.unroutedMs = now() - removedAt;
     w.error = error;
     w.stopped = 'failed';
     w.done.push(restored ? `put back on ${describe(action.from)} after the new target was refused` : `could not put it back on ${describe(action.from)}: the number is unassigned`);
-    logMove(w, action, 'refused');
+    logGap(w, restored ? 'put back' : 'left unassigned');
     return;
   }
   w.unroutedMs = now() - removedAt;
   w.done.push(`moved to ${action.target.type}:${action.target.id}`);
-  logMove(w, action, 'moved');
+  logGap(w, 'moved');
+}
+
+/** A move whose assignment came in a later round than its removal: the gap runs from the removal. */
+function finishGap(w: Work, options: SyncOptions, unroutedSince: UnroutedSince) {
+  const since = unroutedSince.get(w.request.key);
+  if (since === undefined) return;
+  w.unroutedMs = clockOf(options)() - since;
+  logGap(w, 'moved after a re-read');
 }
 
 const clockOf = (options: SyncOptions) => options.now ?? (() => performance.now());
@@ -554,15 +560,11 @@ function describe(from: CurrentAssignment): string {
   return `${from.target.type}:${from.target.id}`;
 }
 
-function logMove(w: Work, action: Extract<Action, { kind: 'reassign' }>, result: 'moved' | 'refused') {
-  metrics.addMetric('UnroutedGapMs', MetricUnit.Milliseconds, w.unroutedMs ?? 0);
-  logger.info('number moved by remove-then-assign', {
-    dnis: w.request.row.dnis,
-    from: describe(action.from),
-    to: `${action.target.type}:${action.target.id}`,
-    result,
-    unroutedMs: Math.round(w.unroutedMs ?? 0),
-  });
+/** The unrouted gap of one number, as a metric (its distribution is what matters) and a log line. */
+function logGap(w: Work, result: 'moved' | 'moved after a re-read' | 'put back' | 'left unassigned') {
+  const unroutedMs = Math.round(w.unroutedMs ?? 0);
+  metrics.addMetric('UnroutedGapMs', MetricUnit.Milliseconds, unroutedMs);
+  logger.info('number moved by remove-then-assign', { dnis: w.request.row.dnis, result, unroutedMs });
 }
 
 async function remove(client: RingCxClient, w: Work, from: CurrentAssignment): Promise<boolean> {
