@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Agent, type Dispatcher, type FormData, request } from 'undici';
 import type { z } from 'zod';
 import { RingCxError } from './errors';
@@ -83,6 +84,29 @@ const CONNECTION_CODES = new Set([
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The invocation's deadline as the calls made on its behalf see it. */
+export interface CallDeadline {
+  remainingMs: () => number;
+  /** Time that must remain after a retry for the caller to finish its own work. */
+  reserveMs: number;
+}
+
+const deadlineScope = new AsyncLocalStorage<CallDeadline>();
+
+/**
+ * Runs work whose RingCX calls stop retrying when another attempt would end too close to the
+ * deadline: the error comes back while the caller can still act on it (re-read, report, release
+ * the message), instead of the invocation being killed in the middle of a backoff.
+ */
+export function withCallDeadline<T>(deadline: CallDeadline, work: () => Promise<T>): Promise<T> {
+  return deadlineScope.run(deadline, work);
+}
+
+function retryFitsDeadline(retryMs: number): boolean {
+  const deadline = deadlineScope.getStore();
+  return !deadline || deadline.remainingMs() - retryMs >= deadline.reserveMs;
+}
 
 let sharedAgent: Agent | undefined;
 /** One keep-alive pool per process: TLS handshakes to RingCX are reused across invocations. */
@@ -173,7 +197,7 @@ export class RingCxTransport {
         throw error;
       }
       const delay = this.backoff(attempt, error.status === 429, retryAfterMs);
-      if (delay === undefined) {
+      if (delay === undefined || !retryFitsDeadline(delay + this.expectedLatencyMs)) {
         this.report(spec, outcome, attempt, started);
         throw error;
       }

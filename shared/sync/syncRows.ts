@@ -15,6 +15,7 @@ import type { IntentStore } from '../jobs/intents';
 import type { RingCxClient } from '../ringcx/client';
 import { isRingCxError, type RingCxError } from '../ringcx/errors';
 import type { DnisPool, DnisPoolInput } from '../ringcx/schemas';
+import { withCallDeadline } from '../ringcx/transport';
 import { applyArray, type ItemResult } from './applyArray';
 import { type CallPace, InvocationDeadline } from './budget';
 import { readCurrentState, toCurrentAssignment } from './currentState';
@@ -94,6 +95,23 @@ const MAX_ROUNDS = 3;
  * number at a time, each as a unit that is only started when the invocation can finish it.
  */
 export async function syncRows(client: RingCxClient, requests: SyncRequest[], options: SyncOptions): Promise<Map<string, SyncResult>> {
+  const remainingMs = options.remainingMs;
+  if (!remainingMs) return syncWithin(client, requests, options, undefined);
+  const deadline = new InvocationDeadline({
+    remainingMs,
+    pace: options.pace ?? clientPace(client),
+    ...(options.deadlineMarginMs !== undefined ? { marginMs: options.deadlineMarginMs } : {}),
+  });
+  // A retry may eat into the margin, but never past half of it: the rest is for recording outcomes.
+  return withCallDeadline({ remainingMs, reserveMs: deadline.marginMs / 2 }, () => syncWithin(client, requests, options, deadline));
+}
+
+async function syncWithin(
+  client: RingCxClient,
+  requests: SyncRequest[],
+  options: SyncOptions,
+  deadline: InvocationDeadline | undefined,
+): Promise<Map<string, SyncResult>> {
   const results = new Map<string, SyncResult>();
   const byNumber = new Map<string, SyncRequest>();
   for (const request of requests) {
@@ -105,13 +123,6 @@ export async function syncRows(client: RingCxClient, requests: SyncRequest[], op
     }
   }
 
-  const deadline = options.remainingMs
-    ? new InvocationDeadline({
-        remainingMs: options.remainingMs,
-        pace: options.pace ?? clientPace(client),
-        ...(options.deadlineMarginMs !== undefined ? { marginMs: options.deadlineMarginMs } : {}),
-      })
-    : undefined;
   const intents = new IntentBook(options.intents);
   await intents.load([...byNumber.values()]);
 

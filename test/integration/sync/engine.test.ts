@@ -6,7 +6,7 @@ import { demoTenant, type TenantSeed } from '../../../local/ringcx-simulator/fix
 import { type RingCxSimulator, startRingCxSimulator } from '../../../local/ringcx-simulator/server';
 import type { DesiredRow, Target } from '../../../shared/domain/desiredRow';
 import { DynamoIntentStore, rowIntentKey } from '../../../shared/jobs/intents';
-import type { CallRecord } from '../../../shared/ringcx/transport';
+import { type CallRecord, withCallDeadline } from '../../../shared/ringcx/transport';
 import { type SyncOptions, type SyncRequest, type SyncResult, syncRows } from '../../../shared/sync/syncRows';
 import { limiterFor, testClient } from '../../helpers/ringcx';
 import { seededRandom } from '../../helpers/random';
@@ -227,5 +227,15 @@ describe('the deadline', () => {
       expect(writes[i]?.route).toBe('removeAssignment');
       expect(writes[i + 1]?.route).toBe('assign.gate');
     }
+  });
+
+  it('a call stops retrying when another attempt would end too close to the deadline', async () => {
+    sim.setKnobs({ faults: { errorRate: 1 } });
+    const unbounded = testClient(sim);
+    await expect(unbounded.client.getDnisPool('12125550100')).rejects.toMatchObject({ attempts: 5 });
+    const bounded = testClient(sim);
+    const error = await withCallDeadline({ remainingMs: () => 300, reserveMs: 250 }, () => bounded.client.getDnisPool('12125550100')).catch((e: unknown) => e);
+    expect(error).toMatchObject({ status: expect.any(Number), attempts: 1 });
+    expect(bounded.sleeps).toEqual([]);
   });
 });
