@@ -76,6 +76,36 @@ describe('sync engine: deadline', () => {
     expect([...results.values()].every((r) => r.status === 'done' && r.outcome === 'created')).toBe(true);
   });
 
+  it('creates only the tracking numbers it can also assign: none is left created but unrouted', async () => {
+    const fake = new FakeRingCx(1_000);
+    const requests = Array.from({ length: 30 }, (_, i): SyncRequest => ({
+      key: `t${i}`,
+      row: row(`121255521${String(i).padStart(2, '0')}`, { type: 'trackingGroup', id: 901 }),
+      mode: 'apply',
+    }));
+    const results = await syncRows(fake.client, requests, { ...base, remainingMs: fake.remainingMs(20_000), pace: fake.pace(), deadlineMarginMs: 2_000 });
+    const created = requests.filter((r) => fake.pool.has(r.row.dnis));
+    expect(created.length).toBeGreaterThan(5);
+    expect(created.length).toBeLessThan(30);
+    for (const r of created) {
+      expect(fake.assignments.get(r.row.dnis)).toMatchObject({ type: 'trackingGroup', id: 901 });
+      expect(results.get(r.key)).toMatchObject({ status: 'done', outcome: 'created' });
+    }
+    for (const r of requests.filter((q) => !fake.pool.has(q.row.dnis))) expect(results.get(r.key)).toMatchObject({ status: 'retry', reason: expect.stringMatching(/^deadline: /) });
+    expect(fake.clock).toBeLessThanOrEqual(18_000);
+  });
+
+  it('unassigns one number a call, only as many as fit', async () => {
+    const fake = new FakeRingCx(1_000);
+    const requests = moves(10, 4501, 4501, fake).map((r) => ({ ...r, row: { ...r.row, action: 'unassign' as const } }));
+    const results = await syncRows(fake.client, requests, { ...base, remainingMs: fake.remainingMs(8_000), pace: fake.pace(), deadlineMarginMs: 2_000 });
+    const unassigned = requests.filter((r) => !fake.assignments.has(r.row.dnis));
+    // 8 s - 2 s margin - 1 s read: five removals.
+    expect(unassigned).toHaveLength(5);
+    for (const r of unassigned) expect(results.get(r.key)).toMatchObject({ status: 'done', outcome: 'unassigned' });
+    expect([...results.values()].filter((r) => r.status === 'retry')).toHaveLength(5);
+  });
+
   it('does not even read when the invocation has no time left', async () => {
     const fake = new FakeRingCx(1_000);
     const requests = moves(2, 4501, 4502, fake);
