@@ -95,6 +95,19 @@ describe('lost answers and redeliveries (20% 5xx before the change, 20% answers 
     expect(confirmed.length).toBeGreaterThan(0);
   });
 
+  it('the transport never repeats a create after an ambiguous failure, but does after a 429', async () => {
+    sim.setKnobs({ faults: { errorRate: 1 } });
+    const { client } = testClient(sim);
+    await expect(client.createDnisPool([{ dnis: '12125557420', reservedAccountId: '99990001' }])).rejects.toMatchObject({ attempts: 1, ambiguous: true });
+    expect(sim.apiCalls('createDnisPool')).toHaveLength(1);
+    // A 429 was never acted on: repeating it is safe.
+    sim.setKnobs({ faults: { errorRate: 0, forced429: 1 } });
+    await client.createDnisPool([{ dnis: '12125557421', reservedAccountId: '99990001' }]);
+    const statuses = sim.apiCalls('createDnisPool').map((e) => e.status);
+    expect([500, 503]).toContain(statuses[0]);
+    expect(statuses.slice(1)).toEqual([429, 200]);
+  });
+
   it('a redelivery that finds the work done before its outcome was recorded reports it as this job did', async () => {
     const requests = requestsFor([row('12125557410', queue(4502)), row('12125557411', queue(4502))]);
     // The create stands; the assign stands too but its answer is lost, and then RingCX answers
