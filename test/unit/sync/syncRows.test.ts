@@ -136,6 +136,33 @@ describe('sync engine: a kill mid-move, then redelivery', () => {
     expect(done(results.get('m2')).outcome).toBe('reassigned');
   });
 
+  it('unassigns and new tracking numbers cut off by a kill are reported as what this job did', async () => {
+    const fake = new FakeRingCx(100);
+    const intents = new MemoryIntentStore();
+    fake.seed('12125550700', queue(4501));
+    fake.seed('12125550701', queue(4501));
+    const requests: SyncRequest[] = [
+      { key: 'u0', row: row('12125550700', null, { action: 'unassign' }), mode: 'apply', intentKey: 'job#k#2' },
+      { key: 'u1', row: row('12125550701', null, { action: 'unassign' }), mode: 'apply', intentKey: 'job#k#3' },
+      { key: 't0', row: row('12125550702', { type: 'trackingGroup', id: 901 }), mode: 'apply', intentKey: 'job#k#4' },
+      { key: 't1', row: row('12125550703', { type: 'trackingGroup', id: 901 }), mode: 'apply', intentKey: 'job#k#5' },
+    ];
+    // read, create (both new numbers), remove, remove, tracking | kill: one tracking number done.
+    fake.killAfterCalls = 5;
+    await expect(syncRows(fake.client, requests, { ...base, intents })).rejects.toBeInstanceOf(Killed);
+    expect(fake.assignments.has('12125550700')).toBe(false);
+    expect(fake.assignments.get('12125550702')).toMatchObject({ type: 'trackingGroup', id: 901 });
+    expect(fake.assignments.has('12125550703')).toBe(false);
+    fake.killAfterCalls = undefined;
+    const results = await syncRows(fake.client, requests, { ...base, intents });
+    expect(done(results.get('u0'))).toMatchObject({ outcome: 'unassigned', detail: expect.stringContaining('confirmed by re-reading'), before: { target: queue(4501) }, after: null });
+    expect(done(results.get('u1')).outcome).toBe('unassigned');
+    expect(done(results.get('t0'))).toMatchObject({ outcome: 'created', detail: expect.stringContaining('confirmed by re-reading') });
+    expect(done(results.get('t1'))).toMatchObject({ outcome: 'created', detail: expect.stringContaining('created by an earlier attempt') });
+    expect(fake.count('createDnisPool')).toBe(1);
+    expect(fake.assignments.get('12125550703')).toMatchObject({ type: 'trackingGroup', id: 901 });
+  });
+
   it('without an intent record the same redelivery would misreport (the test can fail)', async () => {
     const fake = new FakeRingCx(100);
     const requests = moves(2, 4501, 4502, fake);
