@@ -74,6 +74,18 @@ const assignmentOf = (dnis: string) => {
   return a ? { type: a.type, id: a.id } : undefined;
 };
 
+describe('intent records in DynamoDB', () => {
+  it('keeps the first intent under a key and reads many keys at once', async () => {
+    const key = rowIntentKey(`job-${job}`, 7);
+    await intents.record([{ key, dnis: '12125557600', action: 'reassign', from: queue(4501), to: queue(4502), detail: 'move from queue:4501 to queue:4502' }]);
+    await intents.record([{ key, dnis: '12125557600', action: 'assign', from: null, to: queue(4502), detail: 'assign to queue:4502' }]);
+    const many = Array.from({ length: 150 }, (_, i) => rowIntentKey(`job-${job}`, 100 + i));
+    const found = await intents.load([key, ...many]);
+    expect([...found.keys()]).toEqual([key]);
+    expect(found.get(key)).toMatchObject({ action: 'reassign', from: queue(4501), to: queue(4502), dnis: '12125557600' });
+  });
+});
+
 describe('lost answers and redeliveries (20% 5xx before the change, 20% answers lost after it)', () => {
   it('reports every new number as created and every move as reassigned, never unchanged; never creates a number twice', async () => {
     sim.setKnobs({ faults: { errorRate: 0.2, loseAnswerRate: 0.2 } });
