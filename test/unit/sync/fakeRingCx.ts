@@ -30,6 +30,8 @@ export class FakeRingCx {
   /** Runs just before each call: the place for "someone else changed the number meanwhile". */
   onCall: ((endpoint: Endpoint, count: number) => void) | undefined;
   killAfterCalls: number | undefined;
+  /** A tenant where a PUT onto another destination moves the number (RINGCX_REASSIGN_MODE=direct). */
+  movesOnPut = false;
 
   constructor(readonly callMs = 1_000) {}
 
@@ -131,7 +133,7 @@ export class FakeRingCx {
     return this.call('assign', items.map((i) => i.dnis), () => {
       for (const { dnis } of items) {
         const current = this.assignments.get(dnis);
-        if (current && !(current.type === type && current.id === id)) throw http(409, '/assign');
+        if (current && !(current.type === type && current.id === id) && !this.movesOnPut) throw http(409, '/assign');
       }
       for (const { dnis } of items) this.setAssignment(dnis, { type, id });
       return [];

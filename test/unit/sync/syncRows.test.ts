@@ -55,17 +55,19 @@ describe('sync engine: deadline', () => {
     for (const r of requests) expect(done(results.get(r.key)).unroutedMs).toBe(500);
   });
 
-  it('in direct mode a move is one array PUT, with no unrouted gap', async () => {
+  it('in direct mode a move is one array PUT, with no unrouted gap, after a fresh read when it has a precondition', async () => {
     const fake = new FakeRingCx(500);
-    // The fake answers 409 to a PUT onto another target, so route through a target-free number set.
-    const requests = Array.from({ length: 3 }, (_, i): SyncRequest => {
-      const dnis = `1212555030${i}`;
-      fake.seed(dnis);
-      return { key: `a${i}`, row: row(dnis, queue(4502)), mode: 'apply' };
-    });
+    fake.movesOnPut = true;
+    const requests = moves(3, 4501, 4502, fake);
     const results = await syncRows(fake.client, requests, { ...base, reassignMode: 'direct' });
-    expect(fake.count('assign')).toBe(1);
-    for (const r of requests) expect(done(results.get(r.key)).outcome).toBe('assigned');
+    expect(fake.calls.map((c) => c.endpoint)).toEqual(['findMany', 'assign']);
+    expect(fake.unassignedSpans).toEqual([]);
+    for (const r of requests) expect(done(results.get(r.key))).toMatchObject({ outcome: 'reassigned', unroutedMs: 0 });
+
+    const guarded = moves(1, 4502, 4503, fake, 200).map((r) => ({ ...r, expectedCurrent: queue(4502) }));
+    const checked = await syncRows(fake.client, guarded, { ...base, reassignMode: 'direct' });
+    expect(fake.calls.slice(2).map((c) => c.endpoint)).toEqual(['findMany', 'getAssignment', 'assign']);
+    expect(done(checked.get('m0')).outcome).toBe('reassigned');
   });
 
   it('sends plain assignments as one array call even under a deadline', async () => {
