@@ -1,6 +1,6 @@
 import { BatchGetCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { TargetSchema } from '../domain/desiredRow';
+import { TargetTypeSchema } from '../domain/desiredRow';
 
 /*
  * An intent record says what one row (or one reassignment request) set out to change in RingCX,
@@ -16,15 +16,18 @@ import { TargetSchema } from '../domain/desiredRow';
 export const IntentActionSchema = z.enum(['create', 'assign', 'reassign', 'unassign', 'update']);
 export type IntentAction = z.infer<typeof IntentActionSchema>;
 
+/** Looser than a row's target: a number found on a product this system does not manage has id -1. */
+const RoutingSchema = z.object({ type: TargetTypeSchema, id: z.number().int() });
+
 export const IntentSchema = z.object({
   /** The row's job and line, or the request id: see rowIntentKey and requestIntentKey. */
   key: z.string().min(1),
   dnis: z.string(),
   action: IntentActionSchema,
   /** Routing before the change (null: unassigned). */
-  from: TargetSchema.nullable(),
+  from: RoutingSchema.nullable(),
   /** Routing the change leads to (null: unassigned). */
-  to: TargetSchema.nullable(),
+  to: RoutingSchema.nullable(),
   /** The plan in words, as the row's detail would have said it. */
   detail: z.string(),
   at: z.string().optional(),
