@@ -13,6 +13,11 @@ export const KnobsSchema = z.object({
       timeoutRate: z.number().min(0).max(1).default(0),
       /** Probability that the connection is destroyed without an answer. */
       resetRate: z.number().min(0).max(1).default(0),
+      /**
+       * Probability that a request is carried out but its answer is lost: half as a 500, half as a
+       * dropped connection. What a client sees after a change that stood, for idempotency tests.
+       */
+      loseAnswerRate: z.number().min(0).max(1).default(0),
       /** Upper bound on how long a "timeout" hangs before the socket is closed. */
       hangMs: z.number().min(0).default(30_000),
       /** The next N API requests are answered 429, whatever the budget says. */

@@ -50,6 +50,8 @@ export interface RequestLogEntry {
   durationMs: number;
   /** The parsed JSON body of write calls, for invariant checks. Never includes credentials. */
   body?: unknown;
+  /** The request was carried out, then answered with a fault instead (knob `loseAnswerRate`). */
+  answerLost?: true;
 }
 
 export interface SimulatorOptions {
@@ -275,6 +277,14 @@ export class RingCxSimulator {
         } catch {
           entry.body = undefined;
         }
+      }
+      if (route.kind === 'api' && this.knobs.faults.loseAnswerRate > 0 && this.random() < this.knobs.faults.loseAnswerRate) {
+        entry.answerLost = true;
+        if (this.random() < 0.5) {
+          req.socket.destroy();
+          return finish('reset');
+        }
+        return fail(new SimError(500, 'internal.server.error', 'Internal Server Error'));
       }
       send(result.status ?? 200, result);
     } catch (error) {

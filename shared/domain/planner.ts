@@ -186,3 +186,98 @@ function describeActions(actions: Action[], changes: PoolFields): string {
     })
     .join('; ');
 }
+
+// ---- preconditions and intents: what a re-read means for a change this job already began ----
+
+/** What a row or request set out to do, as recorded before its first write (see shared/jobs/intents.ts). */
+export interface PriorIntent {
+  action: 'create' | 'assign' | 'reassign' | 'unassign' | 'update';
+  from: Target | null;
+  to: Target | null;
+  detail: string;
+}
+
+const INTENT_ACTION: Partial<Record<Outcome, PriorIntent['action']>> = {
+  created: 'create',
+  assigned: 'assign',
+  reassigned: 'reassign',
+  unassigned: 'unassign',
+  updated: 'update',
+};
+
+const INTENT_OUTCOME: Record<PriorIntent['action'], Outcome> = {
+  create: 'created',
+  assign: 'assigned',
+  reassign: 'reassigned',
+  unassign: 'unassigned',
+  update: 'updated',
+};
+
+/** The intent to record before applying a plan; undefined for a plan that writes nothing. */
+export function intentOf(plan: RowPlan, current: CurrentAssignment | null): PriorIntent | undefined {
+  const action = INTENT_ACTION[plan.outcome];
+  if (!action || plan.actions.length === 0) return undefined;
+  let to: Target | null = current?.target ?? null;
+  for (const a of plan.actions) {
+    if (a.kind === 'assign' || a.kind === 'reassign' || a.kind === 'updateAssignment') to = a.target;
+    if (a.kind === 'unassign') to = null;
+  }
+  return { action, from: current?.target ?? null, to, detail: plan.detail };
+}
+
+function describeRouting(target: Target | null): string {
+  return target ? describeTarget(target) : 'unassigned';
+}
+
+/**
+ * A caller's expectation of where the number routes now (`null`: unassigned) against what a read
+ * found. A number found between the two halves of this request's own move (removed, not yet on
+ * the new target), or already on the target it was moving to, still meets the expectation: that
+ * state is this request's doing, and the move must be finished, not refused.
+ */
+export function checkExpectation(
+  expected: Target | null,
+  found: Target | null,
+  intent?: PriorIntent,
+): { ok: true } | { ok: false; detail: string } {
+  const same = (a: Target | null, b: Target | null) => (a === null ? b === null : b !== null && sameTarget(a, b));
+  if (same(expected, found)) return { ok: true };
+  if (intent && (intent.action === 'reassign' || intent.action === 'assign') && same(expected, intent.from)) {
+    if (found === null || same(intent.to, found)) return { ok: true };
+  }
+  return { ok: false, detail: `stale: expected ${describeRouting(expected)}, found ${describeRouting(found)}` };
+}
+
+/**
+ * The outcome to report when this row's own change may already (partly) stand. Without an intent
+ * the plan speaks. With one, what the re-read shows is credited to the job that made it:
+ * - nothing left to do → the intended outcome, "(confirmed by re-reading)";
+ * - a created record that still needs its assignment → `created`;
+ * - a move found removed but not yet on its new target → finished, and reported `reassigned`.
+ */
+export function reconcileWithIntent(
+  plan: RowPlan,
+  intent: PriorIntent | undefined,
+): { outcome: Outcome; detail: string; before?: CurrentAssignment | null } {
+  if (!intent) return { outcome: plan.outcome, detail: plan.detail };
+  const intended = INTENT_OUTCOME[intent.action];
+  const from = intent.from ? { target: intent.from, isActive: undefined, description: undefined } : null;
+  if (plan.outcome === 'unchanged') {
+    return { outcome: intended, detail: `${intent.detail} (confirmed by re-reading)`, before: from };
+  }
+  const finishing = plan.outcome === 'assigned' || plan.outcome === 'updated';
+  if (finishing && intent.action === 'create') {
+    return { outcome: 'created', detail: `${intent.detail} (the pool record was created by an earlier attempt, confirmed by re-reading)`, before: null };
+  }
+  if (finishing && intent.action === 'reassign') {
+    return {
+      outcome: 'reassigned',
+      detail: `${intent.detail} (finished: an earlier attempt had already removed it from ${describeRouting(intent.from)}, confirmed by re-reading)`,
+      before: from,
+    };
+  }
+  if (plan.outcome === 'updated' && intent.action === 'assign') {
+    return { outcome: 'assigned', detail: `${intent.detail} (confirmed by re-reading)`, before: from };
+  }
+  return { outcome: plan.outcome, detail: plan.detail };
+}

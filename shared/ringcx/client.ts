@@ -126,6 +126,7 @@ export class RingCxClient {
   createDnisPool(records: DnisPoolInput[]) {
     return this.transport.send({
       endpoint: 'createDnisPool',
+      repeatable: false,
       method: 'POST',
       path: `${TN_MANAGER}/dnisPool`,
       body: { kind: 'json', value: records.map(withWireDnis) },
@@ -149,6 +150,7 @@ export class RingCxClient {
     form.append('file', new Blob([csv], { type: 'text/csv' }), options.fileName ?? 'dnis_pool.csv');
     return this.transport.send({
       endpoint: 'uploadDnisPool',
+      repeatable: false,
       method: 'POST',
       path: `${TN_MANAGER}/uploadDnisPool`,
       query: { fileType: 'COMMA', quoteCharacter: options.quoteCharacter },
@@ -268,6 +270,7 @@ export class RingCxClient {
   createTracNumber(accountId: string, tracGroupId: number, tracNumber: TracNumberInput) {
     return this.transport.send({
       endpoint: 'createTracNumber',
+      repeatable: false,
       method: 'POST',
       path: `${accountBase(accountId)}/tracGroups/${tracGroupId}/tracNumbers`,
       body: { kind: 'json', value: wireTracNumber(tracNumber) },

@@ -3,6 +3,9 @@
  * `generalMessage`, `requestUri`) and whether trying again can help. Messages never contain tokens
  * or request bodies, so the error can be logged and written into reports as it is.
  */
+/** Connection failures that happen before a request could reach RingCX. */
+const NEVER_SENT_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
+
 export type RingCxFailureKind = 'http' | 'timeout' | 'connection' | 'rate-limited-locally';
 
 export class RingCxError extends Error {
@@ -55,6 +58,18 @@ export class RingCxError extends Error {
     if (this.kind !== 'http') return true;
     const status = this.status ?? 0;
     return status === 429 || status >= 500;
+  }
+
+  /**
+   * The request may have been carried out although no success came back: a 5xx, a timeout, or a
+   * connection dropped after the request went out. A 429 and a refused connection are not: RingCX
+   * never acted on them. After an ambiguous failure of a write that is not safe to repeat, the
+   * caller must read the current state before trying again.
+   */
+  get ambiguous(): boolean {
+    if (this.kind === 'timeout') return true;
+    if (this.kind === 'connection') return !NEVER_SENT_CODES.has((this.cause as { code?: string } | undefined)?.code ?? '');
+    return this.kind === 'http' && (this.status ?? 0) >= 500;
   }
 
   get isExpiredToken(): boolean {

@@ -31,6 +31,8 @@ export class RateLimiter {
   private tokens: number;
   private last: number;
   private pausedUntil = 0;
+  /** Callers queued behind the bucket, not yet admitted: their tokens are spoken for. */
+  private waiting = 0;
   private tail: Promise<void> = Promise.resolve();
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -54,9 +56,32 @@ export class RateLimiter {
     return this.rate * 60_000;
   }
 
+  /** Milliseconds between two admissions in steady state: this instance's pace. */
+  get msPerRequest(): number {
+    return 1 / this.rate;
+  }
+
+  /**
+   * How long from now until `calls` more requests would have been admitted, counting the callers
+   * already queued and a pause the server asked for. The worker uses it to decide whether work it
+   * has not started yet can still finish before its deadline.
+   */
+  estimateWaitMs(calls: number): number {
+    if (calls <= 0) return 0;
+    const now = this.now();
+    // A pause moves `last` to its end, so refilling starts there and not before.
+    const from = Math.max(now, this.last, this.pausedUntil);
+    const tokens = Math.min(this.capacity, this.tokens + (from - this.last) * this.rate);
+    const needed = this.waiting + calls;
+    return from - now + Math.max(0, (needed - tokens) / this.rate);
+  }
+
   /** Waits for a token. Callers are served first come, first served. */
   acquire(): Promise<void> {
-    const turn = this.tail.then(() => this.take());
+    this.waiting += 1;
+    const turn = this.tail.then(() => this.take()).finally(() => {
+      this.waiting -= 1;
+    });
     this.tail = turn.catch(() => undefined);
     return turn;
   }

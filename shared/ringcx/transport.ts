@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Agent, type Dispatcher, type FormData, request } from 'undici';
 import type { z } from 'zod';
 import { RingCxError } from './errors';
@@ -63,6 +64,12 @@ export interface RequestSpec<S extends z.ZodType> {
   query?: Record<string, string | number | boolean | undefined>;
   body?: RequestBody;
   schema: S;
+  /**
+   * False for writes that must not be sent twice (creates): after an ambiguous failure the change
+   * may already stand, so the transport does not repeat the request and the caller reads first.
+   * Failures RingCX never acted on (429, a refused connection, 4xx) are handled as usual.
+   */
+  repeatable?: boolean;
 }
 
 const CONNECTION_CODES = new Set([
@@ -77,6 +84,29 @@ const CONNECTION_CODES = new Set([
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The invocation's deadline as the calls made on its behalf see it. */
+export interface CallDeadline {
+  remainingMs: () => number;
+  /** Time that must remain after a retry for the caller to finish its own work. */
+  reserveMs: number;
+}
+
+const deadlineScope = new AsyncLocalStorage<CallDeadline>();
+
+/**
+ * Runs work whose RingCX calls stop retrying when another attempt would end too close to the
+ * deadline: the error comes back while the caller can still act on it (re-read, report, release
+ * the message), instead of the invocation being killed in the middle of a backoff.
+ */
+export function withCallDeadline<T>(deadline: CallDeadline, work: () => Promise<T>): Promise<T> {
+  return deadlineScope.run(deadline, work);
+}
+
+function retryFitsDeadline(retryMs: number): boolean {
+  const deadline = deadlineScope.getStore();
+  return !deadline || deadline.remainingMs() - retryMs >= deadline.reserveMs;
+}
 
 let sharedAgent: Agent | undefined;
 /** One keep-alive pool per process: TLS handshakes to RingCX are reused across invocations. */
@@ -95,6 +125,8 @@ export class RingCxTransport {
   private readonly dispatcher: Dispatcher;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
+  /** Smoothed duration of answered attempts; undefined until the first answer. */
+  private latencyEwmaMs: number | undefined;
 
   constructor(private readonly options: TransportOptions) {
     this.retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
@@ -102,6 +134,16 @@ export class RingCxTransport {
     this.dispatcher = options.dispatcher ?? keepAliveAgent();
     this.sleep = options.sleep ?? defaultSleep;
     this.random = options.random ?? Math.random;
+  }
+
+  /** This process's limiter, whose pace tells how long calls not yet made will take. */
+  get limiter(): RateLimiter | undefined {
+    return this.options.limiter;
+  }
+
+  /** What one call is expected to take once admitted, from recent answers (1 s before any). */
+  get expectedLatencyMs(): number {
+    return this.latencyEwmaMs ?? 1_000;
   }
 
   async send<S extends z.ZodType>(spec: RequestSpec<S>): Promise<z.output<S>> {
@@ -128,6 +170,7 @@ export class RingCxTransport {
         });
         const text = await response.body.text();
         const status = response.statusCode;
+        this.observeLatency(performance.now() - started);
         if (status >= 200 && status < 300) {
           this.report(spec, status, attempt, started);
           return parseBody(spec, text);
@@ -148,12 +191,13 @@ export class RingCxTransport {
       }
       error.attempts = attempt;
       const outcome = error.kind === 'http' ? (error.status ?? 0) : (error.kind as 'timeout' | 'connection');
-      if (!error.retryable || attempt >= this.retry.maxAttempts) {
+      const unsafeToRepeat = spec.repeatable === false && error.ambiguous;
+      if (!error.retryable || unsafeToRepeat || attempt >= this.retry.maxAttempts) {
         this.report(spec, outcome, attempt, started);
         throw error;
       }
       const delay = this.backoff(attempt, error.status === 429, retryAfterMs);
-      if (delay === undefined) {
+      if (delay === undefined || !retryFitsDeadline(delay + this.expectedLatencyMs)) {
         this.report(spec, outcome, attempt, started);
         throw error;
       }
@@ -161,6 +205,10 @@ export class RingCxTransport {
       if (error.status === 429) this.options.limiter?.pause(delay);
       await this.sleep(delay);
     }
+  }
+
+  private observeLatency(ms: number): void {
+    this.latencyEwmaMs = this.latencyEwmaMs === undefined ? ms : 0.8 * this.latencyEwmaMs + 0.2 * ms;
   }
 
   /** Full jitter, floored by Retry-After when the server sent one. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DesiredRow } from '../../../shared/domain/desiredRow';
-import { type CurrentState, planRow } from '../../../shared/domain/planner';
+import { checkExpectation, type CurrentState, intentOf, planRow, reconcileWithIntent } from '../../../shared/domain/planner';
 
 const row = (overrides: Partial<DesiredRow> = {}): DesiredRow => ({
   dnis: '12125550100',
@@ -119,5 +119,47 @@ describe('planRow', () => {
       expect(planRow(row({ action: 'unassign' }), { pool: pool(), assignment: null }).outcome).toBe('unchanged');
       expect(planRow(row({ action: 'unassign' }), { pool: undefined, assignment: null }).outcome).toBe('unchanged');
     });
+  });
+});
+
+describe('preconditions and intents', () => {
+  const q = (id: number) => ({ type: 'gate' as const, id });
+  const move = { action: 'reassign' as const, from: q(4501), to: q(4503), detail: 'move from queue:4501 to queue:4503' };
+
+  it('an expectation holds on the expected routing only', () => {
+    expect(checkExpectation(q(4501), q(4501))).toEqual({ ok: true });
+    expect(checkExpectation(null, null)).toEqual({ ok: true });
+    expect(checkExpectation(q(4501), q(4502))).toEqual({ ok: false, detail: 'stale: expected queue:4501, found queue:4502' });
+    expect(checkExpectation(q(4501), null)).toEqual({ ok: false, detail: 'stale: expected queue:4501, found unassigned' });
+    expect(checkExpectation(null, q(4502))).toEqual({ ok: false, detail: 'stale: expected unassigned, found queue:4502' });
+  });
+
+  it("an expectation holds between the two halves of this request's own move, and after it", () => {
+    expect(checkExpectation(q(4501), null, move)).toEqual({ ok: true });
+    expect(checkExpectation(q(4501), q(4503), move)).toEqual({ ok: true });
+    // Someone else's change is still stale, intent or not.
+    expect(checkExpectation(q(4501), q(4502), move).ok).toBe(false);
+  });
+
+  it('records what a plan sets out to do', () => {
+    const plan = planRow(row({ target: q(4503), onConflict: 'reassign' }), { pool: pool(), assignment: at('gate', 4501) });
+    expect(intentOf(plan, at('gate', 4501))).toMatchObject({ action: 'reassign', from: q(4501), to: q(4503) });
+    expect(intentOf(planRow(row(), { pool: pool(), assignment: at('gate', 4501, { description: 'Main' }) }), null)).toBeUndefined();
+  });
+
+  it("credits a change found already standing to this row's intent, never as unchanged", () => {
+    const unchanged = planRow(row(), { pool: pool(), assignment: at('gate', 4501, { description: 'Main' }) });
+    expect(unchanged.outcome).toBe('unchanged');
+    expect(reconcileWithIntent(unchanged, undefined)).toEqual({ outcome: 'unchanged', detail: unchanged.detail });
+    const created = { action: 'create' as const, from: null, to: q(4501), detail: 'create pool record; assign to queue:4501' };
+    expect(reconcileWithIntent(unchanged, created)).toEqual({ outcome: 'created', detail: 'create pool record; assign to queue:4501 (confirmed by re-reading)', before: null });
+    const assignOnly = planRow(row(), { pool: pool(), assignment: null });
+    expect(reconcileWithIntent(assignOnly, created).outcome).toBe('created');
+    const halfMove = planRow(row({ target: q(4503), onConflict: 'reassign' }), { pool: pool(), assignment: null });
+    expect(halfMove.outcome).toBe('assigned');
+    expect(reconcileWithIntent(halfMove, move)).toMatchObject({ outcome: 'reassigned', before: { target: q(4501) } });
+    // A plan that still has the whole move to do is reported by itself.
+    const whole = planRow(row({ target: q(4503), onConflict: 'reassign' }), { pool: pool(), assignment: at('gate', 4501) });
+    expect(reconcileWithIntent(whole, move).outcome).toBe('reassigned');
   });
 });

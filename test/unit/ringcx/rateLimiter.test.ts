@@ -62,6 +62,24 @@ describe('RateLimiter', () => {
     expect(order).toEqual([0, 1, 2, 3, 4]);
   });
 
+  it("estimates when calls not yet made will be admitted: this instance's pace, its queue and a pause", async () => {
+    const clock = virtualClock();
+    // 27 a minute with a burst of 2: a steady 25 per minute (2% stretched) = 2,448 ms apart.
+    const limiter = new RateLimiter({ budget: 27, windowMs: 60_000, burst: 2, ...clock });
+    expect(limiter.estimateWaitMs(2)).toBe(0);
+    expect(limiter.estimateWaitMs(3)).toBeCloseTo(limiter.msPerRequest, 6);
+    await limiter.acquire();
+    await limiter.acquire();
+    expect(limiter.estimateWaitMs(10)).toBeCloseTo(10 * limiter.msPerRequest, 6);
+    expect(limiter.msPerRequest).toBeCloseTo((60_000 * 1.02) / 25, 6);
+    // Queued callers come first.
+    const queued = limiter.acquire();
+    expect(limiter.estimateWaitMs(1)).toBeCloseTo(2 * limiter.msPerRequest, 6);
+    await queued;
+    limiter.pause(30_000);
+    expect(limiter.estimateWaitMs(1)).toBeCloseTo(30_000 + limiter.msPerRequest, 6);
+  });
+
   it('rejects a budget below one', () => {
     expect(() => new RateLimiter({ budget: 0 })).toThrow(/at least 1/);
   });

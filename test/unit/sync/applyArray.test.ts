@@ -23,13 +23,21 @@ describe('applyArray', () => {
       throw http(503);
     });
     expect(calls).toBe(1);
-    expect(results.every((r) => !r.ok && r.error.status === 503)).toBe(true);
+    expect(results.every((r) => !r.ok && 'error' in r && r.error.status === 503)).toBe(true);
   });
 
   it('chunks to the largest array RingCX should get', async () => {
     const sizes: number[] = [];
     await applyArray(Array.from({ length: 250 }, (_, i) => i), 100, async (chunk) => void sizes.push(chunk.length));
     expect(sizes).toEqual([100, 100, 50]);
+  });
+
+  it('defers, unsent, the calls the caller no longer has time for', async () => {
+    const sent: number[][] = [];
+    let allowed = 1;
+    const results = await applyArray([1, 2, 3, 4, 5], 2, async (chunk) => void sent.push(chunk), () => allowed-- > 0);
+    expect(sent).toEqual([[1, 2]]);
+    expect(results).toEqual([{ ok: true }, { ok: true }, { ok: false, deferred: true }, { ok: false, deferred: true }, { ok: false, deferred: true }]);
   });
 
   it('lets programming errors through', async () => {
