@@ -392,7 +392,8 @@ export class DnisSyncStack extends Stack {
       eventBus: bus,
       description: 'The export could not cover every account',
       eventPattern: { detailType: ['DNIS Export Incomplete'], source: [SYSTEM_EVENT_SOURCE] },
-      targets: [new eventTargets.SnsTopic(topic, { deadLetterQueue: eventsDlq, retryAttempts: 8, maxEventAge: Duration.hours(24) })],
+      // As a role of its own, so the key policy needs no unconditioned statement for EventBridge.
+      targets: [new eventTargets.SnsTopic(topic, { authorizeUsingRole: true, deadLetterQueue: eventsDlq, retryAttempts: 8, maxEventAge: Duration.hours(24) })],
     });
 
     // ---- alarms and dashboard ----
