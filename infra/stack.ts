@@ -41,15 +41,15 @@ export const SECRET_PLACEHOLDER = JSON.stringify({ awaitingCredentials: true });
 
 /**
  * DynamoDB actions per function, from the JobStore calls on each function's code path (a
- * transaction needs the action of each of its items). Add here when a function starts using a new
- * command; the deployed function is refused anything else.
+ * transaction needs the action of each of its items). test/infra/tableActions.test.ts reads the
+ * code paths and fails when a function sends a command missing here, or is granted one it never sends.
  */
 export const TABLE_ACTIONS = {
   // claimJob (Put), releaseJob/finishParsing/failJob/tryStartReport/finishReport (Update), getJob (Get), rows (Query), putRejected (BatchWrite)
   parser: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem'],
   // existingOutcomes (BatchGet), recordOutcomes (transaction of conditional Puts and Updates), reports (Query),
-  // reassignments: getRequest (Get), recordRequest/audit (Put), putLedger (Update), auditTrail (Query)
-  worker: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem', 'dynamodb:Query', 'dynamodb:BatchGetItem'],
+  // reassignments: getRequest (Get), recordRequest/audit (Put), putLedger (Update)
+  worker: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:BatchGetItem'],
   // getLedgerEntries (BatchGet), ledger (Query)
   exporter: ['dynamodb:BatchGetItem', 'dynamodb:Query'],
   // acquireLease (Put), releaseLease (Update)
