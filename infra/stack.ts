@@ -545,7 +545,7 @@ export class DnisSyncStack extends Stack {
       new iam.PolicyStatement({
         sid: 'RequestSourcesOnlyFromConfiguredSenders',
         effect: iam.Effect.DENY,
-        principals: [new iam.StarPrincipal()],
+        principals: [new iam.AnyPrincipal()],
         actions: ['events:PutEvents'],
         resources: [bus.eventBusArn],
         conditions: {

@@ -192,7 +192,7 @@ describe.each(Object.values(STAGES))('operating the $stage stack', (config) => {
     const policies = ofType(resources, 'AWS::Events::EventBusPolicy').map(([, p]) => p.Properties.Statement);
     // No sender configured: the request sources are denied to everyone.
     expect(policies).toEqual([
-      expect.objectContaining({ Effect: 'Deny', Principal: '*', Action: 'events:PutEvents', Condition: { 'ForAnyValue:StringEquals': { 'events:source': config.eventSources } } }),
+      expect.objectContaining({ Effect: 'Deny', Principal: { AWS: '*' }, Action: 'events:PutEvents', Condition: { 'ForAnyValue:StringEquals': { 'events:source': config.eventSources } } }),
     ]);
   });
 
@@ -235,7 +235,7 @@ describe('stage settings', () => {
     const deny = statements.find((s) => s.Effect === 'Deny');
     const allow = statements.find((s) => s.Effect === 'Allow');
     expect(deny).toMatchObject({
-      Principal: '*',
+      Principal: { AWS: '*' },
       Action: 'events:PutEvents',
       Condition: { 'ForAnyValue:StringEquals': { 'events:source': ['crm.requests', 'ops.requests'] }, ArnNotEquals: { 'aws:PrincipalArn': senders } },
     });
