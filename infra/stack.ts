@@ -72,6 +72,18 @@ const ROOT = join(import.meta.dirname, '..');
  * by reassignment events, the scheduled exporter and token refresher, and their alarms.
  */
 export class DnisSyncStack extends Stack {
+  /**
+   * For constructs that add functions to this stack (infra/sweeper.ts): grant DynamoDB actions
+   * with the key, make a Scheduler role that may write the encrypted DLQ, and where a failed
+   * asynchronous invocation, a schedule's failed delivery and an alarm go.
+   */
+  readonly grantTable!: (grantee: lambda.IFunction, actions: readonly string[]) => void;
+  readonly schedulerRole!: (id: string) => iam.Role;
+  readonly scheduleGroup!: scheduler.ScheduleGroup;
+  readonly failedInvocations!: sqs.Queue;
+  readonly eventsDlq!: sqs.Queue;
+  readonly alarmAction!: cwActions.SnsAction;
+
   constructor(scope: Construct, id: string, props: DnisSyncStackProps) {
     super(scope, id, props);
     const { config } = props;
@@ -492,6 +504,7 @@ export class DnisSyncStack extends Stack {
       reason: 'Data keys of the stack\'s one KMS key, to publish to the encrypted alarm topic.',
     });
 
+    Object.assign(this, { grantTable, schedulerRole, scheduleGroup, failedInvocations, eventsDlq, alarmAction });
     this.acknowledgeNagFindings({ bucket, secret, eventsDlq, failedInvocations, functions: { parser, worker, intake, exporter, refresher } });
   }
 
