@@ -3,6 +3,7 @@ export interface StageConfig {
   stage: 'dev' | 'prod';
   ringcxBaseUrl: string;
   ringCentralBaseUrl: string;
+  /** RingCX account for rows without `account_id`; unset = such rows are rejected. */
   defaultAccountId?: string;
   /** Accounts the export covers; unset = every account the credentials see. */
   accountIds?: string[];
@@ -19,9 +20,20 @@ export interface StageConfig {
   retention: { resultsDays: number; exportsDays: number; jobDays: number; logDays: number };
   /** EventBridge sources allowed to request reassignments. */
   eventSources: string[];
+  /**
+   * IAM role ARNs allowed to put reassignment requests (events with one of `eventSources`) on the
+   * bus. Everyone else, in this account or any other, is denied those sources by the bus policy.
+   * Empty = nobody may request reassignments.
+   */
+  reassignmentSenders: string[];
   maintenanceWindow?: string;
-  /** Where alarms go, if anyone should get mail; the SNS topic exists either way. */
+  /**
+   * Where alarms go by mail: set it per stage below (the address must confirm the subscription
+   * mail AWS sends). Unset = the SNS topic exists, nobody is subscribed.
+   */
   alarmEmail?: string;
+  /** Days reassignment audit entries are kept; unset = forever (no TTL on audit items). */
+  auditRetentionDays?: number;
   /** Age of the oldest work-queue message that counts as "stuck". */
   oldestMessageAlarmSeconds: number;
 }
@@ -39,14 +51,23 @@ const base: Omit<StageConfig, 'stage'> = {
   refresherEveryMinutes: 4,
   retention: { resultsDays: 90, exportsDays: 30, jobDays: 90, logDays: 30 },
   eventSources: ['dnis-sync.requests'],
+  reassignmentSenders: [],
   oldestMessageAlarmSeconds: 3_600,
 };
 
 export const STAGES: Record<StageConfig['stage'], StageConfig> = {
-  dev: { ...base, stage: 'dev', defaultAccountId: '99990001' },
+  // Edit these for your deployment (README, "Deployment"): defaultAccountId, accountIds,
+  // reassignmentSenders, alarmEmail, maintenanceWindow. Nothing here may point at the local simulator.
+  dev: {
+    ...base,
+    stage: 'dev',
+    alarmEmail: undefined,
+  },
   prod: {
     ...base,
     stage: 'prod',
+    alarmEmail: undefined,
+    auditRetentionDays: undefined,
     retention: { resultsDays: 365, exportsDays: 90, jobDays: 180, logDays: 90 },
     maintenanceWindow: JSON.stringify({ timeZone: 'America/New_York', days: ['sat', 'sun'], start: '01:00', end: '05:00' }),
   },

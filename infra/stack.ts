@@ -5,6 +5,7 @@ import {
   CfnOutput,
   Duration,
   RemovalPolicy,
+  SecretValue,
   Size,
   Stack,
   type StackProps,
@@ -18,6 +19,7 @@ import {
   aws_iam as iam,
   aws_kms as kms,
   aws_lambda as lambda,
+  aws_lambda_destinations as destinations,
   aws_lambda_event_sources as sources,
   aws_lambda_nodejs as nodejs,
   aws_logs as logs,
@@ -34,6 +36,31 @@ import type { Construct } from 'constructs';
 import { JOB_TABLE } from '../shared/jobs/table';
 import { ringcxBudget, type StageConfig } from './config';
 
+/** What the secret holds until an operator puts credentials in; the refresher waits quietly on it. */
+export const SECRET_PLACEHOLDER = JSON.stringify({ awaitingCredentials: true });
+
+/**
+ * DynamoDB actions per function, from the JobStore calls on each function's code path (a
+ * transaction needs the action of each of its items). test/infra/tableActions.test.ts reads the
+ * code paths and fails when a function sends a command missing here, or is granted one it never sends.
+ */
+export const TABLE_ACTIONS = {
+  // claimJob (Put), releaseJob/finishParsing/failJob/tryStartReport/finishReport (Update), getJob (Get), rows (Query), putRejected (BatchWrite)
+  parser: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem'],
+  // existingOutcomes (BatchGet), recordOutcomes (transaction of conditional Puts and Updates), reports (Query),
+  // reassignments: getRequest (Get), recordRequest/audit (Put), putLedger (Update)
+  worker: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:BatchGetItem'],
+  // getLedgerEntries (BatchGet), ledger (Query)
+  exporter: ['dynamodb:BatchGetItem', 'dynamodb:Query'],
+  // acquireLease (Put), releaseLease (Update)
+  refresher: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+} as const;
+
+/** The source of the events this system puts on its bus (completions, drift, answers). */
+export const SYSTEM_EVENT_SOURCE = 'dnis-sync';
+const READ_ONLY_TABLE_ACTIONS = new Set(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem']);
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
+
 export interface DnisSyncStackProps extends StackProps {
   config: StageConfig;
 }
@@ -45,18 +72,42 @@ const ROOT = join(import.meta.dirname, '..');
  * by reassignment events, the scheduled exporter and token refresher, and their alarms.
  */
 export class DnisSyncStack extends Stack {
+  /**
+   * For constructs that add functions to this stack (infra/sweeper.ts): grant DynamoDB actions
+   * with the key, make a Scheduler role that may write the encrypted DLQ, and where a failed
+   * asynchronous invocation, a schedule's failed delivery and an alarm go.
+   */
+  readonly grantTable!: (grantee: lambda.IFunction, actions: readonly string[]) => void;
+  readonly schedulerRole!: (id: string) => iam.Role;
+  readonly scheduleGroup!: scheduler.ScheduleGroup;
+  readonly failedInvocations!: sqs.Queue;
+  readonly eventsDlq!: sqs.Queue;
+  readonly alarmAction!: cwActions.SnsAction;
+
   constructor(scope: Construct, id: string, props: DnisSyncStackProps) {
     super(scope, id, props);
     const { config } = props;
     const budget = ringcxBudget(config);
     const prod = config.stage === 'prod';
+    // Prod keeps its data (and the key that reads it) when the stack is deleted; dev cleans up.
+    const dataRemoval = prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    for (const arn of config.reassignmentSenders) {
+      if (!ROLE_ARN.test(arn)) throw new Error(`reassignmentSenders: "${arn}" is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)`);
+    }
+    if (config.alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(config.alarmEmail)) {
+      throw new Error(`alarmEmail: "${config.alarmEmail}" is not an email address`);
+    }
+    if (config.eventSources.includes(SYSTEM_EVENT_SOURCE)) {
+      throw new Error(`eventSources: "${SYSTEM_EVENT_SOURCE}" is this system's own source; requests need a source of their own`);
+    }
+    const busName = `dnis-sync-${config.stage}`;
 
     const key = new kms.Key(this, 'Key', {
       description: 'dnis-sync: queues, table, secret, topic and logs',
       enableKeyRotation: true,
-      removalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      removalPolicy: dataRemoval,
     });
-    key.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    this.admitServicesToKey(key, busName);
 
     // ---- storage ----
     const accessLogs = new s3.Bucket(this, 'AccessLogs', {
@@ -65,7 +116,7 @@ export class DnisSyncStack extends Stack {
       enforceSSL: true,
       versioned: true,
       lifecycleRules: [{ expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(30) }],
-      removalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      removalPolicy: dataRemoval,
       autoDeleteObjects: !prod,
     });
     const bucket = new s3.Bucket(this, 'Bucket', {
@@ -85,7 +136,7 @@ export class DnisSyncStack extends Stack {
         { prefix: 'plan/', expiration: Duration.days(30), noncurrentVersionExpiration: Duration.days(7) },
         { abortIncompleteMultipartUploadAfter: Duration.days(2) },
       ],
-      removalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      removalPolicy: dataRemoval,
       autoDeleteObjects: !prod,
     });
 
@@ -97,14 +148,17 @@ export class DnisSyncStack extends Stack {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: dynamodb.TableEncryptionV2.customerManagedKey(key),
       deletionProtection: prod,
-      removalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      removalPolicy: dataRemoval,
     });
 
-    // The template carries no credential: CloudFormation generates a placeholder that the
-    // operator replaces with the RingCX JSON (README, "Putting credentials in").
+    // The template carries no credential, only a placeholder the refresher recognises (it waits
+    // quietly instead of failing every run) until the operator puts the RingCX JSON in (README,
+    // "Deployment"). The literal never changes, so a stack update never overwrites a credential.
     const secret = new secretsmanager.Secret(this, 'RingCxSecret', {
       description: 'RingCX credentials for dnis-sync: {"clientId","clientSecret","jwt"} or {"apiToken"}',
       encryptionKey: key,
+      secretStringValue: SecretValue.unsafePlainText(SECRET_PLACEHOLDER),
+      removalPolicy: dataRemoval,
     });
 
     // ---- queues ----
@@ -115,6 +169,7 @@ export class DnisSyncStack extends Stack {
         enforceSSL: true,
         visibilityTimeout: visibility,
         retentionPeriod: Duration.days(dlq ? 4 : 14),
+        removalPolicy: dataRemoval,
         ...(dlq ? { deadLetterQueue: { queue: dlq, maxReceiveCount: config.maxReceiveCount } } : {}),
       });
     // AWS: visibility at least 6× the function timeout, so throttled batches are retried, not dropped.
@@ -122,20 +177,15 @@ export class DnisSyncStack extends Stack {
     const workDlq = queue('WorkDlq', Duration.seconds(30));
     const priorityDlq = queue('PriorityDlq', Duration.seconds(30));
     const eventsDlq = queue('EventsDlq', Duration.seconds(30));
+    // Invocation records of asynchronous invocations that failed after Lambda's retries (parser,
+    // intake, exporter, refresher): without it such an event would be gone.
+    const failedInvocations = queue('FailedInvocations', Duration.seconds(30));
     const workQueue = queue('WorkQueue', workerVisibility, workDlq);
     const priorityQueue = queue('PriorityQueue', workerVisibility, priorityDlq);
 
     // ---- events ----
-    const bus = new events.EventBus(this, 'Bus', { eventBusName: `dnis-sync-${config.stage}` });
-    // Only principals of this account may put events on the bus.
-    bus.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'ThisAccountOnly',
-        principals: [new iam.AccountRootPrincipal()],
-        actions: ['events:PutEvents'],
-        resources: [bus.eventBusArn],
-      }),
-    );
+    const bus = new events.EventBus(this, 'Bus', { eventBusName: busName });
+    this.restrictReassignmentSenders(bus, config);
 
     // ---- functions ----
     const topic = new sns.Topic(this, 'Alarms', { masterKey: key, enforceSSL: true, displayName: `dnis-sync ${config.stage} alarms` });
@@ -157,21 +207,35 @@ export class DnisSyncStack extends Stack {
       PRIORITY_QUEUE_URL: priorityQueue.queueUrl,
       EVENTS_DLQ_URL: eventsDlq.queueUrl,
       EVENT_BUS_NAME: bus.eventBusName,
+      EVENT_SOURCE: SYSTEM_EVENT_SOURCE,
       EVENT_SOURCES: config.eventSources.join(','),
       MAX_RECEIVE_COUNT: String(config.maxReceiveCount),
       MAX_FILE_BYTES: String(config.parser.maxFileMb * 1024 * 1024),
       MAX_ROWS: String(config.parser.maxRows),
       JOB_RETENTION_DAYS: String(config.retention.jobDays),
       ...(config.defaultAccountId ? { RINGCX_DEFAULT_ACCOUNT_ID: config.defaultAccountId } : {}),
+      ...(config.auditRetentionDays ? { AUDIT_RETENTION_DAYS: String(config.auditRetentionDays) } : {}),
       ...(config.accountIds ? { RINGCX_ACCOUNT_IDS: config.accountIds.join(',') } : {}),
       ...(config.maintenanceWindow ? { MAINTENANCE_WINDOW: config.maintenanceWindow } : {}),
     };
 
-    const fn = (name: string, entry: string, options: { timeoutSeconds: number; memoryMb: number; env?: Record<string, string>; ephemeralStorageGb?: number; reservedConcurrency?: number }) => {
+    const fn = (
+      name: string,
+      entry: string,
+      options: {
+        timeoutSeconds: number;
+        memoryMb: number;
+        env?: Record<string, string>;
+        ephemeralStorageGb?: number;
+        reservedConcurrency?: number;
+        /** Lambda's own retries of an asynchronous invocation before it goes to `failedInvocations`. */
+        asyncRetries?: number;
+      },
+    ) => {
       const logGroup = new logs.LogGroup(this, `${name}Logs`, {
         retention: config.retention.logDays as logs.RetentionDays,
         encryptionKey: key,
-        removalPolicy: RemovalPolicy.DESTROY,
+        removalPolicy: dataRemoval,
       });
       const f = new nodejs.NodejsFunction(this, name, {
         entry: join(ROOT, entry),
@@ -192,7 +256,9 @@ export class DnisSyncStack extends Stack {
           minify: true,
           sourceMap: true,
           forceDockerBundling: false,
-          externalModules: ['@aws-sdk/*'],
+          // The pinned, tested AWS SDK ships inside the bundle instead of the runtime's own copy,
+          // so what the tests ran is what runs (test/infra/bundles.test.ts loads bundles without it).
+          externalModules: [],
           mainFields: ['module', 'main'],
           banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
         },
@@ -211,6 +277,16 @@ export class DnisSyncStack extends Stack {
         alarmDescription: `${name} was throttled (throttled SQS receives count toward the DLQ)`,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }).addAlarmAction(alarmAction);
+      if (options.asyncRetries !== undefined) {
+        f.configureAsyncInvoke({ onFailure: new destinations.SqsDestination(failedInvocations), retryAttempts: options.asyncRetries, maxEventAge: Duration.hours(6) });
+        new cloudwatch.Alarm(this, `${name}AsyncEventsDropped`, {
+          metric: f.metric('AsyncEventsDropped', { statistic: 'Sum', period: Duration.minutes(5) }),
+          threshold: 1,
+          evaluationPeriods: 1,
+          alarmDescription: `${name}: asynchronous events were dropped without reaching the failed-invocations queue`,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }).addAlarmAction(alarmAction);
+      }
       return f;
     };
 
@@ -218,6 +294,7 @@ export class DnisSyncStack extends Stack {
       timeoutSeconds: config.parser.timeoutSeconds,
       memoryMb: config.parser.memoryMb,
       ephemeralStorageGb: config.parser.ephemeralStorageGb,
+      asyncRetries: 2,
     });
     const worker = fn('Worker', 'functions/worker/app.ts', {
       timeoutSeconds: config.worker.timeoutSeconds,
@@ -226,14 +303,17 @@ export class DnisSyncStack extends Stack {
       reservedConcurrency: budget.workerInstances,
       env: { RINGCX_REQUESTS_PER_WINDOW: String(budget.perWorker), RINGCX_WINDOW_MS: '60000' },
     });
-    const intake = fn('ReassignIntake', 'functions/reassign-intake/app.ts', { timeoutSeconds: 30, memoryMb: 256 });
+    const intake = fn('ReassignIntake', 'functions/reassign-intake/app.ts', { timeoutSeconds: 30, memoryMb: 256, asyncRetries: 2 });
     const exporter = fn('Exporter', 'functions/exporter/app.ts', {
       timeoutSeconds: config.exporter.timeoutSeconds,
       memoryMb: config.exporter.memoryMb,
       reservedConcurrency: 1,
       env: { RINGCX_REQUESTS_PER_WINDOW: String(budget.exporter), RINGCX_WINDOW_MS: '60000', EXPORT_PAGE_SIZE: String(config.exporter.pageSize) },
+      // One more full export at most: each run spends RingCX budget for up to 15 minutes.
+      asyncRetries: 1,
     });
-    const refresher = fn('TokenRefresher', 'functions/token-refresher/app.ts', { timeoutSeconds: 60, memoryMb: 256, reservedConcurrency: 1 });
+    // The next scheduled run comes within minutes; a retry would only race it for the lease.
+    const refresher = fn('TokenRefresher', 'functions/token-refresher/app.ts', { timeoutSeconds: 60, memoryMb: 256, reservedConcurrency: 1, asyncRetries: 0 });
 
     // ---- wiring and least privilege ----
     for (const prefix of ['incoming/', 'plan/']) {
@@ -248,10 +328,20 @@ export class DnisSyncStack extends Stack {
     // A held reassignment goes back on the priority queue with a delay.
     priorityQueue.grantSendMessages(worker);
     eventsDlq.grantSendMessages(intake);
-    for (const f of [parser, worker, exporter, refresher]) table.grantReadWriteData(f);
-    for (const f of [worker, exporter]) secret.grantRead(f);
-    secret.grantRead(refresher);
-    secret.grantWrite(refresher);
+    const grantTable = (f: lambda.IFunction, actions: readonly string[]) => {
+      table.grant(f, ...actions);
+      // TableV2.grant leaves the key out; DynamoDB calls KMS with the caller's permissions.
+      const writes = actions.some((action) => !READ_ONLY_TABLE_ACTIONS.has(action));
+      key.grant(f, 'kms:Decrypt', 'kms:DescribeKey', ...(writes ? ['kms:Encrypt', 'kms:GenerateDataKey*'] : []));
+    };
+    grantTable(parser, TABLE_ACTIONS.parser);
+    grantTable(worker, TABLE_ACTIONS.worker);
+    grantTable(exporter, TABLE_ACTIONS.exporter);
+    grantTable(refresher, TABLE_ACTIONS.refresher);
+    for (const f of [worker, exporter, refresher]) secret.grantRead(f);
+    // A new version only: the refresher never changes the secret's settings or moves version stages.
+    refresher.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:PutSecretValue'], resources: [secret.secretArn] }));
+    key.grant(new kms.ViaServicePrincipal(`secretsmanager.${this.region}.amazonaws.com`, refresher.grantPrincipal), 'kms:Encrypt', 'kms:GenerateDataKey*');
     for (const f of [parser, worker, exporter, intake]) bus.grantPutEventsTo(f);
 
     worker.addEventSource(
@@ -270,32 +360,61 @@ export class DnisSyncStack extends Stack {
       }),
     );
 
-    new events.Rule(this, 'ReassignmentRule', {
+    const reassignmentRule = new events.Rule(this, 'ReassignmentRule', {
       eventBus: bus,
       description: 'Reassignment requests from trusted senders only',
       eventPattern: { detailType: ['DNIS Reassignment Requested'], source: config.eventSources },
       targets: [new eventTargets.LambdaFunction(intake, { deadLetterQueue: eventsDlq, retryAttempts: 8, maxEventAge: Duration.hours(24) })],
     });
 
+    // A group of our own, so Scheduler's metrics (published per group) cover exactly these schedules.
+    const scheduleGroup = new scheduler.ScheduleGroup(this, 'Schedules', { scheduleGroupName: `dnis-sync-${config.stage}`, removalPolicy: RemovalPolicy.DESTROY });
     const schedulerDlq = eventsDlq;
+    const schedulerRole = (id: string) => {
+      const role = new iam.Role(this, id, {
+        assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+          conditions: { StringEquals: { 'aws:SourceAccount': this.account, 'aws:SourceArn': scheduleGroup.scheduleGroupArn } },
+        }),
+      });
+      // The DLQ is encrypted with the stack key, and Scheduler writes to it as this role.
+      key.grant(role, 'kms:GenerateDataKey', 'kms:Decrypt');
+      return role;
+    };
     new scheduler.Schedule(this, 'ExportSchedule', {
       description: 'Daily export with drift report',
+      scheduleGroup,
       schedule: scheduler.ScheduleExpression.expression(`cron(${config.exporter.cron})`, TimeZone.of(config.exporter.timeZone)),
-      target: new schedulerTargets.LambdaInvoke(exporter, { deadLetterQueue: schedulerDlq, retryAttempts: 2 }),
+      target: new schedulerTargets.LambdaInvoke(exporter, { role: schedulerRole('ExportSchedulerRole'), deadLetterQueue: schedulerDlq, retryAttempts: 2, maxEventAge: Duration.hours(1) }),
     });
     new scheduler.Schedule(this, 'RefreshSchedule', {
       description: 'Keeps the RingCX token in the secret fresh (tokens live 5 minutes)',
+      scheduleGroup,
       schedule: scheduler.ScheduleExpression.rate(Duration.minutes(config.refresherEveryMinutes)),
-      target: new schedulerTargets.LambdaInvoke(refresher, { deadLetterQueue: schedulerDlq, retryAttempts: 1 }),
+      target: new schedulerTargets.LambdaInvoke(refresher, {
+        role: schedulerRole('RefreshSchedulerRole'),
+        deadLetterQueue: schedulerDlq,
+        retryAttempts: 1,
+        maxEventAge: Duration.minutes(config.refresherEveryMinutes),
+      }),
+    });
+
+    // The exporter says "DNIS Export Incomplete" on the bus; the rule mails the event itself (which
+    // accounts, why) to the alarm topic and its metric raises an alarm.
+    const exportIncompleteRule = new events.Rule(this, 'ExportIncompleteRule', {
+      eventBus: bus,
+      description: 'The export could not cover every account',
+      eventPattern: { detailType: ['DNIS Export Incomplete'], source: [SYSTEM_EVENT_SOURCE] },
+      // As a role of its own, so the key policy needs no unconditioned statement for EventBridge.
+      targets: [new eventTargets.SnsTopic(topic, { authorizeUsingRole: true, deadLetterQueue: eventsDlq, retryAttempts: 8, maxEventAge: Duration.hours(24) })],
     });
 
     // ---- alarms and dashboard ----
-    for (const [name, dlq] of [['WorkDlq', workDlq], ['PriorityDlq', priorityDlq], ['EventsDlq', eventsDlq]] as const) {
+    for (const [name, dlq] of [['WorkDlq', workDlq], ['PriorityDlq', priorityDlq], ['EventsDlq', eventsDlq], ['FailedInvocations', failedInvocations]] as const) {
       const alarm = new cloudwatch.Alarm(this, `${name}Depth`, {
         metric: dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
         threshold: 1,
         evaluationPeriods: 1,
-        alarmDescription: `${name} has messages: rows or requests that need a person (see README, Redriving)`,
+        alarmDescription: `${name} has messages: rows, requests or invocations that need a person (README, "Deployment")`,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
       alarm.addAlarmAction(alarmAction);
@@ -310,10 +429,49 @@ export class DnisSyncStack extends Stack {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }).addAlarmAction(alarmAction);
     }
+    const alarm = (id: string, metric: cloudwatch.IMetric, description: string, threshold = 1, evaluationPeriods = 1) =>
+      new cloudwatch.Alarm(this, id, { metric, threshold, evaluationPeriods, alarmDescription: description, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING }).addAlarmAction(alarmAction);
+    const ruleMetric = (rule: events.Rule, metricName: string) =>
+      new cloudwatch.Metric({ namespace: 'AWS/Events', metricName, dimensionsMap: { EventBusName: bus.eventBusName, RuleName: rule.ruleName }, statistic: 'Sum', period: Duration.minutes(5) });
+    alarm('ReassignmentRuleFailedInvocations', ruleMetric(reassignmentRule, 'FailedInvocations'), 'The reassignment rule could not deliver requests to the intake (they are in the events DLQ, or lost)');
+    alarm('ReassignmentRuleDlqFailures', ruleMetric(reassignmentRule, 'InvocationsFailedToBeSentToDlq'), 'Reassignment requests the rule could neither deliver nor put in the events DLQ: lost');
+    alarm('ExportIncomplete', ruleMetric(exportIncompleteRule, 'TriggeredRules'), 'DNIS Export Incomplete: the export did not cover every account (the event was mailed to this topic)');
+    const scheduleMetric = (metric: cloudwatch.Metric) => metric.with({ statistic: 'Sum', period: Duration.minutes(5) });
+    alarm('ScheduleTargetErrors', scheduleMetric(scheduleGroup.metricTargetErrors()), 'Scheduler could not invoke the exporter or the refresher (failed invocations go to the events DLQ)');
+    alarm('ScheduleInvocationsDropped', scheduleMetric(scheduleGroup.metricDropped()), 'Scheduler gave up on a scheduled invocation after its retries');
+    alarm('ScheduleDlqFailures', scheduleMetric(scheduleGroup.metricFailedToBeSentToDLQ()), 'Scheduler could neither invoke a target nor put the event in the events DLQ');
+    const ringcx = (service: string, metricName: string) =>
+      new cloudwatch.Metric({ namespace: 'DnisSync', metricName, dimensionsMap: { service: `dnis-sync-${service}` }, statistic: 'Sum', period: Duration.minutes(5) });
+    alarm(
+      'RingCx429Rate',
+      new cloudwatch.MathExpression({
+        // Each process paces itself under its share, so 429s mean the budget is shared with someone else.
+        expression: 'IF(calls > 0, 100 * limited / calls, 0)',
+        usingMetrics: {
+          calls: new cloudwatch.MathExpression({ expression: 'FILL(workerCalls, 0) + FILL(exporterCalls, 0)', usingMetrics: { workerCalls: ringcx('worker', 'RingCxCalls'), exporterCalls: ringcx('exporter', 'RingCxCalls') } }),
+          limited: new cloudwatch.MathExpression({ expression: 'FILL(worker429, 0) + FILL(exporter429, 0)', usingMetrics: { worker429: ringcx('worker', 'RingCx429'), exporter429: ringcx('exporter', 'RingCx429') } }),
+        },
+        label: 'RingCX 429 rate (%)',
+        period: Duration.minutes(5),
+      }),
+      'More than 5% of RingCX calls answered 429 for 10 minutes: another client shares the budget, or the pacing is off',
+      5,
+      2,
+    );
+
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: `dnis-sync-${config.stage}` });
-    const rows = (outcome: string) => new cloudwatch.Metric({ namespace: 'DnisSync', metricName: `Rows_${outcome}`, dimensionsMap: { service: 'dnis-sync-worker' }, statistic: 'Sum', period: Duration.minutes(5) });
+    const rows = (outcome: string, service = 'worker') =>
+      new cloudwatch.Metric({ namespace: 'DnisSync', metricName: `Rows_${outcome}`, dimensionsMap: { service: `dnis-sync-${service}` }, statistic: 'Sum', period: Duration.minutes(5), label: outcome });
     dashboard.addWidgets(
-      new cloudwatch.GraphWidget({ title: 'Rows by outcome', left: ['created', 'updated', 'assigned', 'reassigned', 'unchanged', 'conflict', 'failed'].map(rows), width: 12 }),
+      new cloudwatch.GraphWidget({
+        title: 'Rows by outcome',
+        left: [
+          ...['created', 'updated', 'assigned', 'reassigned', 'unassigned', 'unchanged', 'skipped', 'conflict', 'failed', 'rejected'].map((outcome) => rows(outcome)),
+          // The parser rejects invalid rows before they reach a worker.
+          rows('rejected', 'parser'),
+        ],
+        width: 12,
+      }),
       new cloudwatch.GraphWidget({
         title: 'RingCX calls, 429s and retries',
         left: ['RingCxCalls', 'RingCx429', 'RingCxRetries'].map((metricName) => new cloudwatch.Metric({ namespace: 'DnisSync', metricName, dimensionsMap: { service: 'dnis-sync-worker' }, statistic: 'Sum', period: Duration.minutes(1) })),
@@ -323,15 +481,102 @@ export class DnisSyncStack extends Stack {
       new cloudwatch.GraphWidget({ title: 'Worker errors and throttles', left: [worker.metricErrors(), worker.metricThrottles(), parser.metricErrors()], width: 12 }),
     );
 
-    new CfnOutput(this, 'BucketName', { value: bucket.bucketName });
-    new CfnOutput(this, 'SecretArn', { value: secret.secretArn });
-    new CfnOutput(this, 'EventBusName', { value: bus.eventBusName });
-    new CfnOutput(this, 'WorkDlqUrl', { value: workDlq.queueUrl });
-    new CfnOutput(this, 'WorkQueueArn', { value: workQueue.queueArn });
-    new CfnOutput(this, 'AlarmTopicArn', { value: topic.topicArn });
-    new CfnOutput(this, 'Region', { value: Aws.REGION });
+    // Names the README's runbook uses: redrive, on-demand runs, credentials.
+    const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
+    output('BucketName', bucket.bucketName, 'Upload files under incoming/ or plan/');
+    output('SecretArn', secret.secretArn, 'Put the RingCX credentials here');
+    output('EventBusName', bus.eventBusName, 'Reassignment requests go here');
+    output('AlarmTopicArn', topic.topicArn, 'Alarms; subscribe with alarmEmail');
+    output('Region', Aws.REGION, 'Where the stack runs');
+    output('WorkQueueArn', workQueue.queueArn, 'Redrive destination of the work DLQ');
+    output('PriorityQueueArn', priorityQueue.queueArn, 'Redrive destination of the priority DLQ');
+    for (const [id, q] of [['WorkDlq', workDlq], ['PriorityDlq', priorityDlq], ['EventsDlq', eventsDlq], ['FailedInvocations', failedInvocations]] as const) {
+      output(`${id}Arn`, q.queueArn, `${id}: source of a redrive`);
+      output(`${id}Url`, q.queueUrl, `${id}: to read its messages`);
+    }
+    output('ParserFunctionName', parser.functionName, 'Re-run a failed S3 event');
+    output('ExporterFunctionName', exporter.functionName, 'Run the export on demand');
+    output('TokenRefresherFunctionName', refresher.functionName, 'Refresh the RingCX token on demand');
+    output('ReassignIntakeFunctionName', intake.functionName, 'Re-run a failed reassignment request');
 
-    this.acknowledgeNagFindings({ bucket, secret, eventsDlq, functions: { parser, worker, intake, exporter, refresher } });
+    Validations.of(exportIncompleteRule).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+      reason: 'Data keys of the stack\'s one KMS key, to publish to the encrypted alarm topic.',
+    });
+
+    Object.assign(this, { grantTable, schedulerRole, scheduleGroup, failedInvocations, eventsDlq, alarmAction });
+    this.acknowledgeNagFindings({ bucket, secret, eventsDlq, failedInvocations, functions: { parser, worker, intake, exporter, refresher } });
+  }
+
+  /**
+   * The key policy for every AWS service that writes with the stack key itself, not as one of our
+   * roles (roles get their key actions from their own grants): CloudWatch Logs for the log groups,
+   * CloudWatch alarms and EventBridge for the topic, and EventBridge rules for the events DLQ.
+   * Each is scoped to this account and, where the service says which resource it acts for, to ours.
+   */
+  private admitServicesToKey(key: kms.Key, busName: string) {
+    const { account, region, partition } = Stack.of(this);
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchLogsForThisAccountsLogGroups',
+        principals: [new iam.ServicePrincipal(`logs.${region}.amazonaws.com`)],
+        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+        resources: ['*'],
+        conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${partition}:logs:${region}:${account}:log-group:*` } },
+      }),
+    );
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsToTheAlarmTopic',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': account }, ArnLike: { 'aws:SourceArn': `arn:${partition}:cloudwatch:${region}:${account}:alarm:*` } },
+      }),
+    );
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'EventBridgeRulesOfThisBus',
+        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        // A pattern, not the rules' ARNs: the rules depend on queues that depend on this key.
+        conditions: { StringEquals: { 'aws:SourceAccount': account }, ArnLike: { 'aws:SourceArn': `arn:${partition}:events:${region}:${account}:rule/${busName}/*` } },
+      }),
+    );
+  }
+
+  /**
+   * Reassignment requests may come only from the role ARNs in the stage config. IAM alone would let
+   * any principal of this account with events:PutEvents send them, so the bus denies the request
+   * sources to everyone else, and admits the named roles (of any account) for those sources only.
+   */
+  private restrictReassignmentSenders(bus: events.EventBus, config: StageConfig) {
+    const senders = config.reassignmentSenders;
+    const requestSources = { 'events:source': config.eventSources };
+    bus.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'RequestSourcesOnlyFromConfiguredSenders',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['events:PutEvents'],
+        resources: [bus.eventBusArn],
+        conditions: {
+          'ForAnyValue:StringEquals': requestSources,
+          ...(senders.length > 0 ? { ArnNotEquals: { 'aws:PrincipalArn': senders } } : {}),
+        },
+      }),
+    );
+    if (senders.length === 0) return;
+    bus.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'ConfiguredSendersWithRequestSources',
+        principals: senders.map((arn) => new iam.ArnPrincipal(arn)),
+        actions: ['events:PutEvents'],
+        resources: [bus.eventBusArn],
+        conditions: { 'ForAllValues:StringEquals': requestSources },
+      }),
+    );
   }
 
   /** Every cdk-nag finding this design accepts, each by its exact id and with its reason. */
@@ -339,6 +584,7 @@ export class DnisSyncStack extends Stack {
     bucket: s3.Bucket;
     secret: secretsmanager.Secret;
     eventsDlq: sqs.Queue;
+    failedInvocations: sqs.Queue;
     functions: Record<'parser' | 'worker' | 'intake' | 'exporter' | 'refresher', lambda.Function>;
   }) {
     const nag = (id: string) => `AwsSolutions::AwsSolutions-${id}`;
@@ -353,6 +599,10 @@ export class DnisSyncStack extends Stack {
     Validations.of(parts.eventsDlq).acknowledge({
       id: nag('SQS3'),
       reason: 'This queue is itself a DLQ: of the reassignment rule target, of the schedules, and of invalid requests the intake sets aside.',
+    });
+    Validations.of(parts.failedInvocations).acknowledge({
+      id: nag('SQS3'),
+      reason: 'This queue is itself a DLQ: the on-failure destination of every asynchronously invoked function.',
     });
 
     const basicRole = nag('IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]');

@@ -68,6 +68,8 @@ export const ConfigSchema = z.object({
   PARSER_SEND_CONCURRENCY: positiveInt.default(8),
   /** How long job rows and outcomes are kept, in days (DynamoDB TTL). */
   JOB_RETENTION_DAYS: positiveInt.default(90),
+  /** How long reassignment audit entries are kept, in days; unset = forever (no TTL on them). */
+  AUDIT_RETENTION_DAYS: positiveInt.optional(),
   /** Only for local runs and tests: one endpoint for every AWS service, or one per service. */
   AWS_ENDPOINT_URL: optionalUrl,
   AWS_ENDPOINT_URL_S3: optionalUrl,
