@@ -79,7 +79,7 @@ export async function ingestObject(rt: Runtime, ref: ObjectRef): Promise<IngestR
   const jobId = jobIdFor(ref);
   const resultsPrefix = `results/${safeRelativePath(placement.relative.replace(/\.csv$/i, ''))}/${jobId}`;
   const source = { bucket: ref.bucket, key: ref.key, versionId: ref.versionId, etag: ref.etag };
-  const claim = await store.claimJob({ jobId, mode: placement.mode, source, resultsPrefix }, 15 * 60_000);
+  const claim = await store.claimJob({ jobId, mode: placement.mode, source, resultsPrefix }, config.PARSE_LEASE_SECONDS * 1000);
   if (claim === 'duplicate') {
     logger.info('duplicate notification for an object version that already has a job', { jobId, key: ref.key });
     return { status: 'duplicate', jobId };

@@ -111,7 +111,7 @@ async function decide(rt: Runtime, message: ReassignMessage, ctx: ReassignContex
   // there is nothing to move, so the expectation no longer guards anything.
   const alreadyThere = before !== null && sameTarget(before, message.target);
   if (expected !== undefined && !alreadyThere && !matches(expected, before)) {
-    return answerFailed(`stale request: the number is ${where(before)}, not ${where(expected)} as expected`, before, 'stale');
+    return answerFailed(`stale request: the number is ${before ? `on ${describeTarget(before)}` : 'unassigned'}, not ${expected ? describeTarget(expected) : 'unassigned'} as expected`, before, 'stale');
   }
   const row: DesiredRow = {
     dnis: message.dnis,
@@ -169,10 +169,6 @@ async function decide(rt: Runtime, message: ReassignMessage, ctx: ReassignContex
 function answerFailed(detail: string, before: Target | null, outcome = 'failed'): Decision {
   // Nothing moved: after = before.
   return { kind: 'answer', outcome, detail, before, after: before };
-}
-
-function where(target: Target | null): string {
-  return target ? `on ${describeTarget(target)}` : 'unassigned';
 }
 
 function matches(expected: Target | null, actual: Target | null): boolean {
