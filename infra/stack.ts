@@ -33,6 +33,7 @@ import {
 import type { Construct } from 'constructs';
 import { JOB_TABLE } from '../shared/jobs/table';
 import { ringcxBudget, type StageConfig } from './config';
+import { CompletionSweeper } from './sweeper';
 
 export interface DnisSyncStackProps extends StackProps {
   config: StageConfig;
@@ -288,6 +289,8 @@ export class DnisSyncStack extends Stack {
       schedule: scheduler.ScheduleExpression.rate(Duration.minutes(config.refresherEveryMinutes)),
       target: new schedulerTargets.LambdaInvoke(refresher, { deadLetterQueue: schedulerDlq, retryAttempts: 1 }),
     });
+
+    new CompletionSweeper(this, 'Sweeper', { config, environment: commonEnv, key, table, bucket, workQueue, bus, alarmAction, scheduleDlq: schedulerDlq });
 
     // ---- alarms and dashboard ----
     for (const [name, dlq] of [['WorkDlq', workDlq], ['PriorityDlq', priorityDlq], ['EventsDlq', eventsDlq]] as const) {
