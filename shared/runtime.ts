@@ -70,6 +70,7 @@ export function createRuntime(config: Config, overrides: Partial<Pick<Runtime, '
     ringcx,
     limiter,
     tokens,
-    // intents: new IntentStore(aws.dynamo, config.TABLE_NAME) from shared/jobs/intents.ts, once it exists.
+    // Once shared/jobs/intents.ts is merged:
+    // intents: new DynamoIntentStore(aws.dynamo, config.TABLE_NAME, { retentionDays: config.JOB_RETENTION_DAYS }),
   };
 }

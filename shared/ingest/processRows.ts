@@ -95,7 +95,8 @@ export async function processRowRecords(rt: Runtime, records: QueueRecord[], lim
     key: record.messageId,
     row: message.row,
     mode: message.mode,
-    intentKey: `${message.jobId}#${message.line}`,
+    // The engine's rowIntentKey format (shared/jobs/intents.ts).
+    intentKey: `job#${message.jobId}#${message.line}`,
   }));
   const engine: EngineOptions = {
     maxArray: rt.config.RINGCX_MAX_ARRAY,

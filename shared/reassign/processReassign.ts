@@ -135,6 +135,7 @@ async function decide(rt: Runtime, message: ReassignMessage, ctx: ReassignContex
     key: message.requestId,
     row,
     mode: 'apply',
+    // The engine's requestIntentKey format (shared/jobs/intents.ts).
     intentKey: `request#${message.requestId}`,
     ...(expected !== undefined && !alreadyThere ? { expectedCurrent: expected } : {}),
   };
