@@ -102,6 +102,8 @@ export class CompletionSweeper extends Construct {
     props.bucket.grantRead(fn, 'plan/*');
     props.bucket.grantPut(fn, 'results/*');
     props.workQueue.grantSendMessages(fn);
+    // A job is only called stalled when no row message is left on the queue.
+    props.workQueue.grant(fn, 'sqs:GetQueueAttributes');
     props.bus.grantPutEventsTo(fn);
 
     new scheduler.Schedule(this, 'Schedule', {

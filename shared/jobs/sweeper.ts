@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logger, metrics } from '../framework/powertools';
 import { describeFailure } from '../ingest/processRows';
@@ -57,9 +58,11 @@ export async function sweep(rt: Runtime, options: { now?: () => number } = {}): 
       }
     }
     const reparse: JobMeta[] = [];
+    // Read once, and only when some job is open: whether any row message could still arrive.
+    const queueEmpty = open.jobs.length > 0 ? await workQueueEmpty(rt) : false;
     for (const jobId of open.jobs) {
       try {
-        const job = await sweepJob(rt, jobId, now(), result);
+        const job = await sweepJob(rt, jobId, now(), result, queueEmpty);
         if (job) reparse.push(job);
       } catch (error) {
         logger.error('job could not be swept', { jobId, error: describeFailure(error) });
@@ -86,7 +89,7 @@ export async function sweep(rt: Runtime, options: { now?: () => number } = {}): 
 }
 
 /** Returns the job when it needs a re-parse. */
-async function sweepJob(rt: Runtime, jobId: string, now: number, result: SweepResult): Promise<JobMeta | undefined> {
+async function sweepJob(rt: Runtime, jobId: string, now: number, result: SweepResult, queueEmpty: boolean): Promise<JobMeta | undefined> {
   const job = await rt.store.getJob(jobId);
   if (!job) {
     await rt.store.forgetOpenJob(jobId);
@@ -108,7 +111,9 @@ async function sweepJob(rt: Runtime, jobId: string, now: number, result: SweepRe
     if (fresh.status !== 'running' || fresh.processed >= fresh.accepted) return undefined;
     const lastProgress = fresh.lastProgressAt ?? Date.parse(fresh.parsedAt ?? fresh.startedAt);
     const bound = completionBoundMs(rt.config);
-    if (now - lastProgress > bound && (await rt.store.markStalled(jobId))) {
+    // A job waiting behind a big import is slow, not stalled: only when no row message is left to
+    // deliver can its missing outcomes never come. (A slow job is what the job-age alarm is for.)
+    if (queueEmpty && now - lastProgress > bound && (await rt.store.markStalled(jobId))) {
       result.stalled.push(jobId);
       await announceStall(rt, fresh, lastProgress, bound);
     }
@@ -168,5 +173,23 @@ async function announceStall(rt: Runtime, job: JobMeta, lastProgress: number, bo
   } catch (error) {
     // The job's status and the StalledJobs alarm still say so.
     logger.error('"DNIS Import Stalled" not accepted', { jobId: job.jobId, error: describeFailure(error) });
+  }
+}
+
+/** No message on the work queue, visible or in flight: nothing more will reach the worker. */
+async function workQueueEmpty(rt: Runtime): Promise<boolean> {
+  try {
+    const { Attributes: attributes } = await rt.aws.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: rt.config.WORK_QUEUE_URL,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+      }),
+    );
+    const count = (name: string) => Number(attributes?.[name as keyof typeof attributes] ?? 0);
+    return count('ApproximateNumberOfMessages') + count('ApproximateNumberOfMessagesNotVisible') + count('ApproximateNumberOfMessagesDelayed') === 0;
+  } catch (error) {
+    // Unknown: call nothing stalled this time; the job-age alarm still watches.
+    logger.warn('work queue depth unknown', { error: describeFailure(error) });
+    return false;
   }
 }

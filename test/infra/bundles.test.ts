@@ -17,7 +17,7 @@ describe('function bundles', () => {
         .filter((entry) => entry.startsWith('asset.'))
         .map((entry) => join(outdir, entry, 'index.mjs'))
         .filter((file) => existsSync(file));
-      expect(bundles).toHaveLength(5);
+      expect(bundles).toHaveLength(6);
       for (const bundle of bundles) {
         const module = (await import(bundle)) as { handler?: unknown };
         expect(typeof module.handler, bundle).toBe('function');

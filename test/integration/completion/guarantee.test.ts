@@ -204,10 +204,12 @@ describe('completion guarantee', () => {
 
   it('reports a job that cannot finish: status stalled, "DNIS Import Stalled", and its age for the alarm', async () => {
     const parsed = await parse('incoming/lost.csv', file(5400, 2));
+    await sleep(BOUND_MS + 200);
+    // No progress for the bound, but its messages are still waiting on the queue: slow, not stalled.
+    expect((await sweepNow()).stalled).not.toContain(parsed.jobId);
+    expect((await store.getJob(parsed.jobId))?.status).toBe('running');
     // Its messages vanish (purged by hand): no delivery will ever bring an outcome.
     await pipeline.stack.sqs.send(new PurgeQueueCommand({ QueueUrl: pipeline.stack.queues.work.url }));
-    expect((await sweepNow()).stalled).not.toContain(parsed.jobId);
-    await sleep(BOUND_MS + 200);
     const swept = await sweepNow();
     expect(swept.stalled).toContain(parsed.jobId);
     expect(swept.oldestOpenJobAgeSeconds).toBeGreaterThanOrEqual(Math.floor(BOUND_MS / 1000));
