@@ -27,5 +27,6 @@ describe('function bundles', () => {
       const { rmSync } = await import('node:fs');
       rmSync(outdir, { recursive: true, force: true });
     }
-  });
+    // Six esbuild bundles take about a minute on a busy 2-core machine.
+  }, 180_000);
 });
