@@ -6,7 +6,7 @@ import { describeFailure } from '../ingest/processRows';
 import { reparseJob } from '../ingest/parseObject';
 import { resendOwedAnswer } from '../reassign/processReassign';
 import type { Runtime } from '../runtime';
-import { completeIfDone, sendPendingEvent } from './completion';
+import { completeIfDone, reportRefusedFile, sendPendingEvent } from './completion';
 import type { JobMeta, OutcomeWrite } from './store';
 
 export interface SweepResult {
@@ -120,6 +120,12 @@ async function sweepJob(rt: Runtime, jobId: string, now: number, result: SweepRe
     return undefined;
   }
 
+  // A refused file whose report was never written (its parser died first; it stays on the list
+  // until its event is sent): write it now. Rewriting is harmless, the same three objects.
+  if (job.status === 'failed' && !job.pendingEvent) {
+    await reportRefusedFile(rt, jobId);
+    return undefined;
+  }
   // completed (a redrive may have added outcomes since its reports) or a refused file.
   if (job.status === 'completed' && job.outcomeVersion > job.reportedVersion && (await completeIfDone(rt, jobId))) result.completed.push(jobId);
   const owed = (await rt.store.getJob(jobId))?.pendingEvent !== undefined;
