@@ -35,6 +35,7 @@ import {
 import type { Construct } from 'constructs';
 import { JOB_TABLE } from '../shared/jobs/table';
 import { ringcxBudget, type StageConfig } from './config';
+import { CompletionSweeper } from './sweeper';
 
 /** What the secret holds until an operator puts credentials in; the refresher waits quietly on it. */
 export const SECRET_PLACEHOLDER = JSON.stringify({ awaitingCredentials: true });
@@ -407,6 +408,8 @@ export class DnisSyncStack extends Stack {
       // As a role of its own, so the key policy needs no unconditioned statement for EventBridge.
       targets: [new eventTargets.SnsTopic(topic, { authorizeUsingRole: true, deadLetterQueue: eventsDlq, retryAttempts: 8, maxEventAge: Duration.hours(24) })],
     });
+
+    new CompletionSweeper(this, 'Sweeper', { config, environment: commonEnv, key, table, bucket, workQueue, bus, alarmAction, scheduleDlq: schedulerDlq });
 
     // ---- alarms and dashboard ----
     for (const [name, dlq] of [['WorkDlq', workDlq], ['PriorityDlq', priorityDlq], ['EventsDlq', eventsDlq], ['FailedInvocations', failedInvocations]] as const) {

@@ -64,6 +64,12 @@ export const ConfigSchema = z.object({
   MAX_ROWS: positiveInt.default(250_000),
   /** The redrive policy's maxReceiveCount: on that receive a transient failure is recorded as final. */
   MAX_RECEIVE_COUNT: positiveInt.default(5),
+  /** The work queue's visibility timeout: after it, a dead delivery's message is visible (or in the DLQ) again. */
+  WORK_VISIBILITY_TIMEOUT_SECONDS: positiveInt.default(720),
+  /** How often the sweeper runs; part of the completion bound. */
+  SWEEP_INTERVAL_SECONDS: positiveInt.default(300),
+  /** How long a parser holds its job; a parse still unfinished after it is taken over and re-run. The parser's timeout. */
+  PARSE_LEASE_SECONDS: positiveInt.default(900),
   /** SendMessageBatch calls the parser keeps in flight. */
   PARSER_SEND_CONCURRENCY: positiveInt.default(8),
   /** How long job rows and outcomes are kept, in days (DynamoDB TTL). */

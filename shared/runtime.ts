@@ -7,6 +7,23 @@ import { JobStore } from './jobs/store';
 import { SecretTokenProvider } from './ringcx/auth/tokenProvider';
 import { RingCxClient } from './ringcx/client';
 import { RateLimiter } from './ringcx/rateLimiter';
+import type { SyncOptions, SyncRequest } from './sync/syncRows';
+import type { Target } from './domain/desiredRow';
+
+/**
+ * The sync engine's intent records (shared/jobs/intents.ts): its own type once SyncOptions
+ * declares `intents`, `unknown` until then.
+ */
+export type IntentStore = SyncOptions extends { intents?: infer Store } ? Store : never;
+
+/** What the worker hands the sync engine: the invocation's deadline and the intent records. */
+export type EngineOptions = SyncOptions & { remainingMs?: () => number; intents?: IntentStore };
+
+/**
+ * One row for the sync engine. `expectedCurrent` is a precondition the engine checks on every read
+ * (undefined = none, null = must be unassigned); `intentKey` names the row's intent record.
+ */
+export type EngineRequest = SyncRequest & { expectedCurrent?: Target | null; intentKey?: string };
 
 /** Everything a function needs, built once per process from validated config. */
 export interface Runtime {
@@ -17,6 +34,8 @@ export interface Runtime {
   ringcx: RingCxClient;
   limiter: RateLimiter;
   tokens: SecretTokenProvider;
+  /** Set once the DynamoDB-backed intent store exists; the engine then confirms its own changes by re-reading. */
+  intents?: IntentStore;
 }
 
 export function createRuntime(config: Config, overrides: Partial<Pick<Runtime, 'aws' | 'events'>> = {}): Runtime {
@@ -51,5 +70,7 @@ export function createRuntime(config: Config, overrides: Partial<Pick<Runtime, '
     ringcx,
     limiter,
     tokens,
+    // Once shared/jobs/intents.ts is merged:
+    // intents: new DynamoIntentStore(aws.dynamo, config.TABLE_NAME, { retentionDays: config.JOB_RETENTION_DAYS }),
   };
 }

@@ -14,7 +14,10 @@ const processor = new BatchProcessor(EventType.SQS);
 
 /** Work and priority queue batches → RingCX; failed records are reported individually for redelivery. */
 export const handler = lambdaHandler(async (event: SQSEvent, context) => {
-  const verdicts = await processQueueRecords(runtime, toQueueRecords(event), reassignContext);
+  const verdicts = await processQueueRecords(runtime, toQueueRecords(event), reassignContext, {
+    // The sync engine starts only the RingCX work it can finish before this invocation ends.
+    remainingMs: () => context.getRemainingTimeInMillis(),
+  });
   return processPartialResponse(
     event,
     async (record: SQSRecord) => {

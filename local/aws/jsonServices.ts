@@ -46,6 +46,8 @@ export class LocalJsonServices {
   readonly subscribers: ((event: PutEvent) => void | Promise<void>)[] = [];
   private server: Server | undefined;
   url = '';
+  /** For tests: the next N events of a detail type are refused, as a failing bus refuses entries. */
+  readonly refusals = new Map<string, number>();
   /** A secret value is never logged; this counts reads for tests. */
   readonly stats = { getSecretValue: 0, putSecretValue: 0 };
 
@@ -173,6 +175,12 @@ export class LocalJsonServices {
             detail = JSON.parse(entry.Detail);
           } catch {
             results.push({ ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is not valid JSON' });
+            continue;
+          }
+          const refusalsLeft = this.refusals.get(String(entry.DetailType)) ?? 0;
+          if (refusalsLeft > 0) {
+            this.refusals.set(String(entry.DetailType), refusalsLeft - 1);
+            results.push({ ErrorCode: 'InternalFailure', ErrorMessage: 'the bus refused the entry' });
             continue;
           }
           const id = randomUUID();

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { DesiredRow } from './desiredRow';
+import { type CurrentState, sameTarget } from './planner';
 
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 const TIME = /^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$/;
@@ -63,4 +65,24 @@ export function parseMaintenanceWindow(json: string | undefined): MaintenanceWin
   const parsed = MaintenanceWindowSchema.safeParse(JSON.parse(json));
   if (!parsed.success) throw new Error(`MAINTENANCE_WINDOW: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
   return parsed.data;
+}
+
+/** A change that stops or moves live routing, which only happens inside the maintenance window. */
+export type RoutingChange = 'move' | 'unassign' | 'deactivate' | 'deactivate-pool';
+
+/**
+ * Whether bringing `current` to `desired` would stop or move calls that route now: moving an
+ * assigned number, removing its assignment, setting its assignment `isActive: false`, or setting
+ * the pool record `active: false` while it is assigned. Pure; undefined for anything else
+ * (assigning an idle number, descriptions).
+ */
+export function routingChange(current: CurrentState, desired: DesiredRow): RoutingChange | undefined {
+  const assignment = current.assignment;
+  if (!current.pool || !assignment) return undefined;
+  if (desired.action === 'unassign') return !desired.target || sameTarget(desired.target, assignment.target) ? 'unassign' : undefined;
+  if (desired.target && !sameTarget(desired.target, assignment.target)) return 'move';
+  if (desired.accountId !== (current.pool.accountId ?? desired.accountId)) return 'move';
+  if (desired.target && desired.assignmentActive === false && assignment.isActive !== false) return 'deactivate';
+  if (desired.active === false && current.pool.active !== false) return 'deactivate-pool';
+  return undefined;
 }

@@ -47,12 +47,15 @@ export const ReassignMessageSchema = z.object({
   v: z.literal(1),
   kind: z.literal('reassign'),
   requestId: z.string().min(1),
+  /** EventBridge's `source` and `account`: who put the request on the bus, as AWS vouches for it. */
   source: z.string(),
+  account: z.string().optional(),
   dnis: z.string(),
   e164: z.string(),
   target: TargetSchema,
   description: z.string().optional(),
   isActive: z.boolean().optional(),
+  /** As the caller asserted it; recorded with `source` and `account`, never trusted alone. */
   requestedBy: z.string(),
   reason: z.string(),
   expectedCurrentTarget: TargetSchema.nullable().optional(),

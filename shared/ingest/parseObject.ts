@@ -8,8 +8,8 @@ import { validateRow } from '../csv/validateRow';
 import { encodeMessageBody, type Mode, type RowMessage } from '../domain/desiredRow';
 import { logger } from '../framework/powertools';
 import { Spool } from './spool';
-import { writeJobReports } from '../jobs/reports';
-import type { RowOutcome } from '../jobs/store';
+import { completeIfDone, reportRefusedFile } from '../jobs/completion';
+import type { JobMeta, RowOutcome } from '../jobs/store';
 import type { Runtime } from '../runtime';
 
 export interface ObjectRef {
@@ -79,12 +79,14 @@ export async function ingestObject(rt: Runtime, ref: ObjectRef): Promise<IngestR
   const jobId = jobIdFor(ref);
   const resultsPrefix = `results/${safeRelativePath(placement.relative.replace(/\.csv$/i, ''))}/${jobId}`;
   const source = { bucket: ref.bucket, key: ref.key, versionId: ref.versionId, etag: ref.etag };
-  const claim = await store.claimJob({ jobId, mode: placement.mode, source, resultsPrefix }, 15 * 60_000);
+  const claim = await store.claimJob({ jobId, mode: placement.mode, source, resultsPrefix }, config.PARSE_LEASE_SECONDS * 1000);
   if (claim === 'duplicate') {
     logger.info('duplicate notification for an object version that already has a job', { jobId, key: ref.key });
     return { status: 'duplicate', jobId };
   }
-  logger.info('job started', { jobId, key: ref.key, mode: placement.mode });
+  // A takeover re-runs a parse that died after sending some rows: the rows go out again, and
+  // workers drop the ones that already have an outcome.
+  logger.info(claim === 'taken-over' ? 'unfinished parse taken over' : 'job started', { jobId, key: ref.key, mode: placement.mode });
   try {
     return await runJob(rt, ref, jobId, placement.mode);
   } catch (error) {
@@ -110,26 +112,38 @@ async function runJob(rt: Runtime, ref: ObjectRef, jobId: string, mode: Mode): P
     const timings = { validateMs: Math.round(validated - started), sendMs: Math.round(performance.now() - validated) };
     await store.finishParsing(jobId, counts);
     logger.info('job parsed', { jobId, total: counts.total, accepted: counts.accepted, rejected: counts.rejected, ...timings });
-    const job = await store.tryStartReport(jobId);
-    if (job) {
-      await writeJobReports({ s3: rt.aws.s3, store, events: rt.events, bucket: config.BUCKET_NAME }, job);
-      await store.finishReport(jobId, job.outcomeVersion);
-    }
+    // Every row may already have landed (a small file, or a re-run parse).
+    await completeIfDone(rt, jobId);
     return { status: 'accepted', jobId, total: counts.total, accepted: counts.accepted, rejected: counts.rejected, timings };
   } finally {
     await spool.dispose();
   }
 }
 
+/**
+ * The sweeper's recovery of a parse that died (crash, timeout) before it finished: the same object
+ * version is parsed again under the same job, once the dead parser's lease has run out.
+ */
+export async function reparseJob(rt: Runtime, job: Pick<JobMeta, 'source'>): Promise<IngestResult> {
+  return ingestObject(rt, { bucket: job.source.bucket, key: job.source.key, versionId: job.source.versionId, etag: job.source.etag });
+}
+
 async function openBody(rt: Runtime, ref: ObjectRef) {
-  const response = await rt.aws.s3.send(
+  const response = await rt.aws.s3
+    .send(
     new GetObjectCommand({
       Bucket: ref.bucket,
       Key: ref.key,
       // Read the version the notification is about, not whatever was uploaded since.
       ...(ref.versionId ? { VersionId: ref.versionId } : ref.etag ? { IfMatch: `"${ref.etag.replace(/"/g, '')}"` } : {}),
     }),
-  );
+    )
+    .catch((error: unknown) => {
+      // Deleted (or overwritten, without versioning) before it could be read: a verdict, not a retry.
+      const name = (error as Error).name;
+      if (name === 'NoSuchKey' || name === 'NoSuchVersion' || name === 'PreconditionFailed') throw new CsvFileError('the uploaded object no longer exists as it was uploaded');
+      throw error;
+    });
   const body = response.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
   if (!body) throw new CsvFileError('the object has no body');
   return { body, size: response.ContentLength ?? ref.size ?? 0 };
@@ -143,8 +157,7 @@ function tooLarge(size: number, max: number) {
 async function failWholeFile(rt: Runtime, jobId: string, reason: string, header: string[] | undefined): Promise<IngestResult> {
   logger.warn('file refused', { jobId, reason });
   await rt.store.failJob(jobId, reason, header);
-  const job = await rt.store.getJob(jobId);
-  if (job) await writeJobReports({ s3: rt.aws.s3, store: rt.store, events: rt.events, bucket: rt.config.BUCKET_NAME }, job);
+  await reportRefusedFile(rt, jobId);
   return { status: 'failed', jobId, reason };
 }
 

@@ -2,13 +2,17 @@ import { ReassignMessageSchema } from '../domain/reassignment';
 import { logger } from '../framework/powertools';
 import { processReassign, type ReassignContext } from '../reassign/processReassign';
 import type { Runtime } from '../runtime';
-import { processRowRecords, type QueueRecord, type RecordVerdict } from './processRows';
+import { describeFailure, type InvocationLimits, processRowRecords, type QueueRecord, type RecordVerdict } from './processRows';
 
 /**
  * Both queues feed the same worker: file rows go through the batch path; reassignment requests
  * (the priority queue) one at a time, through the same planner and sync engine.
+ *
+ * Nothing here throws for a whole batch: a failure that is not a verdict on a row (DynamoDB,
+ * configuration, a bug) becomes a `retry` verdict for the records it touched, so each one keeps its
+ * own receive count and reaches its own outcome, instead of the batch failing as one.
  */
-export async function processQueueRecords(rt: Runtime, records: QueueRecord[], ctx: ReassignContext): Promise<Map<string, RecordVerdict>> {
+export async function processQueueRecords(rt: Runtime, records: QueueRecord[], ctx: ReassignContext, limits: InvocationLimits = {}): Promise<Map<string, RecordVerdict>> {
   const rows: QueueRecord[] = [];
   const verdicts = new Map<string, RecordVerdict>();
   for (const record of records) {
@@ -23,9 +27,21 @@ export async function processQueueRecords(rt: Runtime, records: QueueRecord[], c
       verdicts.set(record.messageId, { status: 'retry', reason: 'unreadable reassignment message' });
       continue;
     }
-    verdicts.set(record.messageId, await processReassign(rt, parsed.data, record.receiveCount, ctx));
+    try {
+      verdicts.set(record.messageId, await processReassign(rt, parsed.data, record.receiveCount, ctx, limits));
+    } catch (error) {
+      logger.error('reassignment request will be retried', { requestId: parsed.data.requestId, error: describeFailure(error) });
+      verdicts.set(record.messageId, { status: 'retry', reason: describeFailure(error) });
+    }
   }
-  if (rows.length > 0) for (const [id, verdict] of await processRowRecords(rt, rows)) verdicts.set(id, verdict);
+  if (rows.length > 0) {
+    try {
+      for (const [id, verdict] of await processRowRecords(rt, rows, limits)) verdicts.set(id, verdict);
+    } catch (error) {
+      logger.error('row batch will be retried', { rows: rows.length, error: describeFailure(error) });
+      for (const record of rows) if (!verdicts.has(record.messageId)) verdicts.set(record.messageId, { status: 'retry', reason: describeFailure(error) });
+    }
+  }
   return verdicts;
 }
 

@@ -2,10 +2,10 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { describeTarget, type RowMessage, RowMessageSchema } from '../domain/desiredRow';
 import { logger, metrics } from '../framework/powertools';
 import { withCallTally } from '../framework/ringcxCalls';
-import { writeJobReports } from '../jobs/reports';
-import type { OutcomeWrite } from '../jobs/store';
-import type { Runtime } from '../runtime';
-import { type SyncRequest, type SyncResult, syncRows } from '../sync/syncRows';
+import { completeIfDone } from '../jobs/completion';
+import type { LastAttempt, OutcomeWrite } from '../jobs/store';
+import type { EngineOptions, EngineRequest, Runtime } from '../runtime';
+import { type SyncResult, syncRows } from '../sync/syncRows';
 
 /** One SQS record as the worker sees it, independent of the Lambda event shape. */
 export interface QueueRecord {
@@ -18,6 +18,22 @@ export interface QueueRecord {
 /** `done`: delete the message. `retry`: leave it for redelivery (and eventually the DLQ). */
 export type RecordVerdict = { status: 'done' } | { status: 'retry'; reason: string };
 
+/** What the invocation lends the work: how long it has left. */
+export interface InvocationLimits {
+  /** Milliseconds left in this invocation (Lambda's getRemainingTimeInMillis). */
+  remainingMs?: () => number;
+}
+
+/**
+ * Any failure that is not RingCX's verdict on a row (credentials outage, configuration, a bug) in
+ * words for the report. Bounded, and built from the error's own message, which never holds tokens.
+ */
+export function describeFailure(error: unknown): string {
+  const name = error instanceof Error ? error.name : 'Error';
+  const message = error instanceof Error ? error.message : String(error);
+  return `${name}: ${message}`.slice(0, 300);
+}
+
 const SUCCESS_OUTCOMES = new Set(['created', 'updated', 'assigned', 'reassigned', 'unassigned', 'unchanged']);
 
 /**
@@ -25,7 +41,7 @@ const SUCCESS_OUTCOMES = new Set(['created', 'updated', 'assigned', 'reassigned'
  * sync the rest against RingCX in one go, record each final outcome exactly once, and write the
  * job's reports when its last row lands.
  */
-export async function processRowRecords(rt: Runtime, records: QueueRecord[]): Promise<Map<string, RecordVerdict>> {
+export async function processRowRecords(rt: Runtime, records: QueueRecord[], limits: InvocationLimits = {}): Promise<Map<string, RecordVerdict>> {
   const verdicts = new Map<string, RecordVerdict>();
   const messages: { record: QueueRecord; message: RowMessage }[] = [];
   for (const record of records) {
@@ -64,15 +80,45 @@ export async function processRowRecords(rt: Runtime, records: QueueRecord[]): Pr
     }
   }
 
-  const requests: SyncRequest[] = todo.map(({ record, message }) => ({ key: record.messageId, row: message.row, mode: message.mode }));
-  const { result: results, tally } = await withCallTally(() =>
-    syncRows(rt.ringcx, requests, {
-      maxArray: rt.config.RINGCX_MAX_ARRAY,
-      maxRows: 1_000,
-      reassignMode: rt.config.RINGCX_REASSIGN_MODE,
-    }),
-  );
-  tally.publish();
+  // A row on its last allowed delivery is marked before the work: if this invocation dies (crash,
+  // timeout), the sweeper finds the mark without an outcome and settles the row.
+  const lastTries = new Map<string, LastAttempt[]>();
+  for (const { record, message } of todo) {
+    if (record.receiveCount < rt.config.MAX_RECEIVE_COUNT) continue;
+    const list = lastTries.get(message.jobId) ?? [];
+    list.push({ line: message.line, dnis: message.row.dnis, target: describeTarget(message.row.target), raw: message.raw, receives: record.receiveCount, startedAt: Date.now() });
+    lastTries.set(message.jobId, list);
+  }
+  for (const [jobId, attempts] of lastTries) await rt.store.recordLastAttempts(jobId, attempts);
+
+  const requests: EngineRequest[] = todo.map(({ record, message }) => ({
+    key: record.messageId,
+    row: message.row,
+    mode: message.mode,
+    // The engine's rowIntentKey format (shared/jobs/intents.ts).
+    intentKey: `job#${message.jobId}#${message.line}`,
+  }));
+  const engine: EngineOptions = {
+    maxArray: rt.config.RINGCX_MAX_ARRAY,
+    maxRows: 1_000,
+    reassignMode: rt.config.RINGCX_REASSIGN_MODE,
+    ...(limits.remainingMs ? { remainingMs: limits.remainingMs } : {}),
+    ...(rt.intents ? { intents: rt.intents } : {}),
+  };
+  let results: Map<string, SyncResult>;
+  let callsUsed = 0;
+  try {
+    const synced = await withCallTally(() => syncRows(rt.ringcx, requests, engine));
+    synced.tally.publish();
+    results = synced.result;
+    callsUsed = synced.tally.total;
+  } catch (error) {
+    // Not a verdict on any row (credentials outage, configuration): every row is retried, and on its
+    // last allowed receive recorded as gave-up, so the job still completes.
+    logger.error('sync failed for the whole batch; rows will be retried', { error: describeFailure(error), rows: requests.length });
+    const retry: SyncResult = { status: 'retry', reason: describeFailure(error) };
+    results = new Map(requests.map((r) => [r.key, retry]));
+  }
 
   const writes = new Map<string, OutcomeWrite[]>();
   const messageOf = new Map<string, string>();
@@ -125,10 +171,10 @@ export async function processRowRecords(rt: Runtime, records: QueueRecord[]): Pr
 
   // Attribute the batch's RingCX calls to its jobs in proportion to their rows.
   const totalRows = [...writes.values()].reduce((n, list) => n + list.length, 0) || 1;
-  let callsLeft = tally.total;
+  let callsLeft = callsUsed;
   const jobs = [...writes.entries()];
   for (const [index, [jobId, list]] of jobs.entries()) {
-    const calls = index === jobs.length - 1 ? callsLeft : Math.round((tally.total * list.length) / totalRows);
+    const calls = index === jobs.length - 1 ? callsLeft : Math.round((callsUsed * list.length) / totalRows);
     callsLeft -= calls;
     const recorded = new Set(await rt.store.recordOutcomes(jobId, list, calls));
     for (const write of list) {
@@ -143,17 +189,15 @@ export async function processRowRecords(rt: Runtime, records: QueueRecord[]): Pr
       logger.info('row outcome', { jobId, line: write.line, dnis: write.dnis, outcome: write.outcome, detail: write.detail, mode: message?.mode });
     }
   }
-  for (const jobId of byJob.keys()) await completeIfDone(rt, jobId);
+  for (const jobId of byJob.keys()) {
+    try {
+      await completeIfDone(rt, jobId);
+    } catch (error) {
+      // The rows are recorded; the sweeper finishes the job.
+      logger.warn('job completion deferred to the sweeper', { jobId, error: describeFailure(error) });
+    }
+  }
   return verdicts;
-}
-
-/** Writes the job's reports if this caller is the one that saw its last row land. */
-export async function completeIfDone(rt: Runtime, jobId: string): Promise<void> {
-  const job = await rt.store.tryStartReport(jobId);
-  if (!job) return;
-  const summary = await writeJobReports({ s3: rt.aws.s3, store: rt.store, events: rt.events, bucket: rt.config.BUCKET_NAME }, job);
-  await rt.store.finishReport(jobId, job.outcomeVersion);
-  logger.info('job completed', { jobId, outcomes: summary.outcomes, apiCalls: summary.apiCalls, results: summary.reports.results });
 }
 
 function parseMessage(body: string): { ok: true; message: RowMessage } | { ok: false; reason: string } {

@@ -1,6 +1,7 @@
 import {
   BatchGetCommand,
   BatchWriteCommand,
+  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -12,16 +13,28 @@ import type { DesiredRow, Mode, Outcome, Target } from '../domain/desiredRow';
 import { OUTCOMES } from '../domain/desiredRow';
 
 /*
- * One table, three kinds of item:
- *   JOB#<id> / META          the job: source, status, counters
+ * One table, these kinds of item:
+ *   JOB#<id> / META          the job: source, status, counters, the completion event not yet sent
  *   JOB#<id> / ROW#<line>    one row's final outcome (first write wins; conditional)
+ *   JOB#<id> / TRY#<line>    a row's last allowed attempt, written before the work starts, so the
+ *                            sweeper can settle a row whose last delivery died without an outcome
  *   LEDGER / DNIS#<dnis>     the desired-state ledger the drift report compares against
  *   AUDIT#<dnis> / <time>    who moved a number, why, from where to where
- *   REQ#<id> / META          a reassignment request's outcome (first write wins)
+ *   REQ#<id> / META          a reassignment request's outcome and its answer (outbox)
+ *   OPEN / JOB#<id>|REQ#<id> what the sweeper must look at: unfinished jobs, unsent answers
  * Outcome and counters are written in one transaction, so a job's counts always equal its rows.
  */
 
-export type JobStatus = 'parsing' | 'running' | 'completed' | 'failed';
+/** `stalled`: the sweeper found no progress for longer than the completion bound; it may still complete. */
+export type JobStatus = 'parsing' | 'running' | 'stalled' | 'completed' | 'failed';
+
+/** An event recorded before it is sent (outbox): the sweeper re-sends it until EventBridge takes it. */
+export interface PendingEvent {
+  detailType: string;
+  detail: Record<string, unknown>;
+  /** The outcome version the event describes; a newer report replaces it. */
+  version: number;
+}
 
 export interface JobSource {
   bucket: string;
@@ -50,6 +63,41 @@ export interface JobMeta {
   header?: string[];
   ignoredColumns?: string[];
   fileError?: string;
+  /** Epoch ms until which a parser holds the job (status `parsing`). */
+  leaseUntil?: number;
+  /** Epoch ms of the last row outcome recorded. */
+  lastProgressAt?: number;
+  stalledAt?: string;
+  pendingEvent?: PendingEvent;
+}
+
+/** A row's last allowed delivery, recorded before the work so its outcome can be settled if it dies. */
+export interface LastAttempt {
+  line: number;
+  dnis: string;
+  target: string;
+  raw: string[];
+  receives: number;
+  /** Epoch ms when the attempt started. */
+  startedAt: number;
+}
+
+/** A reassignment request's recorded result and the answer owed to the caller. */
+export interface RequestRecord {
+  requestId: string;
+  dnis: string;
+  outcome: string;
+  detail: string;
+  at: string;
+  /** Recorded on the last allowed receive after transient failures; a redrive processes it again. */
+  gaveUp?: boolean;
+  from: string | null;
+  to: string | null;
+  requestedBy: string;
+  reason: string;
+  apiCalls: number;
+  answer: { detailType: string; detail: Record<string, unknown> };
+  answerSent: boolean;
 }
 
 export interface RowOutcome {
@@ -99,9 +147,12 @@ export interface AuditEntry {
   dnis: string;
   requestId: string;
   at: string;
+  /** As the caller asserted it in the event; `account` and `source` are what EventBridge vouches for. */
   requestedBy: string;
   reason: string;
   source: string;
+  /** The AWS account that put the request on the bus. */
+  account?: string | undefined;
   before: Target | null;
   after: Target | null;
   outcome: string;
@@ -119,6 +170,12 @@ export interface OutcomeWrite extends RowOutcome {
 
 const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'META' });
 const rowKey = (jobId: string, line: number) => ({ pk: `JOB#${jobId}`, sk: `ROW#${String(line).padStart(10, '0')}` });
+const attemptKey = (jobId: string, line: number) => ({ pk: `JOB#${jobId}`, sk: `TRY#${String(line).padStart(10, '0')}` });
+const requestKey = (requestId: string) => ({ pk: `REQ#${requestId}`, sk: 'META' });
+/** Small on purpose: only unfinished jobs and unsent answers, so a sweep is one Query. */
+const OPEN_PK = 'OPEN';
+const openJobKey = (jobId: string) => ({ pk: OPEN_PK, sk: `JOB#${jobId}` });
+const openRequestKey = (requestId: string) => ({ pk: OPEN_PK, sk: `REQ#${requestId}` });
 /**
  * The ledger lives in one partition, sorted by number, so the drift report reads it with a paged
  * Query. Writes to it are bounded by RingCX's own budget (a few per second), far below what one
@@ -151,41 +208,62 @@ export class JobStore {
 
   /**
    * Starts a job for one object version. A repeated S3 notification finds the job and gets
-   * `duplicate`; a parse that died (its lease ran out) may be taken over and re-run, which is safe
-   * because every row write downstream is idempotent.
+   * `duplicate`; a parse that died (its lease ran out) is taken over and re-run, which is safe
+   * because every row write downstream is idempotent. A takeover renews the lease only: outcomes
+   * that workers recorded meanwhile, and their counters, stay.
    */
-  async claimJob(job: { jobId: string; mode: Mode; source: JobSource; resultsPrefix: string }, leaseMs: number): Promise<'claimed' | 'duplicate'> {
+  async claimJob(job: { jobId: string; mode: Mode; source: JobSource; resultsPrefix: string }, leaseMs: number): Promise<'claimed' | 'taken-over' | 'duplicate'> {
     const now = this.now();
     try {
       await this.db.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: {
-            ...jobKey(job.jobId),
-            kind: 'job',
-            jobId: job.jobId,
-            mode: job.mode,
-            source: job.source,
-            resultsPrefix: job.resultsPrefix,
-            status: 'parsing',
-            leaseUntil: now + leaseMs,
-            startedAt: new Date(now).toISOString(),
-            total: 0,
-            accepted: 0,
-            rejected: 0,
-            processed: 0,
-            counts: zeroCounts(),
-            apiCalls: 0,
-            outcomeVersion: 0,
-            reportedVersion: 0,
-            expiresAt: this.expiresAt(),
-          },
-          ConditionExpression: 'attribute_not_exists(pk) OR (#status = :parsing AND #lease < :now)',
-          ExpressionAttributeNames: aliases('status', { '#lease': 'leaseUntil' }),
-          ExpressionAttributeValues: { ':parsing': 'parsing', ':now': now },
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.table,
+                Item: {
+                  ...jobKey(job.jobId),
+                  kind: 'job',
+                  jobId: job.jobId,
+                  mode: job.mode,
+                  source: job.source,
+                  resultsPrefix: job.resultsPrefix,
+                  status: 'parsing',
+                  leaseUntil: now + leaseMs,
+                  startedAt: new Date(now).toISOString(),
+                  total: 0,
+                  accepted: 0,
+                  rejected: 0,
+                  processed: 0,
+                  counts: zeroCounts(),
+                  apiCalls: 0,
+                  outcomeVersion: 0,
+                  reportedVersion: 0,
+                  expiresAt: this.expiresAt(),
+                },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            { Put: { TableName: this.table, Item: { ...openJobKey(job.jobId), kind: 'open', jobId: job.jobId, since: now, expiresAt: this.expiresAt() } } },
+          ],
         }),
       );
       return 'claimed';
+    } catch (error) {
+      if (!isTransactionConditionFailure(error)) throw error;
+    }
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: jobKey(job.jobId),
+          UpdateExpression: 'SET #lease = :until',
+          ConditionExpression: '#status = :parsing AND #lease < :now',
+          ExpressionAttributeNames: aliases('status', { '#lease': 'leaseUntil' }),
+          ExpressionAttributeValues: { ':parsing': 'parsing', ':now': now, ':until': now + leaseMs },
+        }),
+      );
+      return 'taken-over';
     } catch (error) {
       if (isConditionFailure(error)) return 'duplicate';
       throw error;
@@ -332,8 +410,12 @@ export class JobStore {
       if (replacesGaveUp) delta.set('failed', (delta.get('failed') ?? 0) - 1);
       else newRows += 1;
     }
-    const names: Record<string, string> = aliases('processed', 'apiCalls', 'counts', { '#version': 'outcomeVersion' });
-    const values: Record<string, unknown> = { ':processed': newRows, ':calls': apiCalls, ':one': 1 };
+    // A redrive that replaces a gave-up failure reopens a finished job: its reports must be rewritten.
+    if (chunk.some((o) => o.replacesGaveUp)) {
+      items.push({ Put: { TableName: this.table, Item: { ...openJobKey(jobId), kind: 'open', jobId, since: this.now(), expiresAt: this.expiresAt() } } });
+    }
+    const names: Record<string, string> = aliases('processed', 'apiCalls', 'counts', 'lastProgressAt', { '#version': 'outcomeVersion' });
+    const values: Record<string, unknown> = { ':processed': newRows, ':calls': apiCalls, ':one': 1, ':progress': this.now() };
     const adds = ['#processed :processed', '#apiCalls :calls', '#version :one'];
     [...delta.entries()].forEach(([outcome, count], index) => {
       names[`#o${index}`] = outcome;
@@ -344,7 +426,7 @@ export class JobStore {
       Update: {
         TableName: this.table,
         Key: jobKey(jobId),
-        UpdateExpression: `ADD ${adds.join(', ')}`,
+        UpdateExpression: `SET #lastProgressAt = :progress ADD ${adds.join(', ')}`,
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
       },
@@ -417,9 +499,9 @@ export class JobStore {
           Key: jobKey(jobId),
           UpdateExpression: 'SET #reportLease = :lease',
           ConditionExpression:
-            '#status IN (:running, :completed) AND #processed >= #accepted AND #version > #reportedVersion AND (attribute_not_exists(#reportLease) OR #reportLease < :now)',
+            '#status IN (:running, :stalled, :completed) AND #processed >= #accepted AND #version > #reportedVersion AND (attribute_not_exists(#reportLease) OR #reportLease < :now)',
           ExpressionAttributeNames: aliases('status', 'reportLease', 'processed', 'accepted', 'reportedVersion', { '#version': 'outcomeVersion' }),
-          ExpressionAttributeValues: { ':running': 'running', ':completed': 'completed', ':now': now, ':lease': now + leaseMs },
+          ExpressionAttributeValues: { ':running': 'running', ':stalled': 'stalled', ':completed': 'completed', ':now': now, ':lease': now + leaseMs },
           ReturnValues: 'ALL_NEW',
         }),
       );
@@ -430,17 +512,146 @@ export class JobStore {
     }
   }
 
-  async finishReport(jobId: string, version: number): Promise<void> {
+  /**
+   * The reports for `version` are written: the job is completed, and the completion event is
+   * recorded as owed before anyone tries to send it, so a refused PutEvents cannot keep a job open.
+   */
+  async finishReport(jobId: string, version: number, event?: { detailType: string; detail: Record<string, unknown> }): Promise<void> {
     await this.db.send(
       new UpdateCommand({
         TableName: this.table,
         Key: jobKey(jobId),
-        UpdateExpression: 'SET #status = :completed, #reportedVersion = :version, #completedAt = if_not_exists(#completedAt, :at) REMOVE #reportLease',
-        ConditionExpression: '#status IN (:running, :completed)',
-        ExpressionAttributeNames: aliases('status', 'reportedVersion', 'completedAt', 'reportLease'),
-        ExpressionAttributeValues: { ':completed': 'completed', ':running': 'running', ':version': version, ':at': new Date(this.now()).toISOString() },
+        UpdateExpression: `SET #status = :completed, #reportedVersion = :version, #completedAt = if_not_exists(#completedAt, :at)${event ? ', #pendingEvent = :event' : ''} REMOVE #reportLease`,
+        ConditionExpression: '#status IN (:running, :stalled, :completed)',
+        ExpressionAttributeNames: aliases('status', 'reportedVersion', 'completedAt', 'reportLease', ...(event ? ['pendingEvent'] : [])),
+        ExpressionAttributeValues: {
+          ':completed': 'completed',
+          ':running': 'running',
+          ':stalled': 'stalled',
+          ':version': version,
+          ':at': new Date(this.now()).toISOString(),
+          ...(event ? { ':event': { ...event, version } } : {}),
+        },
       }),
     );
+  }
+
+  /** Records the event a refused file owes (its status is already `failed`). */
+  async setPendingEvent(jobId: string, event: { detailType: string; detail: Record<string, unknown> }): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: jobKey(jobId),
+        UpdateExpression: 'SET #pendingEvent = :event',
+        ExpressionAttributeNames: aliases('pendingEvent'),
+        ExpressionAttributeValues: { ':event': { ...event, version: 0 } },
+      }),
+    );
+  }
+
+  /** The event for `version` was sent; a newer pending event (a rewritten report) stays. */
+  async clearPendingEvent(jobId: string, version: number): Promise<void> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: jobKey(jobId),
+          UpdateExpression: 'REMOVE #pendingEvent',
+          ConditionExpression: '#pendingEvent.#version = :version',
+          ExpressionAttributeNames: aliases('pendingEvent', 'version'),
+          ExpressionAttributeValues: { ':version': version },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
+  /**
+   * Takes a finished job off the sweeper's list: completed or refused, reports current, event sent.
+   * One transaction, so a redrive that reopens the job meanwhile keeps it on the list.
+   */
+  async closeJobIfSettled(jobId: string): Promise<boolean> {
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              ConditionCheck: {
+                TableName: this.table,
+                Key: jobKey(jobId),
+                ConditionExpression: '#status IN (:completed, :failed) AND attribute_not_exists(#pendingEvent) AND #version <= #reportedVersion AND attribute_not_exists(#reportLease)',
+                ExpressionAttributeNames: aliases('status', 'pendingEvent', 'reportedVersion', 'reportLease', { '#version': 'outcomeVersion' }),
+                ExpressionAttributeValues: { ':completed': 'completed', ':failed': 'failed' },
+              },
+            },
+            { Delete: { TableName: this.table, Key: openJobKey(jobId) } },
+          ],
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isTransactionConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /** A job with nothing more on the sweeper's list (it no longer exists). */
+  async forgetOpenJob(jobId: string): Promise<void> {
+    await this.db.send(new DeleteCommand({ TableName: this.table, Key: openJobKey(jobId) }));
+  }
+
+  /** running → stalled, once; false when the job is not running (already stalled, or finished). */
+  async markStalled(jobId: string): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: jobKey(jobId),
+          UpdateExpression: 'SET #status = :stalled, #stalledAt = :at',
+          ConditionExpression: '#status = :running',
+          ExpressionAttributeNames: aliases('status', 'stalledAt'),
+          ExpressionAttributeValues: { ':stalled': 'stalled', ':running': 'running', ':at': new Date(this.now()).toISOString() },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Unfinished jobs and unsent answers: everything the sweeper has to look at. */
+  async openItems(): Promise<{ jobs: string[]; requests: string[] }> {
+    const jobs: string[] = [];
+    const requests: string[] = [];
+    for await (const item of this.query<{ sk: string }>('pk = :pk', { ':pk': OPEN_PK })) {
+      if (item.sk.startsWith('JOB#')) jobs.push(item.sk.slice(4));
+      else if (item.sk.startsWith('REQ#')) requests.push(item.sk.slice(4));
+    }
+    return { jobs, requests };
+  }
+
+  /**
+   * Marks rows as being on their last allowed delivery, before the work starts. A delivery that
+   * then dies (crash, timeout) leaves this record and no outcome; the sweeper settles the row.
+   */
+  async recordLastAttempts(jobId: string, attempts: LastAttempt[]): Promise<void> {
+    for (let i = 0; i < attempts.length; i += 25) {
+      let requests = attempts.slice(i, i + 25).map((attempt) => ({
+        PutRequest: { Item: { ...attemptKey(jobId, attempt.line), kind: 'attempt', ...attempt, expiresAt: this.expiresAt() } },
+      }));
+      for (let round = 0; requests.length > 0; round++) {
+        if (round > 8) throw new Error('DynamoDB kept throttling the attempt records');
+        if (round > 0) await sleep(Math.min(1_000, 50 * 2 ** round));
+        const result = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.table]: requests } }));
+        requests = (result.UnprocessedItems?.[this.table] ?? []) as typeof requests;
+      }
+    }
+  }
+
+  lastAttempts(jobId: string): AsyncGenerator<LastAttempt> {
+    return this.query<LastAttempt>('pk = :pk AND begins_with(sk, :try)', { ':pk': `JOB#${jobId}`, ':try': 'TRY#' });
   }
 
   /** Every row outcome of a job in line order, a page at a time. */
@@ -506,36 +717,68 @@ export class JobStore {
     await this.db.send(new UpdateCommand(update));
   }
 
-  /** Records a reassignment request's outcome once; false when an earlier delivery already did. */
-  async recordRequest(requestId: string, outcome: Record<string, unknown>): Promise<boolean> {
-    try {
-      await this.db.send(
-        new PutCommand({
+  /**
+   * Records a request's result, its audit entry and (on success) its ledger entry in one
+   * transaction, with the answer still owed (outbox). First write wins, except that a gave-up
+   * result may be replaced by a redrive's real one. False when another delivery recorded first.
+   */
+  async recordRequestResult(
+    record: Omit<RequestRecord, 'answerSent'>,
+    audit: AuditEntry,
+    ledger: { source: { jobId: string; line: number }; entry: NonNullable<OutcomeWrite['ledger']> } | undefined,
+    replacesGaveUp: boolean,
+  ): Promise<boolean> {
+    const at = new Date(this.now()).toISOString();
+    const items: Record<string, unknown>[] = [
+      {
+        Put: {
           TableName: this.table,
-          Item: { pk: `REQ#${requestId}`, sk: 'META', kind: 'request', ...outcome, expiresAt: this.expiresAt() },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
+          Item: { ...requestKey(record.requestId), kind: 'request', ...record, answerSent: false, expiresAt: this.expiresAt() },
+          ConditionExpression: replacesGaveUp ? '#gaveUp = :true' : 'attribute_not_exists(pk)',
+          ...(replacesGaveUp ? { ExpressionAttributeNames: aliases('gaveUp'), ExpressionAttributeValues: { ':true': true } } : {}),
+        },
+      },
+      { Put: { TableName: this.table, Item: this.auditItem(audit) } },
+      { Put: { TableName: this.table, Item: { ...openRequestKey(record.requestId), kind: 'open', requestId: record.requestId, since: this.now(), expiresAt: this.expiresAt() } } },
+    ];
+    if (ledger) items.push(this.ledgerUpdate(ledger.source.jobId, ledger.source.line, ledger.entry, at));
+    try {
+      await this.db.send(new TransactWriteCommand({ TransactItems: items as never[] }));
       return true;
     } catch (error) {
-      if (isConditionFailure(error)) return false;
+      if (isTransactionConditionFailure(error)) return false;
       throw error;
     }
   }
 
-  async getRequest(requestId: string): Promise<Record<string, unknown> | undefined> {
-    const result = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: `REQ#${requestId}`, sk: 'META' }, ConsistentRead: true }));
-    return result.Item;
+  async getRequest(requestId: string): Promise<RequestRecord | undefined> {
+    const result = await this.db.send(new GetCommand({ TableName: this.table, Key: requestKey(requestId), ConsistentRead: true }));
+    return result.Item as RequestRecord | undefined;
+  }
+
+  /** The caller has its answer: the request leaves the sweeper's list. */
+  async markAnswerSent(requestId: string): Promise<void> {
+    await this.db.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          { Update: { TableName: this.table, Key: requestKey(requestId), UpdateExpression: 'SET #sent = :true', ExpressionAttributeNames: { '#sent': 'answerSent' }, ExpressionAttributeValues: { ':true': true } } },
+          { Delete: { TableName: this.table, Key: openRequestKey(requestId) } },
+        ],
+      }),
+    );
+  }
+
+  async forgetOpenRequest(requestId: string): Promise<void> {
+    await this.db.send(new DeleteCommand({ TableName: this.table, Key: openRequestKey(requestId) }));
   }
 
   /** Who changed a number's routing, why, from where to where, and when. Kept like the jobs. */
   async audit(entry: AuditEntry): Promise<void> {
-    await this.db.send(
-      new PutCommand({
-        TableName: this.table,
-        Item: { pk: `AUDIT#${entry.dnis}`, sk: `${entry.at}#${entry.requestId}`, kind: 'audit', ...entry, expiresAt: this.expiresAt() },
-      }),
-    );
+    await this.db.send(new PutCommand({ TableName: this.table, Item: this.auditItem(entry) }));
+  }
+
+  private auditItem(entry: AuditEntry) {
+    return { pk: `AUDIT#${entry.dnis}`, sk: `${entry.at}#${entry.requestId}`, kind: 'audit', ...entry, expiresAt: this.expiresAt() };
   }
 
   async auditTrail(dnis: string): Promise<AuditEntry[]> {
@@ -586,6 +829,11 @@ export class JobStore {
 
 function isConditionFailure(error: unknown): boolean {
   return (error as Error).name === 'ConditionalCheckFailedException';
+}
+
+function isTransactionConditionFailure(error: unknown): boolean {
+  const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons;
+  return (error as Error).name === 'TransactionCanceledException' && (reasons?.some((r) => r.Code === 'ConditionalCheckFailed') ?? false);
 }
 
 /** `#name` aliases for attribute names: DynamoDB reserves hundreds of words (status, total, line...). */

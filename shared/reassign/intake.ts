@@ -42,6 +42,7 @@ export async function intakeReassignment(rt: Runtime, event: EventBridgeEvent<st
     kind: 'reassign',
     requestId,
     source: event.source,
+    ...(event.account ? { account: event.account } : {}),
     dnis: number.value.dnis,
     e164: number.value.e164,
     target: detail.data.target,
@@ -53,6 +54,6 @@ export async function intakeReassignment(rt: Runtime, event: EventBridgeEvent<st
     receivedAt: event.time ?? new Date().toISOString(),
   };
   await rt.aws.sqs.send(new SendMessageCommand({ QueueUrl: rt.config.PRIORITY_QUEUE_URL, MessageBody: encodeMessageBody(message) }));
-  logger.info('reassignment queued', { requestId, dnis: message.dnis, requestedBy: message.requestedBy });
+  logger.info('reassignment queued', { requestId, dnis: message.dnis, requestedBy: message.requestedBy, source: event.source, account: event.account });
   return { status: 'queued', requestId };
 }

@@ -1,14 +1,15 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { describeTarget, type DesiredRow, encodeMessageBody, type Target } from '../domain/desiredRow';
-import { type MaintenanceWindow, msUntilOpen } from '../domain/maintenanceWindow';
+import { type MaintenanceWindow, msUntilOpen, routingChange } from '../domain/maintenanceWindow';
 import { sameTarget } from '../domain/planner';
 import type { ReassignMessage } from '../domain/reassignment';
 import { logger, metrics } from '../framework/powertools';
 import { withCallTally } from '../framework/ringcxCalls';
-import type { RecordVerdict } from '../ingest/processRows';
+import { describeFailure, type InvocationLimits, type RecordVerdict } from '../ingest/processRows';
+import type { OutcomeWrite, RequestRecord } from '../jobs/store';
 import { isRingCxError } from '../ringcx/errors';
-import type { Runtime } from '../runtime';
+import type { EngineOptions, EngineRequest, Runtime } from '../runtime';
 import { readCurrentState } from '../sync/currentState';
 import { syncRows } from '../sync/syncRows';
 
@@ -21,67 +22,55 @@ export interface ReassignContext {
   now: () => Date;
 }
 
+/** What one delivery concluded about a request. */
+type Decision =
+  | { kind: 'hold'; waitMs: number }
+  | { kind: 'retry'; reason: string }
+  | {
+      kind: 'answer';
+      outcome: string;
+      detail: string;
+      before: Target | null;
+      after: Target | null;
+      ledger?: NonNullable<OutcomeWrite['ledger']>;
+    };
+
 /**
  * One reassignment request, through the same planner and sync engine as file rows:
- * - a request already answered (duplicate delivery) is not applied again;
- * - the current assignment is read just before the move, and `expectedCurrentTarget` must match it;
- * - a move of a live number outside the maintenance window is held on the queue until it opens;
- * - the answer goes back as "DNIS Reassigned" or "DNIS Reassignment Failed", and into the audit trail.
+ * - a request already answered (duplicate delivery) is not applied again; one whose answer is
+ *   still owed gets that answer sent; one that gave up (a DLQ redrive) is processed again;
+ * - `expectedCurrentTarget` is a precondition the sync engine checks on every read it makes, so a
+ *   number moved by someone else meanwhile is answered "stale" and left where it is;
+ * - a change that stops or moves live routing waits on the queue for the maintenance window;
+ * - the result, its audit entry and its ledger entry are recorded in one transaction before the
+ *   answer ("DNIS Reassigned" / "DNIS Reassignment Failed") is sent, so the answer is owed until
+ *   EventBridge takes it, and always says what RingCX holds.
  */
-export async function processReassign(rt: Runtime, message: ReassignMessage, receiveCount: number, ctx: ReassignContext): Promise<RecordVerdict> {
+export async function processReassign(
+  rt: Runtime,
+  message: ReassignMessage,
+  receiveCount: number,
+  ctx: ReassignContext,
+  limits: InvocationLimits = {},
+): Promise<RecordVerdict> {
   const keys = { requestId: message.requestId, dnis: message.dnis, requestedBy: message.requestedBy };
-  if (await rt.store.getRequest(message.requestId)) {
-    logger.info('reassignment already answered; duplicate delivery ignored', keys);
-    return { status: 'done' };
+  const lastReceive = receiveCount >= rt.config.MAX_RECEIVE_COUNT;
+  const prior = await rt.store.getRequest(message.requestId);
+  if (prior && !prior.gaveUp) {
+    if (prior.answerSent) {
+      logger.info('reassignment already answered; duplicate delivery ignored', keys);
+      return { status: 'done' };
+    }
+    // Recorded, but the answer never left: send it now (the sweeper does too).
+    const sent = await sendAnswer(rt, prior);
+    return sent || lastReceive ? { status: 'done' } : { status: 'retry', reason: 'the answer is still owed' };
   }
-  const { result, tally } = await withCallTally(async () => {
-    let current;
-    try {
-      current = (await readCurrentState(rt.ringcx, [message.dnis], 1)).state.get(message.dnis);
-    } catch (error) {
-      if (isRingCxError(error) && error.retryable) return { retry: error.summary } as const;
-      if (isRingCxError(error)) return { failed: error.summary } as const;
-      throw error;
-    }
-    if (!current?.pool) return { failed: 'the number is not in the RingCX DNIS pool (or not visible to these credentials)' } as const;
-    const before = current.assignment?.target ?? null;
-    if (message.expectedCurrentTarget !== undefined && !matches(message.expectedCurrentTarget, before)) {
-      return {
-        failed: `stale request: the number is ${before ? `on ${describeTarget(before)}` : 'unassigned'}, not ${message.expectedCurrentTarget ? describeTarget(message.expectedCurrentTarget) : 'unassigned'} as expected`,
-        before,
-      } as const;
-    }
-    const moving = before !== null && !sameTarget(before, message.target);
-    if (moving && ctx.window) {
-      const waitMs = msUntilOpen(ctx.window, ctx.now());
-      if (waitMs > 0) return { hold: waitMs, before } as const;
-    }
-    const row: DesiredRow = {
-      dnis: message.dnis,
-      e164: message.e164,
-      accountId: current.pool.accountId ?? rt.config.RINGCX_DEFAULT_ACCOUNT_ID ?? '0',
-      category: current.pool.category ?? 'VOICE',
-      active: current.pool.active ?? true,
-      target: message.target,
-      ...(message.description !== undefined ? { assignmentDescription: message.description } : {}),
-      assignmentActive: message.isActive ?? true,
-      // The event is the explicit instruction to move; expectedCurrentTarget was checked above.
-      onConflict: 'reassign',
-      action: 'upsert',
-    };
-    const results = await syncRows(rt.ringcx, [{ key: message.requestId, row, mode: 'apply' }], {
-      maxArray: 1,
-      maxRows: 1,
-      reassignMode: rt.config.RINGCX_REASSIGN_MODE,
-    });
-    const synced = results.get(message.requestId);
-    if (!synced || synced.status === 'retry') return { retry: synced?.status === 'retry' ? synced.reason : 'no result' } as const;
-    return { synced, before, row } as const;
-  });
+
+  const { result: decision, tally } = await withCallTally(() => decide(rt, message, ctx, limits));
   tally.publish();
 
-  if ('hold' in result && result.hold !== undefined) {
-    const delaySeconds = Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.ceil(result.hold / 1000)));
+  if (decision.kind === 'hold') {
+    const delaySeconds = Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.ceil(decision.waitMs / 1000)));
     await rt.aws.sqs.send(
       new SendMessageCommand({
         QueueUrl: rt.config.PRIORITY_QUEUE_URL,
@@ -89,28 +78,98 @@ export async function processReassign(rt: Runtime, message: ReassignMessage, rec
         DelaySeconds: delaySeconds,
       }),
     );
-    logger.info('live number held until the maintenance window opens', { ...keys, waitSeconds: Math.ceil(result.hold / 1000) });
+    logger.info('change to live routing held until the maintenance window opens', { ...keys, waitSeconds: Math.ceil(decision.waitMs / 1000) });
     metrics.addMetric('ReassignmentsHeld', MetricUnit.Count, 1);
     return { status: 'done' };
   }
-  if ('retry' in result && result.retry !== undefined) {
-    if (receiveCount < rt.config.MAX_RECEIVE_COUNT) return { status: 'retry', reason: result.retry };
-    await answer(rt, message, 'failed', `gave up after ${receiveCount} attempts: ${result.retry}`, null, null, tally.total);
-    return { status: 'retry', reason: result.retry };
+  if (decision.kind === 'retry') {
+    if (!lastReceive) return { status: 'retry', reason: decision.reason };
+    // Answered so the caller hears something; the message still goes to the DLQ, and a redrive
+    // processes the request again and replaces this answer with the real one.
+    await settle(rt, message, { kind: 'answer', outcome: 'failed', detail: `gave up after ${receiveCount} attempts: ${decision.reason}`, before: null, after: null }, tally.total, {
+      gaveUp: true,
+      replacesGaveUp: prior?.gaveUp === true,
+    });
+    return { status: 'retry', reason: decision.reason };
   }
-  if ('failed' in result && result.failed !== undefined) {
-    await answer(rt, message, 'failed', result.failed, 'before' in result ? (result.before ?? null) : null, null, tally.total);
-    return { status: 'done' };
+  const sent = await settle(rt, message, decision, tally.total, { gaveUp: false, replacesGaveUp: prior?.gaveUp === true });
+  return sent || lastReceive ? { status: 'done' } : { status: 'retry', reason: 'the answer is still owed' };
+}
+
+async function decide(rt: Runtime, message: ReassignMessage, ctx: ReassignContext, limits: InvocationLimits): Promise<Decision> {
+  let current;
+  try {
+    current = (await readCurrentState(rt.ringcx, [message.dnis], 1)).state.get(message.dnis);
+  } catch (error) {
+    if (isRingCxError(error) && !error.retryable) return answerFailed(error.summary, null);
+    return { kind: 'retry', reason: isRingCxError(error) ? error.summary : describeFailure(error) };
   }
-  const { synced, before, row } = result as Extract<typeof result, { synced: unknown }>;
-  if (synced.status !== 'done') return { status: 'retry', reason: 'unexpected state' };
-  if (!SUCCESS.has(synced.outcome)) {
-    await answer(rt, message, 'failed', `${synced.outcome}: ${synced.detail}`, before, before, tally.total);
-    return { status: 'done' };
+  if (!current?.pool) return answerFailed('the number is not in the RingCX DNIS pool (or not visible to these credentials)', null);
+  const before = current.assignment?.target ?? null;
+  const expected = message.expectedCurrentTarget;
+  // Already where the caller wants it (an earlier delivery of this request may have moved it):
+  // there is nothing to move, so the expectation no longer guards anything.
+  const alreadyThere = before !== null && sameTarget(before, message.target);
+  if (expected !== undefined && !alreadyThere && !matches(expected, before)) {
+    return answerFailed(`stale request: the number is ${before ? `on ${describeTarget(before)}` : 'unassigned'}, not ${expected ? describeTarget(expected) : 'unassigned'} as expected`, before, 'stale');
   }
-  await rt.store.putLedger({ jobId: `event:${message.requestId}`, line: 0 }, { row, target: message.target, targetDeclared: true });
-  await answer(rt, message, synced.outcome, synced.detail, before, message.target, tally.total);
-  return { status: 'done' };
+  const row: DesiredRow = {
+    dnis: message.dnis,
+    e164: message.e164,
+    accountId: current.pool.accountId ?? rt.config.RINGCX_DEFAULT_ACCOUNT_ID ?? '0',
+    category: current.pool.category ?? 'VOICE',
+    active: current.pool.active ?? true,
+    target: message.target,
+    ...(message.description !== undefined ? { assignmentDescription: message.description } : {}),
+    assignmentActive: message.isActive ?? true,
+    // The event is the explicit instruction to move; the expectation guards it.
+    onConflict: 'reassign',
+    action: 'upsert',
+  };
+  const change = routingChange(current, row);
+  if (change && ctx.window) {
+    const waitMs = msUntilOpen(ctx.window, ctx.now());
+    if (waitMs > 0) return { kind: 'hold', waitMs };
+  }
+  const request: EngineRequest = {
+    key: message.requestId,
+    row,
+    mode: 'apply',
+    // The engine's requestIntentKey format (shared/jobs/intents.ts).
+    intentKey: `request#${message.requestId}`,
+    ...(expected !== undefined && !alreadyThere ? { expectedCurrent: expected } : {}),
+  };
+  const engine: EngineOptions = {
+    maxArray: 1,
+    maxRows: 1,
+    reassignMode: rt.config.RINGCX_REASSIGN_MODE,
+    ...(limits.remainingMs ? { remainingMs: limits.remainingMs } : {}),
+    ...(rt.intents ? { intents: rt.intents } : {}),
+  };
+  let synced;
+  try {
+    synced = (await syncRows(rt.ringcx, [request], engine)).get(message.requestId);
+  } catch (error) {
+    return { kind: 'retry', reason: describeFailure(error) };
+  }
+  if (!synced) return { kind: 'retry', reason: 'the sync engine returned no result' };
+  if (synced.status === 'retry') return { kind: 'retry', reason: synced.reason };
+  const engineBefore = synced.before?.target ?? before;
+  if ((synced as { stale?: boolean }).stale) return answerFailed(`stale request: ${synced.detail}`, engineBefore, 'stale');
+  if (!SUCCESS.has(synced.outcome)) return answerFailed(`${synced.outcome}: ${synced.detail}`, engineBefore);
+  return {
+    kind: 'answer',
+    outcome: synced.outcome,
+    detail: synced.detail,
+    before: engineBefore,
+    after: message.target,
+    ledger: { row, target: message.target, targetDeclared: true },
+  };
+}
+
+function answerFailed(detail: string, before: Target | null, outcome = 'failed'): Decision {
+  // Nothing moved: after = before.
+  return { kind: 'answer', outcome, detail, before, after: before };
 }
 
 function matches(expected: Target | null, actual: Target | null): boolean {
@@ -118,24 +177,91 @@ function matches(expected: Target | null, actual: Target | null): boolean {
   return actual !== null && sameTarget(expected, actual);
 }
 
-/** The caller's answer, the audit entry, and the idempotency record: emitted, then recorded. */
-async function answer(rt: Runtime, message: ReassignMessage, outcome: string, detail: string, before: Target | null, after: Target | null, apiCalls: number) {
-  const ok = outcome !== 'failed';
+/**
+ * Records the result, the audit entry and the ledger entry together with the answer owed, then
+ * sends the answer. Returns whether the answer was sent.
+ */
+async function settle(
+  rt: Runtime,
+  message: ReassignMessage,
+  decision: Extract<Decision, { kind: 'answer' }>,
+  apiCalls: number,
+  flags: { gaveUp: boolean; replacesGaveUp: boolean },
+): Promise<boolean> {
+  const ok = SUCCESS.has(decision.outcome);
   const at = new Date().toISOString();
   const payload = {
     requestId: message.requestId,
     dnis: message.dnis,
     requestedBy: message.requestedBy,
     reason: message.reason,
-    outcome,
-    detail,
-    from: before ? describeTarget(before) : null,
-    to: after ? describeTarget(after) : null,
+    outcome: decision.outcome,
+    detail: decision.detail,
+    from: decision.before ? describeTarget(decision.before) : null,
+    to: decision.after ? describeTarget(decision.after) : null,
     ...(message.heldSince ? { heldSince: message.heldSince } : {}),
   };
-  await rt.events.publish(ok ? 'DNIS Reassigned' : 'DNIS Reassignment Failed', ok ? payload : { ...payload, reason: detail, requestReason: message.reason });
-  await rt.store.audit({ dnis: message.dnis, requestId: message.requestId, at, requestedBy: message.requestedBy, reason: message.reason, source: message.source, before, after: ok ? after : before, outcome, detail });
-  await rt.store.recordRequest(message.requestId, { ...payload, at, apiCalls });
+  const answer = ok
+    ? { detailType: 'DNIS Reassigned', detail: payload }
+    : { detailType: 'DNIS Reassignment Failed', detail: { ...payload, reason: decision.detail, requestReason: message.reason } };
+  const record: Omit<RequestRecord, 'answerSent'> = {
+    requestId: message.requestId,
+    dnis: message.dnis,
+    outcome: decision.outcome,
+    detail: decision.detail,
+    at,
+    from: payload.from,
+    to: payload.to,
+    requestedBy: message.requestedBy,
+    reason: message.reason,
+    apiCalls,
+    answer,
+    ...(flags.gaveUp ? { gaveUp: true } : {}),
+  };
+  const recorded = await rt.store.recordRequestResult(
+    record,
+    {
+      dnis: message.dnis,
+      requestId: message.requestId,
+      at,
+      requestedBy: message.requestedBy,
+      reason: message.reason,
+      source: message.source,
+      account: message.account,
+      before: decision.before,
+      after: decision.after,
+      outcome: decision.outcome,
+      detail: decision.detail,
+    },
+    decision.ledger ? { source: { jobId: `event:${message.requestId}`, line: 0 }, entry: decision.ledger } : undefined,
+    flags.replacesGaveUp,
+  );
   metrics.addMetric(ok ? 'Reassigned' : 'ReassignmentsFailed', MetricUnit.Count, 1);
-  logger.info(ok ? 'reassignment applied' : 'reassignment refused', { requestId: message.requestId, dnis: message.dnis, outcome, detail });
+  logger.info(ok ? 'reassignment applied' : 'reassignment refused', { requestId: message.requestId, dnis: message.dnis, outcome: decision.outcome, detail: decision.detail, recorded });
+  // Another delivery recorded first: its answer is the one owed.
+  const stored = recorded ? { ...record, answerSent: false } : await rt.store.getRequest(message.requestId);
+  if (!stored || stored.answerSent) return true;
+  return sendAnswer(rt, stored);
+}
+
+/** Sends a recorded answer and marks it sent. Never throws for a refused event: it stays owed. */
+export async function sendAnswer(rt: Runtime, record: RequestRecord): Promise<boolean> {
+  try {
+    await rt.events.publish(record.answer.detailType, record.answer.detail);
+  } catch (error) {
+    logger.warn('answer not accepted; it stays owed and is sent again', { requestId: record.requestId, detailType: record.answer.detailType, error: (error as Error).message });
+    return false;
+  }
+  await rt.store.markAnswerSent(record.requestId);
+  return true;
+}
+
+/** The sweeper's half of the outbox: sends a request's answer if it is still owed. */
+export async function resendOwedAnswer(rt: Runtime, requestId: string): Promise<boolean> {
+  const record = await rt.store.getRequest(requestId);
+  if (!record || record.answerSent) {
+    await rt.store.forgetOpenRequest(requestId);
+    return true;
+  }
+  return sendAnswer(rt, record);
 }

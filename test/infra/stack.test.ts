@@ -27,6 +27,7 @@ describe.each(Object.values(STAGES))('stack for stage $stage', (config) => {
       'dnis-sync-exporter',
       'dnis-sync-parser',
       'dnis-sync-reassignintake',
+      'dnis-sync-sweeper',
       'dnis-sync-tokenrefresher',
       'dnis-sync-worker',
     ]);
@@ -108,9 +109,18 @@ describe.each(Object.values(STAGES))('stack for stage $stage', (config) => {
     // Work, priority and events DLQs, and the failed-invocations queue.
     expect(alarms.filter((m) => m === 'ApproximateNumberOfMessagesVisible')).toHaveLength(4);
     expect(alarms.filter((m) => m === 'ApproximateAgeOfOldestMessage')).toHaveLength(2);
-    expect(alarms.filter((m) => m === 'Errors')).toHaveLength(5);
+    expect(alarms.filter((m) => m === 'Errors')).toHaveLength(6);
     expect(alarms.filter((m) => m === 'Throttles')).toHaveLength(5);
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
+  it('sweeps on a schedule and alarms on stalled jobs and on job age (the completion guarantee)', () => {
+    template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(5 minutes)' });
+    const alarms = ofType(template, 'AWS::CloudWatch::Alarm').map((a) => a.Properties);
+    expect(alarms.find((a) => a.MetricName === 'StalledJobs')).toMatchObject({ Namespace: 'DnisSync', Threshold: 1 });
+    expect(alarms.find((a) => a.MetricName === 'OldestOpenJobAgeSeconds')).toMatchObject({ Namespace: 'DnisSync', Threshold: 6 * 3600 });
+    const sweeper = ourFunctions(template).find((f) => f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME === 'dnis-sync-sweeper');
+    expect(sweeper?.Properties.Environment.Variables).toMatchObject({ WORK_VISIBILITY_TIMEOUT_SECONDS: String(config.worker.timeoutSeconds * 6), SWEEP_INTERVAL_SECONDS: '300' });
   });
 
   it('matches its snapshot', () => {

@@ -102,8 +102,9 @@ describe('maintenance window', () => {
   let pipeline: Pipeline;
   let sim: RingCxSimulator;
   const opensInMs = 4_000;
-  // Set before the pipeline starts: the worker reads MAINTENANCE_WINDOW once, at cold start.
-  const windowStart = new Date(Date.now() + 15_000);
+  // Set before the pipeline starts: the worker reads MAINTENANCE_WINDOW once, at cold start. Far
+  // enough ahead that a slow start on a loaded machine still leaves the window a few seconds away.
+  const windowStart = new Date(Date.now() + 30_000);
 
   beforeAll(async () => {
     const hhmmss = (d: Date) => d.toISOString().slice(11, 19);
