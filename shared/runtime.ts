@@ -7,23 +7,7 @@ import { JobStore } from './jobs/store';
 import { SecretTokenProvider } from './ringcx/auth/tokenProvider';
 import { RingCxClient } from './ringcx/client';
 import { RateLimiter } from './ringcx/rateLimiter';
-import type { SyncOptions, SyncRequest } from './sync/syncRows';
-import type { Target } from './domain/desiredRow';
-
-/**
- * The sync engine's intent records (shared/jobs/intents.ts): its own type once SyncOptions
- * declares `intents`, `unknown` until then.
- */
-export type IntentStore = SyncOptions extends { intents?: infer Store } ? Store : never;
-
-/** What the worker hands the sync engine: the invocation's deadline and the intent records. */
-export type EngineOptions = SyncOptions & { remainingMs?: () => number; intents?: IntentStore };
-
-/**
- * One row for the sync engine. `expectedCurrent` is a precondition the engine checks on every read
- * (undefined = none, null = must be unassigned); `intentKey` names the row's intent record.
- */
-export type EngineRequest = SyncRequest & { expectedCurrent?: Target | null; intentKey?: string };
+import { DynamoIntentStore, type IntentStore } from './jobs/intents';
 
 /** Everything a function needs, built once per process from validated config. */
 export interface Runtime {
@@ -34,8 +18,8 @@ export interface Runtime {
   ringcx: RingCxClient;
   limiter: RateLimiter;
   tokens: SecretTokenProvider;
-  /** Set once the DynamoDB-backed intent store exists; the engine then confirms its own changes by re-reading. */
-  intents?: IntentStore;
+  /** What this stack's writes set out to do, so a re-read that finds them done reports them truly. */
+  intents: IntentStore;
 }
 
 export function createRuntime(config: Config, overrides: Partial<Pick<Runtime, 'aws' | 'events'>> = {}): Runtime {
@@ -65,12 +49,11 @@ export function createRuntime(config: Config, overrides: Partial<Pick<Runtime, '
   return {
     config,
     aws,
-    store: new JobStore(aws.dynamo, config.TABLE_NAME, { retentionDays: config.JOB_RETENTION_DAYS }),
+    store: new JobStore(aws.dynamo, config.TABLE_NAME, { retentionDays: config.JOB_RETENTION_DAYS, auditRetentionDays: config.AUDIT_RETENTION_DAYS }),
     events: overrides.events ?? eventBridgePublisher(aws.events, config.EVENT_BUS_NAME, config.EVENT_SOURCE),
     ringcx,
     limiter,
     tokens,
-    // Once shared/jobs/intents.ts is merged:
-    // intents: new DynamoIntentStore(aws.dynamo, config.TABLE_NAME, { retentionDays: config.JOB_RETENTION_DAYS }),
+    intents: new DynamoIntentStore(aws.dynamo, config.TABLE_NAME, { retentionDays: config.JOB_RETENTION_DAYS }),
   };
 }

@@ -4,8 +4,9 @@ import { logger, metrics } from '../framework/powertools';
 import { withCallTally } from '../framework/ringcxCalls';
 import { completeIfDone } from '../jobs/completion';
 import type { LastAttempt, OutcomeWrite } from '../jobs/store';
-import type { EngineOptions, EngineRequest, Runtime } from '../runtime';
-import { type SyncResult, syncRows } from '../sync/syncRows';
+import type { Runtime } from '../runtime';
+import { rowIntentKey } from '../jobs/intents';
+import { type SyncOptions, type SyncRequest, type SyncResult, syncRows } from '../sync/syncRows';
 
 /** One SQS record as the worker sees it, independent of the Lambda event shape. */
 export interface QueueRecord {
@@ -91,19 +92,19 @@ export async function processRowRecords(rt: Runtime, records: QueueRecord[], lim
   }
   for (const [jobId, attempts] of lastTries) await rt.store.recordLastAttempts(jobId, attempts);
 
-  const requests: EngineRequest[] = todo.map(({ record, message }) => ({
+  const requests: SyncRequest[] = todo.map(({ record, message }) => ({
     key: record.messageId,
     row: message.row,
     mode: message.mode,
     // The engine's rowIntentKey format (shared/jobs/intents.ts).
-    intentKey: `job#${message.jobId}#${message.line}`,
+    intentKey: rowIntentKey(message.jobId, message.line),
   }));
-  const engine: EngineOptions = {
+  const engine: SyncOptions = {
     maxArray: rt.config.RINGCX_MAX_ARRAY,
     maxRows: 1_000,
     reassignMode: rt.config.RINGCX_REASSIGN_MODE,
     ...(limits.remainingMs ? { remainingMs: limits.remainingMs } : {}),
-    ...(rt.intents ? { intents: rt.intents } : {}),
+    intents: rt.intents,
   };
   let results: Map<string, SyncResult>;
   let callsUsed = 0;

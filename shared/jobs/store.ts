@@ -188,6 +188,8 @@ const zeroCounts = () => Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Reco
 
 export interface JobStoreOptions {
   retentionDays: number;
+  /** Audit entries answer "who moved this number" long after the job is gone: unset = kept forever. */
+  auditRetentionDays?: number | undefined;
   now?: () => number;
 }
 
@@ -778,7 +780,9 @@ export class JobStore {
   }
 
   private auditItem(entry: AuditEntry) {
-    return { pk: `AUDIT#${entry.dnis}`, sk: `${entry.at}#${entry.requestId}`, kind: 'audit', ...entry, expiresAt: this.expiresAt() };
+    const days = this.options.auditRetentionDays;
+    const expiry = days === undefined ? {} : { expiresAt: Math.floor(this.now() / 1000) + days * 86_400 };
+    return { pk: `AUDIT#${entry.dnis}`, sk: `${entry.at}#${entry.requestId}`, kind: 'audit', ...entry, ...expiry };
   }
 
   async auditTrail(dnis: string): Promise<AuditEntry[]> {

@@ -9,9 +9,10 @@ import { withCallTally } from '../framework/ringcxCalls';
 import { describeFailure, type InvocationLimits, type RecordVerdict } from '../ingest/processRows';
 import type { OutcomeWrite, RequestRecord } from '../jobs/store';
 import { isRingCxError } from '../ringcx/errors';
-import type { EngineOptions, EngineRequest, Runtime } from '../runtime';
+import type { Runtime } from '../runtime';
 import { readCurrentState } from '../sync/currentState';
-import { syncRows } from '../sync/syncRows';
+import { requestIntentKey } from '../jobs/intents';
+import { type SyncOptions, type SyncRequest, syncRows } from '../sync/syncRows';
 
 const SUCCESS = new Set(['reassigned', 'assigned', 'updated', 'unchanged']);
 /** SQS delays a message by 15 minutes at most; a longer wait is a chain of such hops. */
@@ -131,20 +132,19 @@ async function decide(rt: Runtime, message: ReassignMessage, ctx: ReassignContex
     const waitMs = msUntilOpen(ctx.window, ctx.now());
     if (waitMs > 0) return { kind: 'hold', waitMs };
   }
-  const request: EngineRequest = {
+  const request: SyncRequest = {
     key: message.requestId,
     row,
     mode: 'apply',
-    // The engine's requestIntentKey format (shared/jobs/intents.ts).
-    intentKey: `request#${message.requestId}`,
+    intentKey: requestIntentKey(message.requestId),
     ...(expected !== undefined && !alreadyThere ? { expectedCurrent: expected } : {}),
   };
-  const engine: EngineOptions = {
+  const engine: SyncOptions = {
     maxArray: 1,
     maxRows: 1,
     reassignMode: rt.config.RINGCX_REASSIGN_MODE,
     ...(limits.remainingMs ? { remainingMs: limits.remainingMs } : {}),
-    ...(rt.intents ? { intents: rt.intents } : {}),
+    intents: rt.intents,
   };
   let synced;
   try {
@@ -155,7 +155,7 @@ async function decide(rt: Runtime, message: ReassignMessage, ctx: ReassignContex
   if (!synced) return { kind: 'retry', reason: 'the sync engine returned no result' };
   if (synced.status === 'retry') return { kind: 'retry', reason: synced.reason };
   const engineBefore = synced.before?.target ?? before;
-  if ((synced as { stale?: boolean }).stale) return answerFailed(`stale request: ${synced.detail}`, engineBefore, 'stale');
+  if (synced.stale) return answerFailed(`stale request: ${synced.detail}`, engineBefore, 'stale');
   if (!SUCCESS.has(synced.outcome)) return answerFailed(`${synced.outcome}: ${synced.detail}`, engineBefore);
   return {
     kind: 'answer',
