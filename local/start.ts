@@ -9,20 +9,17 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Context, S3Event, SQSEvent, SQSBatchResponse } from 'aws-lambda';
-import { stageConfig } from '../infra/config';
-import { RingCxAuthError, RingCxError } from '../shared/ringcx/errors';
 import { parseStartArgs, type StartOptions } from './cli/args';
 import { ErrorLog, oneLine } from './cli/errorLog';
 import { CliError, EXIT, EXIT_CODES_HELP } from './cli/exitCodes';
 import { ignoredColumnLines } from './cli/hints';
 import { type InputFile, planInputs } from './cli/inputs';
-import { describeProbeFailure, probeRingCx } from './cli/probe';
 import { ProgressPrinter } from './cli/progress';
 import { StallGuard } from './cli/stallGuard';
 import { environmentProblems, fileProblem, javaProblem, outDirProblem } from './cli/validate';
 import { watchParent } from './cli/watchdog';
-import { type LocalStack, type LocalStackOptions, startLocalStack } from './stack';
-import { LocalRunner } from './wiring/runner';
+import type { LocalStack, LocalStackOptions } from './stack';
+import type { LocalRunner } from './wiring/runner';
 
 const HELP = `dnis-sync, locally: CSV in, RingCX numbers provisioned, reports out.
 
@@ -93,7 +90,8 @@ function usageProblems(options: StartOptions, parseErrors: string[]): string[] {
   return problems;
 }
 
-function defaultStallSeconds(options: StartOptions): number {
+async function defaultStallSeconds(options: StartOptions): Promise<number> {
+  const { stageConfig } = await import('../infra/config');
   return Math.max(60, Math.ceil((2 * stageConfig(options.stage).worker.timeoutSeconds) / options.timeScale));
 }
 
@@ -115,6 +113,11 @@ class Session {
 }
 
 async function main(session: Session, options: StartOptions, errors: ErrorLog): Promise<number> {
+  // Loaded only now: a usage mistake is answered without loading the AWS SDK and the emulators.
+  const { describeProbeFailure, probeRingCx } = await import('./cli/probe');
+  const { RingCxAuthError, RingCxError } = await import('../shared/ringcx/errors');
+  const { startLocalStack } = await import('./stack');
+  const { LocalRunner } = await import('./wiring/runner');
   const outDir = resolve(options.out ?? join('out', new Date().toISOString().replace(/[:.]/g, '-')));
   const inputs = planInputs(options.files, options.plan ? 'plan' : 'incoming');
   const realRingCx = process.env.RINGCX_BASE_URL;
@@ -152,7 +155,7 @@ async function main(session: Session, options: StartOptions, errors: ErrorLog): 
     if (failure) throw new CliError(failure, EXIT.ringcx);
   }
 
-  const stallSeconds = options.stallSeconds ?? defaultStallSeconds(options);
+  const stallSeconds = options.stallSeconds ?? (await defaultStallSeconds(options));
   const guard = new StallGuard(stallSeconds * 1000);
   // Every function is wrapped so that an invocation that throws is printed, whatever else happens.
   const recorded = <E, R>(name: string, handler: AnyHandler<E, R>): AnyHandler<E, R> =>

@@ -96,12 +96,18 @@ describe('npm start', () => {
     const folder = tempDir('folder');
     const cases: Array<{ args: string[]; env?: Record<string, string>; lines: RegExp[] }> = [
       {
-        args: ['--bogus', '--stage', 'qa', '--time-scale', '0', '--stall-seconds', 'soon', 'missing.csv', folder],
-        lines: [/unknown option --bogus/, /--stage takes dev or prod/, /--time-scale takes a positive number/, /--stall-seconds takes a positive number/, /no such file: missing\.csv/, /is a directory/],
+        args: ['--bogus', '--stage', 'qa', '--time-scale', '0', '--stall-seconds', 'soon', '--to', 'queue:4503', 'missing.csv', folder],
+        lines: [
+          /unknown option --bogus/,
+          /--stage takes dev or prod/,
+          /--time-scale takes a positive number/,
+          /--stall-seconds takes a positive number/,
+          /--to only goes with --reassign/,
+          /no such file: missing\.csv/,
+          /is a directory, not a CSV file/,
+        ],
       },
-      { args: ['--reassign', '12125550100'], lines: [/--reassign needs --to TYPE:ID/] },
-      { args: ['--reassign', '12125550100', '--to', 'queue:4503', '--expect', 'floor:1'], lines: [/--expect: "floor" is not one of queue/] },
-      { args: ['--to', 'queue:4503'], lines: [/--to only goes with --reassign/] },
+      { args: ['--reassign', '12125550100', '--expect', 'floor:1'], lines: [/--reassign needs --to TYPE:ID/, /--expect: "floor" is not one of queue/] },
       { args: [], env: { RINGCX_BASE_URL: 'https://ringcx.example.test' }, lines: [/RINGCX_BASE_URL is set but RINGCX_SECRET_JSON is not/] },
       { args: [], env: { RINGCX_BASE_URL: 'https://ringcx.example.test', RINGCX_SECRET_JSON: '{apiToken:' }, lines: [/RINGCX_SECRET_JSON: .*not valid JSON/] },
       { args: [], env: { RINGCX_BASE_URL: 'https://ringcx.example.test', RINGCX_SECRET_JSON: '{"user":"me"}' }, lines: [/RINGCX_SECRET_JSON: .*apiToken, accessToken .* or clientId \+ clientSecret \+ jwt/] },
