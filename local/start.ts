@@ -114,10 +114,15 @@ class Session {
 
 async function main(session: Session, options: StartOptions, errors: ErrorLog): Promise<number> {
   // Loaded only now: a usage mistake is answered without loading the AWS SDK and the emulators.
-  const { describeProbeFailure, probeRingCx } = await import('./cli/probe');
+  const { connectionReason, describeProbeFailure, origin, probeRingCx } = await import('./cli/probe');
   const { RingCxAuthError, RingCxError } = await import('../shared/ringcx/errors');
   const { startLocalStack } = await import('./stack');
   const { LocalRunner } = await import('./wiring/runner');
+  // "connection failed" alone names neither the host nor the reason.
+  errors.describe = (error) =>
+    error instanceof RingCxError && error.kind === 'connection'
+      ? `${oneLine(error)} (${connectionReason(error)}; RingCX at ${origin(process.env.RINGCX_BASE_URL ?? '')})`
+      : oneLine(error);
   const outDir = resolve(options.out ?? join('out', new Date().toISOString().replace(/[:.]/g, '-')));
   const inputs = planInputs(options.files, options.plan ? 'plan' : 'incoming');
   const realRingCx = process.env.RINGCX_BASE_URL;
@@ -167,12 +172,13 @@ async function main(session: Session, options: StartOptions, errors: ErrorLog): 
         throw error;
       }
     };
-  const parser = recorded('parser', (await import('../functions/parser/app')).handler as unknown as AnyHandler<S3Event, unknown>);
+  // The parser and the exporter are awaited by this process, which reports their errors itself.
+  const parser = (await import('../functions/parser/app')).handler as unknown as AnyHandler<S3Event, unknown>;
   const runner = new LocalRunner(stack, {
     parser: (event, context) => guard.whilePaused(() => parser(event, context)),
     worker: recorded('worker', (await import('../functions/worker/app')).handler as unknown as AnyHandler<SQSEvent, SQSBatchResponse>),
     intake: recorded('reassign-intake', (await import('../functions/reassign-intake/app')).handler as unknown as AnyHandler<never, unknown>),
-    exporter: recorded('exporter', (await import('../functions/exporter/app')).handler as unknown as AnyHandler<unknown, unknown>),
+    exporter: (await import('../functions/exporter/app')).handler as unknown as AnyHandler<unknown, unknown>,
     refresher: recorded('token-refresher', (await import('../functions/token-refresher/app')).handler as unknown as AnyHandler<unknown, unknown>),
   });
   session.runner = runner;

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { EventTargetSchema } from '../../shared/domain/reassignment';
 import { normalizeNumber } from '../../shared/phone/normalize';
 
@@ -36,8 +35,8 @@ const OPTIONS = {
   stage: { type: 'string' },
   'time-scale': { type: 'string' },
   'stall-seconds': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+  help: { type: 'boolean' },
+} as const satisfies Record<string, { type: 'boolean' | 'string' }>;
 
 type OptionName = keyof typeof OPTIONS;
 const isKnown = (name: string): name is OptionName => Object.hasOwn(OPTIONS, name);
@@ -50,28 +49,40 @@ export const DEFAULT_EXAMPLE_FILE = 'examples/numbers.csv';
  */
 export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): { options: StartOptions; errors: string[] } {
   const errors: string[] = [];
-  // Non-strict parsing keeps going past an unknown flag; the tokens say exactly what was typed.
-  const { tokens } = parseArgs({ args: argv, options: OPTIONS, strict: false, allowPositionals: true, tokens: true });
   const values = new Map<OptionName, string | true>();
   const positionals: string[] = [];
-  for (const token of tokens) {
-    if (token.kind === 'positional') {
-      positionals.push(token.value);
+  const looksLikeOption = (arg: string | undefined) => arg !== undefined && (arg === '-h' || (arg.startsWith('--') && isKnown(arg.slice(2).split('=')[0] ?? '')));
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (arg === '-h') {
+      values.set('help', true);
       continue;
     }
-    if (token.kind === 'option-terminator') continue;
-    const { name, rawName } = token;
-    if (!isKnown(name)) {
+    if (!arg.startsWith('-') || arg === '-' || /^-\d/.test(arg)) {
+      positionals.push(arg);
+      continue;
+    }
+    const equals = arg.indexOf('=');
+    const name = arg.startsWith('--') ? arg.slice(2, equals === -1 ? undefined : equals) : arg.slice(1);
+    const rawName = arg.startsWith('--') ? `--${name}` : arg;
+    const inline = arg.startsWith('--') && equals !== -1 ? arg.slice(equals + 1) : undefined;
+    if (!arg.startsWith('--') || !isKnown(name)) {
       errors.push(`unknown option ${rawName} (see --help)`);
       continue;
     }
     if (OPTIONS[name].type === 'boolean') {
-      if (token.value !== undefined) errors.push(`${rawName} takes no value (got "${token.value}")`);
+      if (inline !== undefined) errors.push(`${rawName} takes no value (got "${inline}")`);
       values.set(name, true);
       continue;
     }
-    const value = token.value;
-    if (value === undefined || (value.startsWith('--') && isKnown(value.slice(2).split('=')[0] ?? ''))) {
+    // A flag right after a flag that needs a value is a missing value, not the value.
+    let value = inline;
+    if (value === undefined && i + 1 < argv.length && !looksLikeOption(argv[i + 1])) value = argv[++i];
+    if (value === undefined) {
       errors.push(`${rawName} needs a value (see --help)`);
       continue;
     }

@@ -6,10 +6,13 @@
 export class ErrorLog {
   private readonly seen = new Map<string, { source: string; message: string; count: number }>();
 
+  /** How an error becomes its line; replaced once the RingCX error types are loaded. */
+  describe: (error: unknown) => string = oneLine;
+
   constructor(private readonly print: (line: string) => void) {}
 
   add(source: string, error: unknown): void {
-    const message = oneLine(error);
+    const message = this.describe(error);
     const entry = this.seen.get(message);
     if (entry) {
       entry.count += 1;

@@ -6,7 +6,7 @@
 export class ProgressPrinter {
   private lastLine = '';
   private lastPrintedLine = '';
-  private lastPrintedAt = 0;
+  private lastPrintedAt = Number.NEGATIVE_INFINITY;
   private drawn = false;
 
   constructor(
@@ -36,7 +36,7 @@ export class ProgressPrinter {
     this.drawn = false;
     this.lastLine = '';
     this.lastPrintedLine = '';
-    this.lastPrintedAt = 0;
+    this.lastPrintedAt = Number.NEGATIVE_INFINITY;
   }
 
   /** Before printing anything else on a terminal, so it does not land in the middle of the bar. */
