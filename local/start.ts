@@ -277,11 +277,12 @@ async function run(): Promise<never> {
   }
 
   const session = new Session();
+  let exiting = false;
   const errors = new ErrorLog((line) => {
+    if (exiting) return;
     progress.clearLine();
     complain(line);
   });
-  let exiting = false;
   const exitAfterStop = async (code: number) => {
     if (exiting) return;
     exiting = true;
@@ -297,9 +298,11 @@ async function run(): Promise<never> {
   };
   process.on('SIGINT', () => onSignal('SIGINT', EXIT.sigint));
   process.on('SIGTERM', () => onSignal('SIGTERM', EXIT.sigterm));
-  process.on('SIGHUP', () => onSignal('SIGHUP', EXIT.sigterm));
+  process.on('SIGHUP', () => onSignal('SIGHUP', EXIT.sighup));
   watchParent(() => onSignal('SIGTERM', EXIT.sigterm));
   const crash = (error: unknown) => {
+    // Work still in flight while the emulators stop fails; that is not news.
+    if (exiting) return;
     progress.clearLine();
     complain(`internal error: ${oneLine(error)}`);
     if (options.verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
@@ -313,7 +316,9 @@ async function run(): Promise<never> {
     code = await main(session, options, errors);
   } catch (error) {
     progress.clearLine();
-    if (error instanceof CliError) {
+    if (exiting) {
+      code = EXIT.stalledOrInternal;
+    } else if (error instanceof CliError) {
       complain(error.message);
       code = error.exitCode;
     } else {

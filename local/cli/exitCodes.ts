@@ -14,6 +14,7 @@ export const EXIT = {
   /** No progress for --stall-seconds, or an internal error; the collected errors are printed. */
   stalledOrInternal: 4,
   /** Interrupted by SIGINT / SIGTERM (128 + signal number, as shells report it). */
+  sighup: 129,
   sigint: 130,
   sigterm: 143,
 } as const;
@@ -25,7 +26,8 @@ export const EXIT_CODES_HELP = `Exit codes:
   2    usage mistake (flag, file, environment, Java missing); nothing was started
   3    RingCX or the RingCentral login unreachable, or the credentials were refused
   4    no progress for --stall-seconds (the collected errors are printed), or an internal error
-  130  interrupted (SIGINT), 143 terminated (SIGTERM); everything started was stopped`;
+  129, 130, 143  hung up (SIGHUP), interrupted (SIGINT), terminated (SIGTERM, or the process
+       that started it went away); everything started was stopped first`;
 
 /** A mistake the user can fix; printed as one line, never with a stack trace. */
 export class CliError extends Error {

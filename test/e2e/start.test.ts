@@ -231,13 +231,30 @@ describe('npm start', () => {
   );
 
   it(
+    'stops everything it started on SIGTERM and exits 143 without an error storm',
+    async () => {
+      const java = javaRecorder();
+      const started = startCli(['--no-export', '--out', tempDir('terminated'), 'examples/numbers.csv'], cleanEnv({ PATH: java.path }));
+      await waitFor('the stack to be up', () => started.output().stdout.includes('RingCX simulator'), BOOT - 30_000);
+      const [dynamo] = java.dynamoPids();
+      started.child.kill('SIGTERM');
+      const result = await started.finished;
+      expect(result.code, result.stderr).toBe(143);
+      expect(errorLines(result.stderr)).toEqual(['npm start: SIGTERM: stopping the emulators']);
+      expect(result.stderr).not.toMatch(STACK_FRAME);
+      expect(isRunning(dynamo as number)).toBe(false);
+    },
+    BOOT,
+  );
+
+  it(
     'leaves no DynamoDB Local JVM or watchdog behind when its process is killed with SIGKILL',
     async () => {
       const java = javaRecorder();
       const started = startCli(['--no-export', '--out', tempDir('killed'), 'examples/numbers.csv'], cleanEnv({ PATH: java.path }));
       const dynamo = await waitFor('DynamoDB Local to start', () => java.dynamoPids()[0], BOOT - 30_000);
-      // The node process running local/start.ts is the JVM's parent (tsx runs it as a child of its own).
-      const startPid = await waitFor('the JVM to have its parent', () => parentOf(dynamo));
+      const startPid = started.child.pid as number;
+      expect(parentOf(dynamo)).toBe(startPid);
       expect(processesMentioning(`dnis-sync-watchdog ${startPid} ${dynamo}`)).toHaveLength(1);
       process.kill(startPid, 'SIGKILL');
       await started.finished;

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const TSX_CLI = join(ROOT, 'node_modules/tsx/dist/cli.mjs');
 
 export interface Finished {
   code: number | null;
@@ -26,9 +25,9 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
-/** `tsx local/start.ts ARGS` (what `npm start -- ARGS` runs), from the repository root. */
+/** `node --import tsx local/start.ts ARGS`, what `npm start -- ARGS` runs, from the repository root. */
 export function startCli(args: string[], env: NodeJS.ProcessEnv = cleanEnv()): Started {
-  const child = spawn(process.execPath, [TSX_CLI, 'local/start.ts', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
