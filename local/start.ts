@@ -289,17 +289,17 @@ async function run(): Promise<never> {
     await session.stop();
     process.exit(code);
   };
-  const onSignal = (signal: NodeJS.Signals, code: number) => {
+  const onSignal = (why: string, code: number) => {
     // A second Ctrl-C does not wait; the watchdog still takes DynamoDB Local down with us.
     if (exiting) process.exit(code);
     progress.clearLine();
-    complain(`${signal}: stopping the emulators`);
+    complain(`${why}: stopping the emulators`);
     void exitAfterStop(code);
   };
   process.on('SIGINT', () => onSignal('SIGINT', EXIT.sigint));
   process.on('SIGTERM', () => onSignal('SIGTERM', EXIT.sigterm));
   process.on('SIGHUP', () => onSignal('SIGHUP', EXIT.sighup));
-  watchParent(() => onSignal('SIGTERM', EXIT.sigterm));
+  watchParent(() => onSignal('the process that started npm start went away', EXIT.sigterm));
   const crash = (error: unknown) => {
     // Work still in flight while the emulators stop fails; that is not news.
     if (exiting) return;

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 /**
  * Makes `childPid` die with this process, even when this process is killed with SIGKILL and never
@@ -20,17 +21,52 @@ export function killWithThisProcess(childPid: number | undefined, pollSeconds = 
 }
 
 /**
- * Calls `onOrphaned` once when the process that started this one goes away (its pid changes as we
- * are re-parented), e.g. when `tsx` or `npm` is killed hard. Polls, since no signal says so.
+ * Calls `onOrphaned` once when the process that launched this one goes away, e.g. when `npm` is
+ * killed hard. npm runs the script through `sh -c`, which outlives npm, so the parent alone says
+ * nothing: each link from this process up to the npm process is watched, and a link that breaks
+ * (an ancestor exited and its child was re-parented) means we were orphaned. Polls, since no
+ * signal says so.
  */
 export function watchParent(onOrphaned: () => void, pollMs = 1_000): () => void {
-  const original = process.ppid;
+  const ancestors = launchChain();
   const timer = setInterval(() => {
-    if (process.ppid !== original) {
+    const intact = process.ppid === ancestors[0] && ancestors.every((pid, i) => i === ancestors.length - 1 || parentOf(pid) === ancestors[i + 1]);
+    if (!intact) {
       clearInterval(timer);
       onOrphaned();
     }
   }, pollMs);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+const NPM = /(^|[\s/])np[mx](-cli\.js)?(\s|$)/;
+
+/** This process's ancestors up to the npm (or npx) that started it; just the parent without one. */
+function launchChain(): number[] {
+  const chain: number[] = [];
+  for (let pid: number | undefined = process.ppid; pid !== undefined && pid > 1 && chain.length < 4; pid = parentOf(pid)) {
+    chain.push(pid);
+    if (NPM.test(commandLine(pid))) return chain;
+  }
+  return [process.ppid];
+}
+
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // A zombie has exited; it only waits to be reaped.
+    return fields[0] === 'Z' ? undefined : Number(fields[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  } catch {
+    return '';
+  }
 }

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -261,6 +261,26 @@ describe('npm start', () => {
       await waitFor('the JVM to exit', () => !isRunning(dynamo), 30_000);
       await waitFor('the watchdog to exit', () => processesMentioning(`dnis-sync-watchdog ${startPid}`).length === 0, 30_000);
       expect(isRunning(startPid)).toBe(false);
+    },
+    BOOT,
+  );
+
+  it(
+    'stops by itself and leaves nothing behind when the npm that started it is killed with SIGKILL',
+    async () => {
+      const java = javaRecorder();
+      const npm = spawn('npm', ['start', '--', '--no-export', '--out', tempDir('npm-killed'), 'examples/numbers.csv'], { env: cleanEnv({ PATH: java.path }), stdio: 'ignore' });
+      try {
+        const dynamo = await waitFor('DynamoDB Local to start', () => java.dynamoPids()[0], BOOT - 30_000);
+        const startPid = await waitFor('the JVM to have its parent', () => parentOf(dynamo));
+        npm.kill('SIGKILL');
+        // npm's `sh -c` survives npm; local/start.ts notices the broken chain and stops.
+        await waitFor('local/start.ts to stop', () => !isRunning(startPid), 60_000);
+        await waitFor('the JVM to exit', () => !isRunning(dynamo), 30_000);
+        expect(processesMentioning(`dnis-sync-watchdog ${startPid} `)).toEqual([]);
+      } finally {
+        npm.kill('SIGKILL');
+      }
     },
     BOOT,
   );
