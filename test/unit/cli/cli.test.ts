@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { parseStartArgs } from '../../../local/cli/args';
 import { ErrorLog } from '../../../local/cli/errorLog';
@@ -6,7 +9,7 @@ import { planInputs } from '../../../local/cli/inputs';
 import { describeProbeFailure } from '../../../local/cli/probe';
 import { ProgressPrinter } from '../../../local/cli/progress';
 import { StallGuard } from '../../../local/cli/stallGuard';
-import { environmentProblems } from '../../../local/cli/validate';
+import { environmentProblems, fileProblem, outDirProblem } from '../../../local/cli/validate';
 import { RingCxAuthError, RingCxError } from '../../../shared/ringcx/errors';
 
 describe('parseStartArgs', () => {
@@ -197,5 +200,20 @@ describe('StallGuard', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe('fileProblem and outDirProblem', () => {
+  it('says in words why a path is not a readable file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dnis-sync-files-'));
+    const file = join(dir, 'numbers.csv');
+    writeFileSync(file, 'dnis\n12125550100\n');
+    expect(fileProblem(file)).toBeUndefined();
+    expect(fileProblem(join(dir, 'nope.csv'))).toBe(`no such file: ${join(dir, 'nope.csv')}`);
+    expect(fileProblem(dir)).toBe(`${dir} is a directory, not a CSV file`);
+    expect(fileProblem(join(file, 'inner.csv'))).toMatch(/^no such file: .*a part of the path is not a directory/);
+    expect(outDirProblem(dir)).toBeUndefined();
+    expect(outDirProblem(join(dir, 'new-folder'))).toBeUndefined();
+    expect(outDirProblem(file)).toBe(`--out ${file} is a file, not a folder`);
   });
 });
