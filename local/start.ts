@@ -100,12 +100,18 @@ class Session {
   runner: LocalRunner | undefined;
   private stopping: Promise<void> | undefined;
 
-  /** Stops what was started, each part bounded in time so a stuck poller cannot keep the emulators alive. */
+  /** Set when the rows stalled: batches still in flight are stuck, so they get no time to finish. */
+  stalled = false;
+
+  /**
+   * Stops what was started. In-flight batches get a moment to finish (against a real tenant a
+   * batch may be mid-write), each part bounded so a stuck poller cannot keep the emulators alive.
+   */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       const within = (ms: number, work: Promise<unknown> | undefined) =>
         Promise.race([Promise.resolve(work).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, ms).unref())]);
-      await within(15_000, this.runner?.stop());
+      await within(this.stalled ? 1_000 : 15_000, this.runner?.stop());
       await within(15_000, this.stack?.stop());
     })();
     return this.stopping;
@@ -226,6 +232,7 @@ async function main(session: Session, options: StartOptions, errors: ErrorLog): 
   const outcome = await Promise.race([work(), guard.stalled.then(() => 'stalled' as const)]);
   guard.stop();
   if (outcome === 'stalled') {
+    session.stalled = true;
     progress.finish();
     complain(`no progress for ${stallSeconds} s; stopping (raise --stall-seconds if the run is just slow)`);
     if (errors.size === 0) process.stderr.write('  no function reported an error; check the results of the rows so far and --verbose logs\n');
