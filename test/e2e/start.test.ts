@@ -231,6 +231,37 @@ describe('npm start', () => {
   );
 
   it(
+    'reports a RingCX that goes away before the export in one line naming it, and exits 3',
+    async () => {
+      const java = javaRecorder();
+      // Answers the probe, then drops every connection.
+      let requests = 0;
+      const dropping = createServer((request: IncomingMessage, response: ServerResponse) => {
+        requests += 1;
+        request.resume();
+        if (requests === 1) response.writeHead(200, { 'content-type': 'application/json' }).end('[]');
+        else request.socket.destroy();
+      });
+      await new Promise<void>((resolve) => dropping.listen(0, '127.0.0.1', resolve));
+      const url = `http://127.0.0.1:${(dropping.address() as AddressInfo).port}`;
+      const input = join(tempDir('header-only'), 'empty.csv');
+      writeFileSync(input, 'dnis,description\n');
+      try {
+        const result = await runCli(['--out', tempDir('export-down'), input], cleanEnv({ PATH: java.path, RINGCX_BASE_URL: url, RINGCX_SECRET_JSON: '{"apiToken":"any"}' }));
+        expect(result.code, result.stderr).toBe(3);
+        expect(result.stdout).toMatch(/empty\.csv: the file was refused: the file has a header but no rows/);
+        expect(errorLines(result.stderr).at(-1)).toMatch(new RegExp(`^npm start: export failed: cannot reach RingCX at ${url}: connection (closed by the server|reset)$`));
+        expect(result.stderr).not.toMatch(STACK_FRAME);
+        expect(isRunning(java.dynamoPids()[0] as number)).toBe(false);
+      } finally {
+        dropping.closeAllConnections();
+        await new Promise((resolve) => dropping.close(resolve));
+      }
+    },
+    BOOT,
+  );
+
+  it(
     'stops everything it started on SIGTERM and exits 143 without an error storm',
     async () => {
       const java = javaRecorder();
