@@ -229,8 +229,12 @@ async function main(session: Session, options: StartOptions, errors: ErrorLog): 
     return exitCode;
   };
 
-  const outcome = await Promise.race([work(), guard.stalled.then(() => 'stalled' as const)]);
-  guard.stop();
+  let outcome: number | 'stalled';
+  try {
+    outcome = await Promise.race([work(), guard.stalled.then(() => 'stalled' as const)]);
+  } finally {
+    guard.stop();
+  }
   if (outcome === 'stalled') {
     session.stalled = true;
     progress.finish();
