@@ -1,0 +1,13 @@
+import type { Context } from 'aws-lambda';
+
+/** A function for the twin's own tests: reports what its environment sees, or outstays its deadline on request. */
+let invocations = 0;
+const bornAt = Date.now();
+
+export const handler = async (event: { sleepMs?: number; fail?: string }, context: Context) => {
+  invocations += 1;
+  const remainingAtStart = context.getRemainingTimeInMillis();
+  if (event.fail) throw new Error(event.fail);
+  if (event.sleepMs) await new Promise((resolve) => setTimeout(resolve, event.sleepMs));
+  return { pid: process.pid, invocations, bornAt, remainingAtStart, remainingAtEnd: context.getRemainingTimeInMillis(), probeEnv: process.env.PROBE_ENV };
+};
