@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { demoTenant } from '../../../local/ringcx-simulator/fixtures';
+import { distribution, leftUnrouted, numbersOf, unroutedIntervals } from '../../../local/twin/routingAudit';
+import { readRun } from '../../helpers/ingest';
+import { type Twin, startTwin } from '../../helpers/pipeline';
+
+/**
+ * Moves, tracking-number creates and unassigns on the twin with prod sizing at time scale 10:
+ * worker batches of 100, 27 RingCX requests per 6 s per instance, a 12 s deadline enforced with
+ * SIGKILL, messages back after the 72 s visibility timeout.
+ */
+const TIME_SCALE = 10;
+/** The goal: at most 2 s of unrouted time per moved number at ×10 (20 s unscaled). */
+const MAX_GAP_MS = 20_000 / TIME_SCALE;
+const MOVES = 300;
+const moving = (i: number) => `1312555${String(i).padStart(4, '0')}`;
+const killedMoves = (i: number) => `1313555${String(i).padStart(4, '0')}`;
+const tracking = (i: number) => `1314555${String(i).padStart(4, '0')}`;
+const retiring = (i: number) => `1315555${String(i).padStart(4, '0')}`;
+const KILLED = 60;
+let twin: Twin;
+
+beforeAll(async () => {
+  const seed = demoTenant();
+  for (let i = 0; i < MOVES; i++) seed.pool?.push({ dnis: moving(i), reservedAccountId: '99990001', dnisDescription: 'live', assignment: { type: 'gate', id: 4501 } });
+  for (let i = 0; i < KILLED; i++) {
+    seed.pool?.push({ dnis: killedMoves(i), reservedAccountId: '99990001', dnisDescription: 'live', assignment: { type: 'gate', id: 4502 } });
+    seed.pool?.push({ dnis: retiring(i), reservedAccountId: '99990001', dnisDescription: 'retiring', assignment: { type: 'gate', id: 4504 } });
+  }
+  twin = await startTwin({ stage: 'prod', timeScale: TIME_SCALE, simulator: { seed } });
+}, 300_000);
+afterAll(() => twin?.stop());
+
+const gapsOf = (numbers: Set<string>) => unroutedIntervals(twin.sim.state.events, numbers);
+const spans = () => twin.invocations.map((i) => ({ startedAt: i.startedAt, endedAt: i.endedAt, numbers: new Set(numbersOf(i)) }));
+
+async function runToCompletion(key: string, csv: string) {
+  const parse = await twin.upload(key, csv);
+  expect(parse.status).toBe('accepted');
+  await twin.waitForJob(parse.jobId, 1_500_000);
+  return readRun(twin, key, parse);
+}
+
+/** Waits for the first write of `kind` on one of `numbers`, then slows RingCX so the invocation in flight outlives its deadline. */
+async function deadlineKillAfterFirst(kind: 'unassign' | 'create' | 'assign' | 'move', numbers: Set<string>) {
+  const invocationsBefore = twin.invocations.length;
+  for (let waited = 0; !twin.sim.state.events.some((e) => e.kind === kind && numbers.has(e.dnis)); waited += 20) {
+    if (waited > 600_000) throw new Error(`no ${kind} on these numbers in time`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  twin.sim.setKnobs({ latencyMs: 5_000 });
+  for (;;) {
+    const killed = twin.invocations.slice(invocationsBefore).find((i) => i.outcome.status === 'timeout' && numbersOf(i).some((n) => numbers.has(n)));
+    if (killed) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  // Let requests already on the wire when the process died land, as they would on RingCX.
+  await new Promise((resolve) => setTimeout(resolve, 6_000));
+  const snapshot = new Map([...numbers].map((n) => [n, twin.sim.state.assignments.get(n)]));
+  twin.sim.setKnobs({ latencyMs: 0 });
+  return snapshot;
+}
+
+it(`moves ${MOVES} live numbers with on_conflict=reassign: every one reported reassigned, none unrouted longer than ${MAX_GAP_MS} ms`, { timeout: 1_800_000 }, async () => {
+  const lines = ['dnis,description,target_type,target_id,on_conflict', ...Array.from({ length: MOVES }, (_, i) => `${moving(i)},moved,queue,4503,reassign`)];
+  const started = Date.now();
+  const run = await runToCompletion('incoming/moves-300.csv', lines.join('\n'));
+  const numbers = new Set(Array.from({ length: MOVES }, (_, i) => moving(i)));
+  for (let i = 0; i < MOVES; i++) {
+    expect(twin.sim.state.assignments.get(moving(i)), moving(i)).toMatchObject({ type: 'gate', id: 4503 });
+    expect(run.rows.get(i + 2)?.outcome, `line ${i + 2}`).toBe('reassigned');
+  }
+  const intervals = gapsOf(numbers);
+  const gaps = distribution(intervals.map((g) => (g.to ?? Date.now()) - g.from));
+  console.log(`300 moves at ×${TIME_SCALE}, prod sizing: ${((Date.now() - started) / 1000).toFixed(0)} s; unrouted gaps (ms) ${JSON.stringify(gaps)}; ${twin.runner.workerPool.stats.timeouts} invocations timed out`);
+  expect(intervals.filter((g) => g.to === undefined)).toEqual([]);
+  expect(gaps.max).toBeLessThanOrEqual(MAX_GAP_MS);
+  expect(leftUnrouted(intervals, spans())).toEqual([]);
+});
+
+it('a deadline kill in the middle of moves leaves every number on its old or new target; redelivery finishes them as reassigned', { timeout: 1_800_000 }, async () => {
+  const numbers = new Set(Array.from({ length: KILLED }, (_, i) => killedMoves(i)));
+  const lines = ['dnis,description,target_type,target_id,on_conflict', ...[...numbers].map((n) => `${n},moved,queue,4503,reassign`)];
+  const parse = await twin.upload('incoming/moves-killed.csv', lines.join('\n'));
+  const atKill = await deadlineKillAfterFirst('unassign', numbers);
+  const stranded = [...atKill].filter(([, a]) => !(a?.type === 'gate' && (a.id === 4502 || a.id === 4503))).map(([n]) => n);
+  expect(stranded, 'numbers neither on their old nor their new target after the kill').toEqual([]);
+  await twin.waitForJob(parse.jobId, 1_500_000);
+  const run = await readRun(twin, 'incoming/moves-killed.csv', parse);
+  for (const [index, n] of [...numbers].entries()) {
+    expect(twin.sim.state.assignments.get(n), n).toMatchObject({ type: 'gate', id: 4503 });
+    expect(run.rows.get(index + 2)?.outcome, `line ${index + 2}`).toBe('reassigned');
+  }
+  expect(leftUnrouted(gapsOf(numbers), spans())).toEqual([]);
+});
+
+it('a deadline kill in the middle of tracking-number creates leaves no number half-created; redelivery finishes each once', { timeout: 1_800_000 }, async () => {
+  const numbers = new Set(Array.from({ length: KILLED }, (_, i) => tracking(i)));
+  const tracBefore = new Set(twin.sim.state.tracNumbers.keys());
+  const lines = ['dnis,description,target_type,target_id,account_id', ...[...numbers].map((n) => `${n},campaign,tracking_group,901,99990002`)];
+  const parse = await twin.upload('incoming/tracking-killed.csv', lines.join('\n'));
+  await deadlineKillAfterFirst('create', numbers);
+  await twin.waitForJob(parse.jobId, 1_500_000);
+  const run = await readRun(twin, 'incoming/tracking-killed.csv', parse);
+  const created = [...twin.sim.state.tracNumbers.values()].filter((t) => !tracBefore.has(t.tracId));
+  for (const [index, n] of [...numbers].entries()) {
+    expect(twin.sim.state.assignments.get(n), n).toMatchObject({ type: 'tracNumber' });
+    expect(created.filter((t) => t.dnis === n), `tracking numbers for ${n}`).toHaveLength(1);
+    expect(['created', 'assigned'], `line ${index + 2}`).toContain(run.rows.get(index + 2)?.outcome);
+  }
+  // No tracking number left without its number by a killed attempt.
+  expect(created.filter((t) => t.dnis === null)).toEqual([]);
+});
+
+it('a deadline kill in the middle of unassigns leaves every number assigned or removed as asked; redelivery reports each unassigned', { timeout: 1_800_000 }, async () => {
+  const numbers = new Set(Array.from({ length: KILLED }, (_, i) => retiring(i)));
+  const lines = ['dnis,target_type,target_id,action', ...[...numbers].map((n) => `${n},queue,4504,unassign`)];
+  const parse = await twin.upload('incoming/unassign-killed.csv', lines.join('\n'));
+  const atKill = await deadlineKillAfterFirst('unassign', numbers);
+  expect([...atKill].filter(([, a]) => a !== undefined && !(a.type === 'gate' && a.id === 4504))).toEqual([]);
+  await twin.waitForJob(parse.jobId, 1_500_000);
+  const run = await readRun(twin, 'incoming/unassign-killed.csv', parse);
+  for (const [index, n] of [...numbers].entries()) {
+    expect(twin.sim.state.assignments.get(n), n).toBeUndefined();
+    expect(run.rows.get(index + 2)?.outcome, `line ${index + 2}`).toBe('unassigned');
+  }
+});
