@@ -187,6 +187,8 @@ export interface Twin {
   invocations: MappingInvocation[];
   /** Uploads a file and runs the parser on it (as the S3 notification would); resolves with its job. */
   upload(key: string, csv: string): Promise<{ status: string; jobId: string }>;
+  /** The same, with the notification delivered `copies` times at once (S3 delivers at least once). */
+  uploadNotifiedTwice(key: string, csv: string): Promise<{ status: string; jobId: string }[]>;
   report: Pipeline['report'];
   /** Waits until the job has every row's outcome and its reports are written. */
   waitForJob(jobId: string, timeoutMs?: number): Promise<void>;
@@ -219,6 +221,14 @@ export async function startTwin(options: LocalStackOptions & LocalRunnerOptions 
   const config = loadConfig(stack.env);
   const store = new JobStore(createAwsClients(config).dynamo, config.TABLE_NAME, { retentionDays: 1 });
   const bucket = stack.env.BUCKET_NAME as string;
+  const notify = async (key: string, csv: string, copies: number) => {
+    const bytes = Buffer.from(csv, 'utf8');
+    const put = await stack.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentLength: bytes.length }));
+    const event = s3ObjectCreatedEvent(bucket, key, { size: bytes.length, eTag: put.ETag, versionId: put.VersionId });
+    const context = () => lambdaContext('dnis-sync-parser', stack.sizing.timeoutMs.parser);
+    const results = await Promise.all(Array.from({ length: copies }, () => parser(event, context())));
+    return results.flat() as { status: string; jobId: string }[];
+  };
   runner.start();
   return {
     stack,
@@ -226,12 +236,11 @@ export async function startTwin(options: LocalStackOptions & LocalRunnerOptions 
     sim: stack.simulator as RingCxSimulator,
     invocations,
     async upload(key, csv) {
-      const bytes = Buffer.from(csv, 'utf8');
-      const put = await stack.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentLength: bytes.length }));
-      const [result] = (await parser(s3ObjectCreatedEvent(bucket, key, { size: bytes.length, eTag: put.ETag, versionId: put.VersionId }), lambdaContext('parser'))) as { status: string; jobId: string }[];
+      const [result] = await notify(key, csv, 1);
       if (!result) throw new Error('parser returned nothing');
       return result;
     },
+    uploadNotifiedTwice: (key, csv) => notify(key, csv, 2),
     async report(prefix) {
       const read = async (key: string) => {
         const object = await stack.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));

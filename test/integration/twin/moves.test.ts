@@ -66,13 +66,17 @@ it(`moves ${MOVES} live numbers with on_conflict=reassign: every one reported re
   const started = Date.now();
   const run = await runToCompletion('incoming/moves-300.csv', lines.join('\n'));
   const numbers = new Set(Array.from({ length: MOVES }, (_, i) => moving(i)));
-  for (let i = 0; i < MOVES; i++) {
-    expect(twin.sim.state.assignments.get(moving(i)), moving(i)).toMatchObject({ type: 'gate', id: 4503 });
-    expect(run.rows.get(i + 2)?.outcome, `line ${i + 2}`).toBe('reassigned');
-  }
   const intervals = gapsOf(numbers);
   const gaps = distribution(intervals.map((g) => (g.to ?? Date.now()) - g.from));
-  console.log(`300 moves at ×${TIME_SCALE}, prod sizing: ${((Date.now() - started) / 1000).toFixed(0)} s; unrouted gaps (ms) ${JSON.stringify(gaps)}; ${twin.runner.workerPool.stats.timeouts} invocations timed out`);
+  const stats = twin.runner.workerPool.stats;
+  console.log(
+    `${MOVES} moves at ×${TIME_SCALE}, prod sizing: ${((Date.now() - started) / 1000).toFixed(0)} s; unrouted gaps (ms) ${JSON.stringify(gaps)}; ` +
+      `outcomes ${JSON.stringify(run.summary.outcomes)}; worker invocations ${stats.invocations} (${stats.timeouts} timed out, ${stats.coldStarts} cold starts)`,
+  );
+  const misplaced = [...numbers].filter((n) => !(twin.sim.state.assignments.get(n)?.type === 'gate' && twin.sim.state.assignments.get(n)?.id === 4503));
+  expect(misplaced, 'numbers not on their new target').toEqual([]);
+  const mislabelled = Array.from({ length: MOVES }, (_, i) => i + 2).filter((line) => run.rows.get(line)?.outcome !== 'reassigned');
+  expect(mislabelled.map((line) => `line ${line}: ${run.rows.get(line)?.outcome}`), 'rows not reported reassigned').toEqual([]);
   expect(intervals.filter((g) => g.to === undefined)).toEqual([]);
   expect(gaps.max).toBeLessThanOrEqual(MAX_GAP_MS);
   expect(leftUnrouted(intervals, spans())).toEqual([]);
@@ -87,10 +91,9 @@ it('a deadline kill in the middle of moves leaves every number on its old or new
   expect(stranded, 'numbers neither on their old nor their new target after the kill').toEqual([]);
   await twin.waitForJob(parse.jobId, 1_500_000);
   const run = await readRun(twin, 'incoming/moves-killed.csv', parse);
-  for (const [index, n] of [...numbers].entries()) {
-    expect(twin.sim.state.assignments.get(n), n).toMatchObject({ type: 'gate', id: 4503 });
-    expect(run.rows.get(index + 2)?.outcome, `line ${index + 2}`).toBe('reassigned');
-  }
+  expect([...numbers].filter((n) => twin.sim.state.assignments.get(n)?.id !== 4503), 'numbers not on their new target').toEqual([]);
+  const labels = [...numbers].map((_, index) => run.rows.get(index + 2)?.outcome);
+  expect(labels.filter((outcome) => outcome !== 'reassigned'), 'rows not reported reassigned').toEqual([]);
   expect(leftUnrouted(gapsOf(numbers), spans())).toEqual([]);
 });
 
