@@ -3,10 +3,11 @@
  * machine they ran on. Nothing here asserts a time; the goals are printed next to the figures.
  *
  *   npm run bench                 all sections
- *   npm run bench -- parser       one section (parser | requests | export | throughput)
+ *   npm run bench -- parser       one section (parser | requests | export | throughput | moves)
  *   BENCH_ROWS=200000 npm run bench -- parser
  */
 import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, type } from 'node:os';
@@ -282,6 +283,73 @@ async function throughputSection() {
   }
 }
 
+/**
+ * Moves under the deployed shape: pre-assigned numbers moved with on_conflict=reassign on the twin
+ * with prod sizing (worker processes with their own limiters and real deadlines, batches of 100,
+ * maxConcurrency 2) at a time scale. Reports how long the file takes, how long each number routed
+ * nowhere (from the simulator's timestamped writes), and the RingCX calls each move cost.
+ */
+async function movesSection() {
+  const numbers = Number(process.env.BENCH_MOVES ?? 1_000);
+  const timeScale = Number(process.env.BENCH_TIME_SCALE ?? 10);
+  const { demoTenant } = await import('../local/ringcx-simulator/fixtures');
+  const { FunctionPool } = await import('../local/twin/functionPool');
+  const { LocalRunner } = await import('../local/wiring/runner');
+  const { distribution, unroutedIntervals } = await import('../local/twin/routingAudit');
+  const seed = demoTenant();
+  const moved = (i: number) => benchNumber(700_000 + i);
+  for (let i = 0; i < numbers; i++) seed.pool?.push({ dnis: moved(i), reservedAccountId: '99990001', dnisDescription: `Live ${i}`, assignment: { type: 'gate', id: 4501 + (i % 2) } });
+  const mStack = await startLocalStack({ stage: 'prod', timeScale, simulator: { seed }, env: { POWERTOOLS_LOG_LEVEL: 'ERROR' } });
+  const sim = mStack.simulator as RingCxSimulator;
+  // The parser too runs in its own process, so this section does not share module state with the others.
+  const parserPool = new FunctionPool({ functionName: 'dnis-sync-parser', entry: fileURLToPath(new URL('../functions/parser/app.ts', import.meta.url)), env: mStack.env, timeoutMs: mStack.sizing.timeoutMs.parser });
+  const parser = async (event: unknown) => {
+    const outcome = await parserPool.invoke(event);
+    if (outcome.status !== 'ok') throw new Error(`parser: ${outcome.message}`);
+    return outcome.value;
+  };
+  const runner = new LocalRunner(mStack, { parser });
+  try {
+    runner.start();
+    const csv = ['dnis,description,target_type,target_id,on_conflict', ...Array.from({ length: numbers }, (_, i) => `${moved(i)},Moved ${i},queue,4503,reassign`)].join('\n');
+    const started = Date.now();
+    const job = await runner.runFile('incoming/bench/moves.csv', Buffer.from(csv));
+    const seconds = (Date.now() - started) / 1000;
+    const numberSet = new Set(Array.from({ length: numbers }, (_, i) => moved(i)));
+    const intervals = unroutedIntervals(sim.state.events, numberSet);
+    const open = intervals.filter((g) => g.to === undefined).length;
+    const gaps = distribution(intervals.map((g) => (g.to ?? Date.now()) - g.from));
+    const onTarget = [...numberSet].filter((n) => sim.state.assignments.get(n)?.id === 4503).length;
+    const calls = sim.apiCalls();
+    const answered = calls.filter((e) => e.status !== 429).length;
+    const stats = runner.workerPool.stats;
+    const ms = (value: number) => `${value.toFixed(0)} ms (${((value * timeScale) / 1000).toFixed(1)} s unscaled)`;
+    const markdown = [
+      `### Moves: ${numbers.toLocaleString('en-US')} live numbers, on_conflict=reassign, prod sizing on the twin (×${timeScale})`,
+      '',
+      table([
+        ['measure', 'value'],
+        ['completion (wall)', `${seconds.toFixed(0)} s (${((seconds * timeScale) / 60).toFixed(1)} min unscaled)`],
+        ['numbers on the new target', `${onTarget} / ${numbers}`],
+        ['outcomes', JSON.stringify(job.summary.outcomes)],
+        ['moves with an unrouted gap', `${gaps.count} (${open} still unrouted at the end)`],
+        ['unrouted gap, median', ms(gaps.median)],
+        ['unrouted gap, p99', ms(gaps.p99)],
+        ['unrouted gap, max', ms(gaps.max)],
+        ['RingCX calls per move (answered / all incl. 429)', `${(answered / numbers).toFixed(2)} / ${(calls.length / numbers).toFixed(2)}`],
+        ['worker invocations (timed out, cold starts)', `${stats.invocations} (${stats.timeouts}, ${stats.coldStarts})`],
+      ]),
+      '',
+      `Goal: every number reassigned; no gap above 2 s at ×10 (20 s unscaled).`,
+    ].join('\n');
+    save('moves', { numbers, timeScale, seconds, onTarget, outcomes: job.summary.outcomes, gaps, openGaps: open, calls: calls.length, answered, worker: stats }, markdown);
+  } finally {
+    await runner.stop();
+    await parserPool.stop();
+    await mStack.stop();
+  }
+}
+
 const stack = await startLocalStack({ simulator: { knobs: {} } });
 try {
   if (wants('parser')) await parserSection(stack);
@@ -291,4 +359,5 @@ try {
 }
 if (wants('export')) await exportSection();
 if (wants('throughput')) await throughputSection();
+if (wants('moves')) await movesSection();
 process.exit(0);

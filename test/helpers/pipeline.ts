@@ -200,7 +200,7 @@ export interface Twin {
  * environments as separate processes with real deadlines, the event source mappings running on
  * their own. The parser, intake and refresher run in this process.
  */
-export async function startTwin(options: LocalStackOptions & LocalRunnerOptions = {}): Promise<Twin> {
+export async function startTwin(options: LocalStackOptions & LocalRunnerOptions & { secretJson?: string } = {}): Promise<Twin> {
   const stack = await startLocalStack({
     dynamoEndpoint: inject('dynamoEndpoint'),
     tableName: `jobs-${randomUUID().slice(0, 8)}`,
@@ -212,7 +212,9 @@ export async function startTwin(options: LocalStackOptions & LocalRunnerOptions 
   vi.resetModules();
   const parser = (await import('../../functions/parser/app')).handler as unknown as ParserHandler;
   const intake = (await import('../../functions/reassign-intake/app')).handler as unknown as AnyHandler;
-  const runner = new LocalRunner(stack, { parser, intake: intake as never }, options);
+  const refresher = (await import('../../functions/token-refresher/app')).handler as unknown as AnyHandler;
+  if (options.secretJson) stack.json.setSecret(stack.env.RINGCX_SECRET_ID as string, options.secretJson);
+  const runner = new LocalRunner(stack, { parser, intake: intake as never, refresher }, options);
   const invocations: MappingInvocation[] = [];
   runner.onInvocation((invocation) => invocations.push(invocation));
   const { JobStore } = await import('../../shared/jobs/store');
