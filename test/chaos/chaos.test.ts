@@ -107,12 +107,13 @@ it(`keeps every invariant through ${ROWS} rows of chaos on the twin (prod sizing
   let slowdowns = 0;
   const storms = setInterval(() => {
     const elapsed = Date.now() - started;
-    // 429 bursts; one outage early on (a third of a budget window); now and then RingCX slows to a
-    // crawl for a while, so invocations in flight outlive their deadline and are killed.
+    // 429 bursts; one outage early on (a third of a budget window); now and then RingCX slows to
+    // just under the client's request timeout for a while, so invocations in flight outlive their
+    // deadline and are killed.
     const slow = random() < 0.12;
     if (slow) slowdowns += 1;
     sim.setKnobs({
-      latencyMs: slow ? twin.stack.sizing.timeoutMs.worker / 3 : 0,
+      latencyMs: slow ? Math.round(twin.stack.sizing.ringcx.requestTimeoutMs * 0.8) : 0,
       faults: { forced429: 8, errorRate: elapsed > windowMs / 2 && elapsed < windowMs * 0.85 ? 1 : 0.15 },
     });
     // A crash: an instance in the middle of a batch is SIGKILLed.

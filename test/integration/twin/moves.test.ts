@@ -41,24 +41,31 @@ async function runToCompletion(key: string, csv: string) {
   return readRun(twin, key, parse);
 }
 
-/** Waits for the first write of `kind` on one of `numbers`, then slows RingCX so the invocation in flight outlives its deadline. */
-async function deadlineKillAfterFirst(kind: 'unassign' | 'create' | 'assign' | 'move', numbers: Set<string>) {
+/**
+ * Waits for the first write of `kind` on one of `numbers`, then slows RingCX (each call just under
+ * the client's request timeout) so the invocation in flight outlives its deadline and the twin
+ * SIGKILLs it. A worker that stops in time is killed anyway, as a crash would: either way the
+ * batch dies mid-way. Returns the numbers' assignments once requests already sent have landed.
+ */
+async function killMidBatch(kind: 'unassign' | 'create' | 'assign' | 'move', numbers: Set<string>) {
   const invocationsBefore = twin.invocations.length;
   for (let waited = 0; !twin.sim.state.events.some((e) => e.kind === kind && numbers.has(e.dnis)); waited += 20) {
     if (waited > 600_000) throw new Error(`no ${kind} on these numbers in time`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  twin.sim.setKnobs({ latencyMs: 5_000 });
-  for (;;) {
-    const killed = twin.invocations.slice(invocationsBefore).find((i) => i.outcome.status === 'timeout' && numbersOf(i).some((n) => numbers.has(n)));
-    if (killed) break;
+  const { requestTimeoutMs } = twin.stack.sizing.ringcx;
+  twin.sim.setKnobs({ latencyMs: Math.round(requestTimeoutMs * 0.8) });
+  const killed = () => twin.invocations.slice(invocationsBefore).find((i) => ['timeout', 'crashed'].includes(i.outcome.status) && numbersOf(i).some((n) => numbers.has(n)));
+  const giveUpAt = Date.now() + 2 * twin.stack.sizing.timeoutMs.worker;
+  while (!killed()) {
+    if (Date.now() > giveUpAt) twin.runner.workerPool.killBusy();
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   // Let requests already on the wire when the process died land, as they would on RingCX.
-  await new Promise((resolve) => setTimeout(resolve, 6_000));
+  await new Promise((resolve) => setTimeout(resolve, requestTimeoutMs * 2));
   const snapshot = new Map([...numbers].map((n) => [n, twin.sim.state.assignments.get(n)]));
   twin.sim.setKnobs({ latencyMs: 0 });
-  return snapshot;
+  return { snapshot, how: killed()?.outcome.status };
 }
 
 it(`moves ${MOVES} live numbers with on_conflict=reassign: every one reported reassigned, none unrouted longer than ${MAX_GAP_MS} ms`, { timeout: 1_800_000 }, async () => {
@@ -86,7 +93,8 @@ it('a deadline kill in the middle of moves leaves every number on its old or new
   const numbers = new Set(Array.from({ length: KILLED }, (_, i) => killedMoves(i)));
   const lines = ['dnis,description,target_type,target_id,on_conflict', ...[...numbers].map((n) => `${n},moved,queue,4503,reassign`)];
   const parse = await twin.upload('incoming/moves-killed.csv', lines.join('\n'));
-  const atKill = await deadlineKillAfterFirst('unassign', numbers);
+  const { snapshot: atKill, how } = await killMidBatch('unassign', numbers);
+  console.log(`moves: batch ended by ${how}`);
   const stranded = [...atKill].filter(([, a]) => !(a?.type === 'gate' && (a.id === 4502 || a.id === 4503))).map(([n]) => n);
   expect(stranded, 'numbers neither on their old nor their new target after the kill').toEqual([]);
   await twin.waitForJob(parse.jobId, 1_500_000);
@@ -102,7 +110,8 @@ it('a deadline kill in the middle of tracking-number creates leaves no number ha
   const tracBefore = new Set(twin.sim.state.tracNumbers.keys());
   const lines = ['dnis,description,target_type,target_id,account_id', ...[...numbers].map((n) => `${n},campaign,tracking_group,901,99990002`)];
   const parse = await twin.upload('incoming/tracking-killed.csv', lines.join('\n'));
-  await deadlineKillAfterFirst('create', numbers);
+  const { how } = await killMidBatch('create', numbers);
+  console.log(`tracking creates: batch ended by ${how}`);
   await twin.waitForJob(parse.jobId, 1_500_000);
   const run = await readRun(twin, 'incoming/tracking-killed.csv', parse);
   const created = [...twin.sim.state.tracNumbers.values()].filter((t) => !tracBefore.has(t.tracId));
@@ -119,7 +128,8 @@ it('a deadline kill in the middle of unassigns leaves every number assigned or r
   const numbers = new Set(Array.from({ length: KILLED }, (_, i) => retiring(i)));
   const lines = ['dnis,target_type,target_id,action', ...[...numbers].map((n) => `${n},queue,4504,unassign`)];
   const parse = await twin.upload('incoming/unassign-killed.csv', lines.join('\n'));
-  const atKill = await deadlineKillAfterFirst('unassign', numbers);
+  const { snapshot: atKill, how } = await killMidBatch('unassign', numbers);
+  console.log(`unassigns: batch ended by ${how}`);
   expect([...atKill].filter(([, a]) => a !== undefined && !(a.type === 'gate' && a.id === 4504))).toEqual([]);
   await twin.waitForJob(parse.jobId, 1_500_000);
   const run = await readRun(twin, 'incoming/unassign-killed.csv', parse);
