@@ -34,6 +34,7 @@ export interface EventSourceMappingOptions {
  */
 export class TwinEventSourceMapping {
   private running = false;
+  private stopping = false;
   private loops: Promise<void>[] = [];
 
   constructor(private readonly options: EventSourceMappingOptions) {}
@@ -41,11 +42,13 @@ export class TwinEventSourceMapping {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopping = false;
     this.loops = Array.from({ length: this.options.sizing.maxConcurrency }, () => this.loop());
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping = true;
     await Promise.all(this.loops);
   }
 
@@ -74,7 +77,7 @@ export class TwinEventSourceMapping {
     const { batchSize, batchWindowMs } = this.options.sizing;
     const messages: Message[] = [];
     let windowEnds = Number.POSITIVE_INFINITY;
-    while (messages.length < batchSize && (this.running || messages.length === 0)) {
+    while (messages.length < batchSize && !this.stopping) {
       const waitSeconds = messages.length === 0 ? 1 : 0;
       const result = await sqs.send(
         new ReceiveMessageCommand({
