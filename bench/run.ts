@@ -301,6 +301,8 @@ async function movesSection() {
   for (let i = 0; i < numbers; i++) seed.pool?.push({ dnis: moved(i), reservedAccountId: '99990001', dnisDescription: `Live ${i}`, assignment: { type: 'gate', id: 4501 + (i % 2) } });
   const mStack = await startLocalStack({ stage: 'prod', timeScale, simulator: { seed }, env: { POWERTOOLS_LOG_LEVEL: 'ERROR' } });
   const sim = mStack.simulator as RingCxSimulator;
+  // The runner's own job-table reads use this process's environment.
+  Object.assign(process.env, mStack.env);
   // The parser too runs in its own process, so this section does not share module state with the others.
   const parserPool = new FunctionPool({ functionName: 'dnis-sync-parser', entry: fileURLToPath(new URL('../functions/parser/app.ts', import.meta.url)), env: mStack.env, timeoutMs: mStack.sizing.timeoutMs.parser });
   const parser = async (event: unknown) => {
