@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { demoTenant } from '../../../local/ringcx-simulator/fixtures';
+import type { StateEvent } from '../../../local/ringcx-simulator/state';
 import { distribution, leftUnrouted, numbersOf, unroutedIntervals } from '../../../local/twin/routingAudit';
 import { readRun } from '../../helpers/ingest';
 import { type Twin, startTwin } from '../../helpers/pipeline';
@@ -42,15 +43,15 @@ async function runToCompletion(key: string, csv: string) {
 }
 
 /**
- * Waits for the first write of `kind` on one of `numbers`, then slows RingCX (each call just under
+ * Waits for the first write of one of `kinds` on one of `numbers`, then slows RingCX (each call just under
  * the client's request timeout) so the invocation in flight outlives its deadline and the twin
  * SIGKILLs it. A worker that stops in time is killed anyway, as a crash would: either way the
  * batch dies mid-way. Returns the numbers' assignments once requests already sent have landed.
  */
-async function killMidBatch(kind: 'unassign' | 'create' | 'assign' | 'move', numbers: Set<string>) {
+async function killMidBatch(kinds: StateEvent['kind'][], numbers: Set<string>) {
   const invocationsBefore = twin.invocations.length;
-  for (let waited = 0; !twin.sim.state.events.some((e) => e.kind === kind && numbers.has(e.dnis)); waited += 20) {
-    if (waited > 600_000) throw new Error(`no ${kind} on these numbers in time`);
+  for (let waited = 0; !twin.sim.state.events.some((e) => kinds.includes(e.kind) && numbers.has(e.dnis)); waited += 20) {
+    if (waited > 600_000) throw new Error(`no ${kinds.join(' or ')} on these numbers in time`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   const { requestTimeoutMs } = twin.stack.sizing.ringcx;
@@ -93,7 +94,7 @@ it('a deadline kill in the middle of moves leaves every number on its old or new
   const numbers = new Set(Array.from({ length: KILLED }, (_, i) => killedMoves(i)));
   const lines = ['dnis,description,target_type,target_id,on_conflict', ...[...numbers].map((n) => `${n},moved,queue,4503,reassign`)];
   const parse = await twin.upload('incoming/moves-killed.csv', lines.join('\n'));
-  const { snapshot: atKill, how } = await killMidBatch('unassign', numbers);
+  const { snapshot: atKill, how } = await killMidBatch(['unassign', 'move'], numbers);
   console.log(`moves: batch ended by ${how}`);
   const stranded = [...atKill].filter(([, a]) => !(a?.type === 'gate' && (a.id === 4502 || a.id === 4503))).map(([n]) => n);
   expect(stranded, 'numbers neither on their old nor their new target after the kill').toEqual([]);
@@ -110,7 +111,7 @@ it('a deadline kill in the middle of tracking-number creates leaves no number ha
   const tracBefore = new Set(twin.sim.state.tracNumbers.keys());
   const lines = ['dnis,description,target_type,target_id,account_id', ...[...numbers].map((n) => `${n},campaign,tracking_group,901,99990002`)];
   const parse = await twin.upload('incoming/tracking-killed.csv', lines.join('\n'));
-  const { how } = await killMidBatch('create', numbers);
+  const { how } = await killMidBatch(['create', 'assign'], numbers);
   console.log(`tracking creates: batch ended by ${how}`);
   await twin.waitForJob(parse.jobId, 1_500_000);
   const run = await readRun(twin, 'incoming/tracking-killed.csv', parse);
@@ -127,7 +128,7 @@ it('a deadline kill in the middle of unassigns leaves every number assigned or r
   const numbers = new Set(Array.from({ length: KILLED }, (_, i) => retiring(i)));
   const lines = ['dnis,target_type,target_id,action', ...[...numbers].map((n) => `${n},queue,4504,unassign`)];
   const parse = await twin.upload('incoming/unassign-killed.csv', lines.join('\n'));
-  const { snapshot: atKill, how } = await killMidBatch('unassign', numbers);
+  const { snapshot: atKill, how } = await killMidBatch(['unassign'], numbers);
   console.log(`unassigns: batch ended by ${how}`);
   expect([...atKill].filter(([, a]) => a !== undefined && !(a.type === 'gate' && a.id === 4504))).toEqual([]);
   await twin.waitForJob(parse.jobId, 1_500_000);
