@@ -3,10 +3,11 @@
  * machine they ran on. Nothing here asserts a time; the goals are printed next to the figures.
  *
  *   npm run bench                 all sections
- *   npm run bench -- parser       one section (parser | requests | export | throughput)
+ *   npm run bench -- parser       one section (parser | requests | export | throughput | moves)
  *   BENCH_ROWS=200000 npm run bench -- parser
  */
 import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, type } from 'node:os';
@@ -191,18 +192,18 @@ async function throughputSection() {
   const seed = demoTenant();
   // 20 live numbers for the reassignment requests that arrive during the import.
   for (let i = 0; i < 20; i++) seed.pool?.push({ dnis: `1212955${String(1000 + i)}`, reservedAccountId: '99990001', assignment: { type: 'gate', id: 4501 } });
-  const knobs = { rateLimit: { budget, windowMs: 60_000, retryAfter: true }, latencyMs: 30 };
-  const tStack = await startLocalStack({ simulator: { seed, knobs }, visibilityTimeoutSeconds: 30 });
+  // The twin with prod sizing at ×10: RingCX's 120 per (scaled) minute, each worker instance its own slice.
+  const tStack = await startLocalStack({ stage: 'prod', timeScale: 10, simulator: { seed, knobs: { latencyMs: 30 } }, env: { POWERTOOLS_LOG_LEVEL: 'ERROR' } });
   const sim = tStack.simulator as RingCxSimulator;
   try {
-    Object.assign(process.env, tStack.env, { RINGCX_REQUESTS_PER_WINDOW: String(budget), RINGCX_WINDOW_MS: '60000', POWERTOOLS_LOG_LEVEL: 'ERROR' });
+    Object.assign(process.env, tStack.env);
     const { LocalRunner } = await import('../local/wiring/runner');
     const handlers = {
       parser: (await import('../functions/parser/app')).handler as never,
       worker: (await import('../functions/worker/app')).handler as never,
       intake: (await import('../functions/reassign-intake/app')).handler as never,
     };
-    const runner = new LocalRunner(tStack, handlers, { workerConcurrency: 2, batchSize: 100 });
+    const runner = new LocalRunner(tStack, handlers);
     runner.start();
     const targets = [4501, 4502, 4503, 4504, 4505].map((id) => `queue,${id}`).concat(['visual_ivr,701', 'visual_ivr,702']);
     const csv = ['dnis,description,target_type,target_id', ...Array.from({ length: numbers }, (_, i) => `${benchNumber(i)},Load ${i},${targets[i % targets.length]}`)].join('\n');
@@ -251,14 +252,14 @@ async function throughputSection() {
     const naiveRate = naiveSample / (naiveSeconds / 60);
     const naiveCalls = sim.apiCalls();
     const sorted = latencies.map((l) => l.ms).sort((a, b) => a - b);
-    const windowMs = 60_000;
+    const windowMs = tStack.sizing.ringcx.windowMs;
     const markdown = [
       `### Throughput: ${numbers.toLocaleString('en-US')} new numbers over 5 queues and 2 Visual IVRs, RingCX budget ${budget}/min (×10 time scale), 30 ms latency`,
       '',
       table([
         ['flow', 'wall time (s)', 'numbers / min', 'requests / number', '429s', 'share of ideal'],
         [`naive (search → create → assign), ${naiveSample}-number sample`, naiveSeconds.toFixed(0), Math.round(naiveRate), (naiveCalls.length / naiveSample).toFixed(3), naiveCalls.filter((e) => e.status === 429).length, `${((naiveRate / ideal) * 100).toFixed(1)}%`],
-        ['dnis-sync pipeline (parser → SQS → 2 workers, shared limiter)', wallSeconds.toFixed(0), Math.round(pipelineRate), perNumber.toFixed(3), `${throttled} (${((throttled / calls.length) * 100).toFixed(2)}%)`, `${((pipelineRate / ideal) * 100).toFixed(1)}%`],
+        ['dnis-sync pipeline on the twin (prod sizing: worker processes, each its own limiter)', wallSeconds.toFixed(0), Math.round(pipelineRate), perNumber.toFixed(3), `${throttled} (${((throttled / calls.length) * 100).toFixed(2)}%)`, `${((pipelineRate / ideal) * 100).toFixed(1)}%`],
       ]),
       '',
       `Ideal bound: ${budget}/min ÷ ${minimalPerNumber.toFixed(2)} requests per number = ${Math.round(ideal).toLocaleString('en-US')} numbers/min. Pipeline vs naive: ${(pipelineRate / naiveRate).toFixed(1)}× the numbers per minute. Goals: ≥ 90% of ideal, ≤ 1% 429s, ≥ 8× naive.`,
@@ -268,7 +269,7 @@ async function throughputSection() {
       `#### 20 reassignment events during the import`,
       '',
       table([
-        ['', 'put → applied (s)', 'budget windows (60 s)'],
+        ['', 'put → applied (s)', `budget windows (${windowMs / 1000} s)`],
         ['fastest', (sorted[0]! / 1000).toFixed(1), (sorted[0]! / windowMs).toFixed(2)],
         ['median', (sorted[10]! / 1000).toFixed(1), (sorted[10]! / windowMs).toFixed(2)],
         ['slowest', (sorted[19]! / 1000).toFixed(1), (sorted[19]! / windowMs).toFixed(2)],
@@ -282,6 +283,75 @@ async function throughputSection() {
   }
 }
 
+/**
+ * Moves under the deployed shape: pre-assigned numbers moved with on_conflict=reassign on the twin
+ * with prod sizing (worker processes with their own limiters and real deadlines, batches of 100,
+ * maxConcurrency 2) at a time scale. Reports how long the file takes, how long each number routed
+ * nowhere (from the simulator's timestamped writes), and the RingCX calls each move cost.
+ */
+async function movesSection() {
+  const numbers = Number(process.env.BENCH_MOVES ?? 1_000);
+  const timeScale = Number(process.env.BENCH_TIME_SCALE ?? 10);
+  const { demoTenant } = await import('../local/ringcx-simulator/fixtures');
+  const { FunctionPool } = await import('../local/twin/functionPool');
+  const { LocalRunner } = await import('../local/wiring/runner');
+  const { distribution, unroutedIntervals } = await import('../local/twin/routingAudit');
+  const seed = demoTenant();
+  const moved = (i: number) => benchNumber(700_000 + i);
+  for (let i = 0; i < numbers; i++) seed.pool?.push({ dnis: moved(i), reservedAccountId: '99990001', dnisDescription: `Live ${i}`, assignment: { type: 'gate', id: 4501 + (i % 2) } });
+  const mStack = await startLocalStack({ stage: 'prod', timeScale, simulator: { seed }, env: { POWERTOOLS_LOG_LEVEL: 'ERROR' } });
+  const sim = mStack.simulator as RingCxSimulator;
+  // The runner's own job-table reads use this process's environment.
+  Object.assign(process.env, mStack.env);
+  // The parser too runs in its own process, so this section does not share module state with the others.
+  const parserPool = new FunctionPool({ functionName: 'dnis-sync-parser', entry: fileURLToPath(new URL('../functions/parser/app.ts', import.meta.url)), env: mStack.env, timeoutMs: mStack.sizing.timeoutMs.parser });
+  const parser = async (event: unknown) => {
+    const outcome = await parserPool.invoke(event);
+    if (outcome.status !== 'ok') throw new Error(`parser: ${outcome.message}`);
+    return outcome.value;
+  };
+  const runner = new LocalRunner(mStack, { parser });
+  try {
+    runner.start();
+    const csv = ['dnis,description,target_type,target_id,on_conflict', ...Array.from({ length: numbers }, (_, i) => `${moved(i)},Moved ${i},queue,4503,reassign`)].join('\n');
+    const started = Date.now();
+    const job = await runner.runFile('incoming/bench/moves.csv', Buffer.from(csv));
+    const seconds = (Date.now() - started) / 1000;
+    const numberSet = new Set(Array.from({ length: numbers }, (_, i) => moved(i)));
+    const intervals = unroutedIntervals(sim.state.events, numberSet);
+    const open = intervals.filter((g) => g.to === undefined).length;
+    const gaps = distribution(intervals.map((g) => (g.to ?? Date.now()) - g.from));
+    const onTarget = [...numberSet].filter((n) => sim.state.assignments.get(n)?.id === 4503).length;
+    const calls = sim.apiCalls();
+    const answered = calls.filter((e) => e.status !== 429).length;
+    const stats = runner.workerPool.stats;
+    const ms = (value: number) => `${value.toFixed(0)} ms (${((value * timeScale) / 1000).toFixed(1)} s unscaled)`;
+    const markdown = [
+      `### Moves: ${numbers.toLocaleString('en-US')} live numbers, on_conflict=reassign, prod sizing on the twin (×${timeScale})`,
+      '',
+      table([
+        ['measure', 'value'],
+        ['completion (wall)', `${seconds.toFixed(0)} s (${((seconds * timeScale) / 60).toFixed(1)} min unscaled)`],
+        ['numbers on the new target', `${onTarget} / ${numbers}`],
+        ['outcomes', JSON.stringify(job.summary.outcomes)],
+        ['moves with an unrouted gap', `${gaps.count} (${open} still unrouted at the end)`],
+        ['unrouted gap, median', ms(gaps.median)],
+        ['unrouted gap, p99', ms(gaps.p99)],
+        ['unrouted gap, max', ms(gaps.max)],
+        ['RingCX calls per move (answered / all incl. 429)', `${(answered / numbers).toFixed(2)} / ${(calls.length / numbers).toFixed(2)}`],
+        ['worker invocations (timed out, cold starts)', `${stats.invocations} (${stats.timeouts}, ${stats.coldStarts})`],
+      ]),
+      '',
+      `Goal: every number reassigned; no gap above 2 s at ×10 (20 s unscaled).`,
+    ].join('\n');
+    save('moves', { numbers, timeScale, seconds, onTarget, outcomes: job.summary.outcomes, gaps, openGaps: open, calls: calls.length, answered, worker: stats }, markdown);
+  } finally {
+    await runner.stop();
+    await parserPool.stop();
+    await mStack.stop();
+  }
+}
+
 const stack = await startLocalStack({ simulator: { knobs: {} } });
 try {
   if (wants('parser')) await parserSection(stack);
@@ -291,4 +361,5 @@ try {
 }
 if (wants('export')) await exportSection();
 if (wants('throughput')) await throughputSection();
+if (wants('moves')) await movesSection();
 process.exit(0);

@@ -89,3 +89,31 @@ export function stageConfig(stage: string | undefined): StageConfig {
   if (!config) throw new Error(`unknown stage "${stage}"; use one of ${Object.keys(STAGES).join(', ')}`);
   return config;
 }
+
+/**
+ * The runtime sizing the stack deploys, in one shape the local twin reads too, so `npm start`,
+ * the harness and AWS agree on every number. Durations are in seconds, as CDK takes them.
+ */
+export function deployedSizing(config: StageConfig) {
+  const budget = ringcxBudget(config);
+  return {
+    worker: {
+      timeoutSeconds: config.worker.timeoutSeconds,
+      requestsPerMinute: budget.perWorker,
+      // AWS: at least 6× the function timeout, so a throttled or timed-out batch is retried, not dropped.
+      visibilityTimeoutSeconds: config.worker.timeoutSeconds * 6,
+    },
+    queues: {
+      work: { batchSize: config.worker.batchSize, batchWindowSeconds: config.worker.batchWindowSeconds, maxConcurrency: config.worker.maxConcurrency },
+      priority: { batchSize: config.priority.batchSize, batchWindowSeconds: 0, maxConcurrency: config.priority.maxConcurrency },
+    },
+    maxReceiveCount: config.maxReceiveCount,
+    parser: { timeoutSeconds: config.parser.timeoutSeconds },
+    exporter: { timeoutSeconds: config.exporter.timeoutSeconds, requestsPerMinute: budget.exporter },
+    refresher: { timeoutSeconds: 60, everyMinutes: config.refresherEveryMinutes },
+    intake: { timeoutSeconds: 30 },
+    ringcx: { requestsPerMinute: config.ringcxRequestsPerMinute },
+  };
+}
+
+export type DeployedSizing = ReturnType<typeof deployedSizing>;

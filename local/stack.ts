@@ -3,7 +3,8 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-s
 import { startFauxqs } from 'fauxqs';
 import type { KnobsInput } from './ringcx-simulator/knobs';
 import { type RingCxSimulator, startRingCxSimulator } from './ringcx-simulator/server';
-import type { TenantSeed } from './ringcx-simulator/fixtures';
+import { demoTenant, type TenantSeed } from './ringcx-simulator/fixtures';
+import { twinSizing, type TwinSizing } from './twin/sizing';
 import { createJobTable, type DynamoDbLocal, startDynamoDbLocal } from './aws/dynamodbLocal';
 import { LocalJsonServices } from './aws/jsonServices';
 
@@ -19,6 +20,10 @@ export const LOCAL_QUEUES = {
 } as const;
 
 export interface LocalStackOptions {
+  /** Whose sizing the twin copies (infra/config.ts): batch sizes, concurrency, timeouts, budgets. Default dev. */
+  stage?: 'dev' | 'prod';
+  /** Every duration is divided by this: timeouts, visibility, batching windows, schedules, the RingCX window. Default 1. */
+  timeScale?: number;
   /** Reuse a running DynamoDB Local (tests share one JVM); otherwise one is started. */
   dynamoEndpoint?: string;
   tableName?: string;
@@ -26,7 +31,12 @@ export interface LocalStackOptions {
   /** When set, RingCX is this server instead of the simulator; `secretJson` holds its credentials. */
   ringcx?: { baseUrl: string; secretJson: string };
   simulator?: { knobs?: KnobsInput; seed?: TenantSeed; random?: () => number };
+  /** Overrides the stage's redrive maxReceiveCount (tests of the DLQ path). */
   maxReceiveCount?: number;
+  /**
+   * Overrides the stage's (scaled) visibility timeout. Only for the in-process harness, whose
+   * poller re-shows failed messages itself; the twin keeps the stage's value.
+   */
   visibilityTimeoutSeconds?: number;
   env?: Record<string, string>;
 }
@@ -37,6 +47,9 @@ export interface LocalStack {
   s3: S3Client;
   json: LocalJsonServices;
   simulator: RingCxSimulator | undefined;
+  sizing: TwinSizing;
+  /** Per-function additions to `env`, as the stack gives each function its own: the RingCX budget slices. */
+  functionEnv: { worker: Record<string, string>; exporter: Record<string, string> };
   queues: Record<keyof typeof LOCAL_QUEUES, { url: string; arn: string }>;
   fauxqs: Awaited<ReturnType<typeof startFauxqs>>;
   stop(): Promise<void>;
@@ -48,6 +61,8 @@ export interface LocalStack {
  * points the unchanged Lambda code at them.
  */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const sizing = twinSizing(options.stage ?? 'dev', options.timeScale ?? 1);
+  const seed = options.simulator?.seed ?? demoTenant();
   const fauxqs = await startFauxqs({ port: 0, logger: false, messageSpies: true });
   const awsUrl = `http://127.0.0.1:${fauxqs.port}`;
   let dynamo: DynamoDbLocal | undefined;
@@ -57,8 +72,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const simulator = options.ringcx
     ? undefined
     : await startRingCxSimulator({
-        ...(options.simulator?.knobs ? { knobs: options.simulator.knobs } : {}),
-        ...(options.simulator?.seed ? { seed: options.simulator.seed } : {}),
+        // RingCX's own limits on the twin's clock; a test's knobs still win.
+        knobs: {
+          ...options.simulator?.knobs,
+          rateLimit: { budget: sizing.ringcx.tenantRequestsPerWindow, windowMs: sizing.ringcx.windowMs, ...options.simulator?.knobs?.rateLimit },
+          exchangeLimit: { windowMs: sizing.ringcx.exchangeWindowMs, ...options.simulator?.knobs?.exchangeLimit },
+          tokenLifetimeMs: options.simulator?.knobs?.tokenLifetimeMs ?? sizing.ringcx.tokenLifetimeMs,
+        },
+        seed,
         ...(options.simulator?.random ? { random: options.simulator.random } : {}),
       });
 
@@ -70,8 +91,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const sqs = new SQSClient({ region: 'us-east-1', endpoint: awsUrl, credentials: LOCAL_CREDENTIALS });
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
 
-  const visibility = String(options.visibilityTimeoutSeconds ?? 2);
-  const maxReceiveCount = options.maxReceiveCount ?? 5;
+  // SQS counts visibility in whole seconds.
+  const visibility = String(options.visibilityTimeoutSeconds ?? Math.max(1, Math.round(sizing.queues.work.visibilityTimeoutMs / 1000)));
+  const maxReceiveCount = options.maxReceiveCount ?? sizing.maxReceiveCount;
   const queue = async (name: string, attributes: Record<string, string> = {}) => {
     const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: { VisibilityTimeout: visibility, ...attributes } }));
     const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
@@ -102,7 +124,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     RINGCENTRAL_BASE_URL: options.ringcx ? (process.env.RINGCENTRAL_BASE_URL ?? 'https://platform.ringcentral.com') : ringcxUrl,
     RINGCX_SECRET_ID: secretId,
     RINGCX_SELF_LOGIN: 'true',
-    RINGCX_DEFAULT_ACCOUNT_ID: '99990001',
+    // The simulator's tenant, not a stage value: a deployed stage names its own account.
+    RINGCX_DEFAULT_ACCOUNT_ID: seed.accounts[0]?.accountId ?? '',
+    RINGCX_TIMEOUT_MS: String(sizing.ringcx.requestTimeoutMs),
     TABLE_NAME: tableName,
     BUCKET_NAME: bucket,
     WORK_QUEUE_URL: work.url,
@@ -123,6 +147,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     s3,
     json,
     simulator,
+    sizing,
+    functionEnv: {
+      worker: { RINGCX_REQUESTS_PER_WINDOW: String(sizing.ringcx.workerRequestsPerWindow), RINGCX_WINDOW_MS: String(sizing.ringcx.windowMs), ...options.env },
+      exporter: { RINGCX_REQUESTS_PER_WINDOW: String(sizing.ringcx.exporterRequestsPerWindow), RINGCX_WINDOW_MS: String(sizing.ringcx.windowMs), ...options.env },
+    },
     queues: { work, workDlq, priority, priorityDlq, eventsDlq },
     fauxqs,
     async stop() {

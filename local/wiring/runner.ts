@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Context, S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
@@ -7,15 +8,28 @@ import type { IngestResult } from '../../shared/ingest/parseObject';
 import { reportKeys, type JobSummary } from '../../shared/jobs/reports';
 import { JobStore, type JobMeta } from '../../shared/jobs/store';
 import type { LocalStack } from '../stack';
+import { FunctionPool } from '../twin/functionPool';
+import { type MappingInvocation, TwinEventSourceMapping } from '../twin/eventSourceMapping';
 import { lambdaContext, s3ObjectCreatedEvent } from './lambdaEvents';
-import { SqsPoller } from './sqsPoller';
 
 export interface LocalHandlers {
   parser: (event: S3Event, context: Context) => Promise<unknown>;
-  worker: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+  /**
+   * Ignored: the worker and the exporter run on the twin, each environment a process of its own
+   * loading functions/<name>/app.ts. Still accepted so callers written for in-process runs compile.
+   */
+  worker?: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
   intake?: (event: never, context: Context) => Promise<unknown>;
   exporter?: (event: unknown, context: Context) => Promise<unknown>;
   refresher?: (event: unknown, context: Context) => Promise<unknown>;
+}
+
+export interface LocalRunnerOptions {
+  /** Environments are replaced after this many invocations, so cold starts happen in every run. */
+  maxInvocationsPerInstance?: number;
+  /** Chance an environment is retired after an invocation. */
+  retireRate?: number;
+  random?: () => number;
 }
 
 export interface FileOutcome {
@@ -25,64 +39,108 @@ export interface FileOutcome {
   table: string;
 }
 
+export interface RunnerError {
+  fn: string;
+  message: string;
+}
+
+const functionEntry = (name: string) => fileURLToPath(new URL(`../../functions/${name}/app.ts`, import.meta.url));
+
 /**
- * AWS's event delivery, locally: an object put in the bucket invokes the parser with the S3 event
- * shape, and pollers feed the work queue to the worker as the event source mapping would (batch
- * size and window, partial batch failures, visibility timeout, redrive to the DLQ).
+ * AWS's event delivery, locally, with the deployed stack's sizing (local/twin/sizing.ts): an object
+ * put in the bucket invokes the parser with the S3 event shape; the work and priority queues feed
+ * worker environments (separate processes with real deadlines) through event source mappings with
+ * the stage's batch size, window and maxConcurrency; the schedule runs the token refresher.
  */
 export class LocalRunner {
-  readonly workPoller: SqsPoller;
-  readonly priorityPoller: SqsPoller;
+  readonly workerPool: FunctionPool;
+  readonly exporterPool: FunctionPool;
+  readonly workPoller: TwinEventSourceMapping;
+  readonly priorityPoller: TwinEventSourceMapping;
+  /** Handler and environment failures (errors, timeouts, crashes, invalid responses), oldest first. */
+  readonly errors: RunnerError[] = [];
+  private readonly errorListeners: ((error: RunnerError) => void)[] = [];
+  private readonly invocationListeners: ((invocation: MappingInvocation) => void)[] = [];
   private refreshTimer: NodeJS.Timeout | undefined;
   private readonly store: JobStore;
-  private readonly errors: unknown[] = [];
 
   constructor(
     private readonly stack: LocalStack,
     private readonly handlers: LocalHandlers,
-    options: { workerConcurrency?: number; batchSize?: number } = {},
+    options: LocalRunnerOptions = {},
   ) {
     const config = loadConfig(stack.env);
+    const { sizing } = stack;
     this.store = new JobStore(createAwsClients(config).dynamo, config.TABLE_NAME, { retentionDays: 1 });
-    this.workPoller = new SqsPoller({
+    const report = (error: RunnerError) => this.report(error);
+    this.workerPool = new FunctionPool({
+      functionName: 'dnis-sync-worker',
+      entry: functionEntry('worker'),
+      env: { ...stack.env, ...stack.functionEnv.worker },
+      timeoutMs: sizing.timeoutMs.worker,
+      memoryMb: sizing.config.worker.memoryMb,
+      ...(options.maxInvocationsPerInstance ? { maxInvocationsPerInstance: options.maxInvocationsPerInstance } : {}),
+      ...(options.retireRate ? { retireRate: options.retireRate } : {}),
+      ...(options.random ? { random: options.random } : {}),
+    });
+    this.exporterPool = new FunctionPool({
+      functionName: 'dnis-sync-exporter',
+      entry: functionEntry('exporter'),
+      env: { ...stack.env, ...stack.functionEnv.exporter },
+      timeoutMs: sizing.timeoutMs.exporter,
+      memoryMb: sizing.config.exporter.memoryMb,
+    });
+    const onInvocation = (invocation: MappingInvocation) => {
+      for (const listener of this.invocationListeners) listener(invocation);
+    };
+    this.workPoller = new TwinEventSourceMapping({
       sqs: stack.sqs,
       queueUrl: stack.queues.work.url,
       queueArn: stack.queues.work.arn,
-      functionName: 'dnis-sync-worker',
-      handler: handlers.worker,
-      batchSize: options.batchSize ?? 100,
-      batchWindowMs: 500,
-      concurrency: options.workerConcurrency ?? 2,
-      retryDelayMs: 5_000,
-      onError: (error) => this.errors.push(error),
+      pool: this.workerPool,
+      sizing: sizing.queues.work,
+      onInvocation,
+      onError: report,
     });
-    this.priorityPoller = new SqsPoller({
+    this.priorityPoller = new TwinEventSourceMapping({
       sqs: stack.sqs,
       queueUrl: stack.queues.priority.url,
       queueArn: stack.queues.priority.arn,
-      functionName: 'dnis-sync-worker',
-      handler: handlers.worker,
-      batchSize: 5,
-      batchWindowMs: 0,
-      concurrency: 1,
-      retryDelayMs: 5_000,
-      onError: (error) => this.errors.push(error),
+      pool: this.workerPool,
+      sizing: sizing.queues.priority,
+      onInvocation,
+      onError: report,
     });
     // The bus rule: requests from allowed sources reach the intake function, as EventBridge delivers them.
     const allowed = new Set(config.EVENT_SOURCES);
     stack.json.subscribers.push(async (event) => {
       if (event.detailType === 'DNIS Reassignment Requested' && allowed.has(event.source) && handlers.intake) {
-        await handlers.intake(event.envelope as never, lambdaContext('dnis-sync-reassign-intake'));
+        await handlers.intake(event.envelope as never, lambdaContext('dnis-sync-reassign-intake', sizing.timeoutMs.intake));
       }
     });
   }
 
-  /** Starts the pollers and, like the schedule, the token refresher every `refreshEveryMs`. */
-  start(refreshEveryMs = 4 * 60_000): void {
+  /** Called with every handler or environment failure as it happens (the same entries as `errors`). */
+  onError(listener: (error: RunnerError) => void): () => void {
+    this.errorListeners.push(listener);
+    return () => this.errorListeners.splice(this.errorListeners.indexOf(listener) >>> 0, 1);
+  }
+
+  /** Called after every worker invocation the event source mappings make, with its batch and outcome. */
+  onInvocation(listener: (invocation: MappingInvocation) => void): () => void {
+    this.invocationListeners.push(listener);
+    return () => this.invocationListeners.splice(this.invocationListeners.indexOf(listener) >>> 0, 1);
+  }
+
+  /** Starts the event source mappings and, like the schedule, the token refresher (every scaled `refresherEveryMinutes`). */
+  start(refreshEveryMs = this.stack.sizing.refreshEveryMs): void {
     this.workPoller.start();
     this.priorityPoller.start();
     if (this.handlers.refresher) {
-      const refresh = () => void this.handlers.refresher?.({}, lambdaContext('dnis-sync-token-refresher')).catch((error: unknown) => this.errors.push(error));
+      const refresh = () =>
+        void this.handlers
+          .refresher?.({}, lambdaContext('dnis-sync-token-refresher', this.stack.sizing.timeoutMs.refresher))
+          .catch((error: unknown) => this.report({ fn: 'dnis-sync-token-refresher', message: (error as Error).message }));
       refresh();
       this.refreshTimer = setInterval(refresh, refreshEveryMs);
     }
@@ -91,19 +149,29 @@ export class LocalRunner {
   async stop(): Promise<void> {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     await Promise.all([this.workPoller.stop(), this.priorityPoller.stop()]);
+    await Promise.all([this.workerPool.stop(), this.exporterPool.stop()]);
   }
 
   /** What the daily schedule does: export every number and its routing, with the drift report. */
   async runExport(): Promise<{ manifest: Record<string, unknown>; files: Record<string, string> }> {
-    if (!this.handlers.exporter) throw new Error('no exporter handler');
-    const manifest = (await this.handlers.exporter({}, lambdaContext('dnis-sync-exporter', 15 * 60_000))) as { files: Record<string, string> };
+    const outcome = await this.exporterPool.invoke({});
+    if (outcome.status !== 'ok') {
+      this.report({ fn: this.exporterPool.functionName, message: outcome.message });
+      throw new Error(`the export failed: ${outcome.message}`);
+    }
+    const manifest = outcome.value as Record<string, unknown> & { files: Record<string, string> };
     const bucket = this.stack.env.BUCKET_NAME as string;
     const files: Record<string, string> = {};
-    for (const [name, key] of Object.entries(manifest.files)) {
+    for (const key of Object.values(manifest.files)) {
       const object = await this.stack.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       files[key.split('/').at(-1) as string] = (await object.Body?.transformToString('utf-8')) ?? '';
     }
     return { manifest, files };
+  }
+
+  private report(error: RunnerError): void {
+    this.errors.push(error);
+    for (const listener of this.errorListeners) listener(error);
   }
 
   /** Puts a reassignment request on the bus and waits for its answer event. */
@@ -132,7 +200,8 @@ export class LocalRunner {
       body.length > 8 * 1024 * 1024
         ? await new Upload({ client: this.stack.s3, params: { Bucket: bucket, Key: key, Body: body } }).done()
         : await this.stack.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length }));
-    const results = (await this.handlers.parser(s3ObjectCreatedEvent(bucket, key, { size: body.length, eTag: put.ETag, versionId: put.VersionId }), lambdaContext('dnis-sync-parser'))) as IngestResult[];
+    const event = s3ObjectCreatedEvent(bucket, key, { size: body.length, eTag: put.ETag, versionId: put.VersionId });
+    const results = (await this.handlers.parser(event, lambdaContext('dnis-sync-parser', this.stack.sizing.timeoutMs.parser))) as IngestResult[];
     const result = results[0];
     if (!result || result.status === 'ignored') throw new Error(`the parser ignored ${key}`);
     const jobId = result.jobId;

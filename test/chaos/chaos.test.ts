@@ -1,119 +1,143 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { demoTenant } from '../../local/ringcx-simulator/fixtures';
-import type { RingCxSimulator } from '../../local/ringcx-simulator/server';
-import { SqsPoller } from '../../local/wiring/sqsPoller';
+import { distribution, leftUnrouted, numbersOf, unroutedIntervals } from '../../local/twin/routingAudit';
 import { readRun } from '../helpers/ingest';
-import { startPipeline, type Pipeline } from '../helpers/pipeline';
+import { startTwin, type Twin } from '../helpers/pipeline';
 import { seededRandom } from '../helpers/random';
 import { DEMO_JWT_CREDENTIALS } from '../helpers/ringcx';
 
 /**
- * The pipeline on a bad day: RingCX answers 15% 5xx, 5% hangs, connection resets, 429 bursts and a
- * two-second outage, its tokens expire every 2 (scaled) minutes; invocations are killed mid-batch,
- * 10% of messages are delivered twice and the S3 notification arrives twice. The invariants are
- * checked against the simulator's final state and its request log. CHAOS_ROWS sets the size
- * (`npm run test:chaos` runs 5,000; `npm test` 500).
+ * The pipeline on a bad day, on the local twin with prod sizing at a time scale: worker instances
+ * are separate processes with 12 s deadlines (at ×10) that are enforced with SIGKILL; RingCX
+ * answers 15% 5xx, 5% hangs, connection resets, 429 bursts and an outage, and slows down now and
+ * then so invocations outlive their deadline; instances are also SIGKILLed at random; 10% of
+ * messages are delivered twice and the S3 notification arrives twice. The invariants are checked
+ * against the simulator's final state, its timestamped write log and the twin's invocation log.
+ * CHAOS_ROWS sets the size (`npm run test:chaos` runs 5,000; `npm test` 500), CHAOS_TIME_SCALE
+ * the scale (default 10).
  */
 const ROWS = Number(process.env.CHAOS_ROWS ?? 500);
-const LIVE = 40;
+// ×10 as the issue asks for the full run; the 500 rows inside `npm test` run at ×20 to stay short.
+const TIME_SCALE = Number(process.env.CHAOS_TIME_SCALE ?? (ROWS >= 5_000 ? 10 : 20));
+/** The goal for a moved number: unrouted at most 2 s at ×10, i.e. 20 s unscaled. */
+const MAX_GAP_MS = 20_000 / TIME_SCALE;
+const LIVE = Math.max(40, Math.round(ROWS / 12));
 const random = seededRandom(66);
-let pipeline: Pipeline;
-let sim: RingCxSimulator;
+let twin: Twin;
 
 const live = (i: number) => `1212956${String(1000 + i)}`;
 const fresh = (i: number) => `1212957${String(i).padStart(4, '0')}`.slice(0, 11);
+const trackingFresh = (i: number) => `1212958${String(i).padStart(4, '0')}`.slice(0, 11);
+
+type Want = { dnis: string; label: string; target?: { type: string; id: number } | undefined };
 
 beforeAll(async () => {
   const seed = demoTenant();
   for (let i = 0; i < LIVE; i++) seed.pool?.push({ dnis: live(i), reservedAccountId: '99990001', dnisDescription: 'live', assignment: { type: 'gate', id: 4501 } });
-  pipeline = await startPipeline({
-    maxReceiveCount: 4,
+  twin = await startTwin({
+    stage: 'prod',
+    timeScale: TIME_SCALE,
     simulator: {
       seed,
       random: seededRandom(7),
       knobs: {
-        // Retry-After counts whole seconds, a whole budget window at this time scale; without it the
-        // client's own backoff (scaled with the window) applies, as it would to unscaled RingCX.
-        rateLimit: { budget: 120, windowMs: 1_000, retryAfter: false },
-        tokenLifetimeMs: 2_000,
+        // Retry-After counts whole seconds, a large part of a scaled budget window; without it the
+        // client's own backoff (scaled with the window) applies.
+        rateLimit: { retryAfter: false },
         faults: { errorRate: 0.15, timeoutRate: 0.05, resetRate: 0.02, hangMs: 1_500 },
       },
     },
-    env: { RINGCX_REQUESTS_PER_WINDOW: '120', RINGCX_WINDOW_MS: '1000', RINGCX_TIMEOUT_MS: '400', RINGCX_MAX_ATTEMPTS: '3', RINGCX_SELF_LOGIN: 'true' },
-    batchSize: 25,
+    env: { RINGCX_MAX_ATTEMPTS: '3' },
+    // Tokens come from the refresher on its (scaled) schedule, as deployed; they expire every 30 s at ×10.
+    secretJson: JSON.stringify(DEMO_JWT_CREDENTIALS),
+    // Environments are recycled, so cold starts keep happening.
+    maxInvocationsPerInstance: 6,
+    retireRate: 0.05,
+    random: seededRandom(11),
   });
-  sim = pipeline.stack.simulator as RingCxSimulator;
-  pipeline.stack.json.setSecret('dnis-sync/ringcx', JSON.stringify(DEMO_JWT_CREDENTIALS));
 }, 300_000);
-afterAll(() => pipeline?.stop());
+afterAll(() => twin?.stop());
 
-it(`keeps every invariant through ${ROWS} rows of chaos`, { timeout: 1_800_000 }, async () => {
-  // The file: new numbers on five queues, live numbers some rows may move and some may not, bad rows.
-  const lines = ['dnis,description,target_type,target_id,on_conflict'];
-  const desired = new Map<number, { dnis: string; target: number; mayMove: boolean; fresh: boolean }>();
+it(`keeps every invariant through ${ROWS} rows of chaos on the twin (prod sizing, ×${TIME_SCALE})`, { timeout: 3_600_000 }, async () => {
+  // The file: new numbers on five queues, new tracking numbers, live numbers some rows may move,
+  // some may not and some retire, and bad rows.
+  const lines = ['dnis,description,target_type,target_id,on_conflict,account_id,action'];
+  const wants = new Map<number, Want>();
+  const unassignRows = new Set<string>();
   for (let i = 0; i < ROWS; i++) {
     const line = i + 2;
     if (i % 20 === 19) {
-      lines.push(`bad-${i},broken,queue,4501,`);
+      lines.push(`bad-${i},broken,queue,4501,,,`);
     } else if (i < LIVE) {
-      const mayMove = i % 2 === 0;
-      lines.push(`${live(i)},moved,queue,4503,${mayMove ? 'reassign' : 'fail'}`);
-      desired.set(line, { dnis: live(i), target: 4503, mayMove, fresh: false });
+      const kind = i % 3;
+      if (kind === 0) {
+        lines.push(`${live(i)},moved,queue,4503,reassign,,`);
+        wants.set(line, { dnis: live(i), label: 'reassigned', target: { type: 'gate', id: 4503 } });
+      } else if (kind === 1) {
+        lines.push(`${live(i)},moved,queue,4503,fail,,`);
+        wants.set(line, { dnis: live(i), label: 'conflict', target: { type: 'gate', id: 4501 } });
+      } else {
+        lines.push(`${live(i)},,queue,4501,,,unassign`);
+        wants.set(line, { dnis: live(i), label: 'unassigned', target: undefined });
+        unassignRows.add(live(i));
+      }
+    } else if (i % 10 === 3) {
+      lines.push(`${trackingFresh(i)},campaign ${i},tracking_group,${901 + (i % 2)},,99990002,`);
+      wants.set(line, { dnis: trackingFresh(i), label: 'created', target: { type: 'tracNumber', id: -1 } });
     } else {
       const target = 4501 + (i % 5);
-      lines.push(`${fresh(i)},chaos ${i},queue,${target},`);
-      desired.set(line, { dnis: fresh(i), target, mayMove: false, fresh: true });
+      lines.push(`${fresh(i)},chaos ${i},queue,${target},,,`);
+      wants.set(line, { dnis: fresh(i), label: 'created', target: { type: 'gate', id: target } });
     }
   }
-  const event = await pipeline.putCsv('incoming/chaos.csv', lines.join('\n'));
-  // The S3 notification, twice at once.
-  const parsed = (await Promise.all([pipeline.runParser(event), pipeline.runParser(event)])).flat() as { status: string; jobId: string }[];
-  const job = parsed.find((p) => p.status === 'accepted');
-  expect(parsed.map((p) => p.status).sort()).toEqual(['accepted', 'duplicate']);
+  const liveNumbers = new Set(Array.from({ length: LIVE }, (_, i) => live(i)));
 
-  // A worker that is sometimes killed mid-batch (its batch comes back after the visibility
-  // timeout, while the killed run may still finish in the background), and at-least-once delivery
-  // that hands 10% of messages over a second time.
-  const { sqs, queues } = pipeline.stack;
-  let kills = 0;
+  // At-least-once delivery: 10% of first deliveries are handed over a second time.
+  const { sqs, queues } = twin.stack;
   let duplicates = 0;
-  const chaoticWorker = async (e: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-    const copies = e.Records.filter((r) => r.attributes.ApproximateReceiveCount === '1' && random() < 0.1);
-    duplicates += copies.length;
-    for (const copy of copies) await sqs.send(new SendMessageCommand({ QueueUrl: queues.work.url, MessageBody: copy.body }));
-    const run = pipeline.worker(e, context);
-    if (random() < 0.1) {
-      kills += 1;
-      await new Promise((resolve) => setTimeout(resolve, random() * 300));
-      run.catch(() => undefined);
-      throw new Error('killed mid-batch');
+  twin.runner.onInvocation((invocation) => {
+    for (const message of invocation.messages) {
+      if (message.Attributes?.ApproximateReceiveCount === '1' && random() < 0.1) {
+        duplicates += 1;
+        void sqs.send(new SendMessageCommand({ QueueUrl: queues.work.url, MessageBody: message.Body ?? '' }));
+      }
     }
-    return run;
-  };
-  const poller = new SqsPoller({ sqs, queueUrl: queues.work.url, queueArn: queues.work.arn, functionName: 'worker', handler: chaoticWorker, batchSize: 25, batchWindowMs: 100, concurrency: 2,
-    // The visibility timeout, scaled like the budget: a failed batch returns after a pause, not at once.
-    retryDelayMs: 1_500 });
+  });
 
+  // The S3 notification, twice at once.
+  const parsed = await twin.uploadNotifiedTwice('incoming/chaos.csv', lines.join('\n'));
+  expect(parsed.map((p) => p.status).sort()).toEqual(['accepted', 'duplicate']);
+  const jobId = parsed.find((p) => p.status === 'accepted')?.jobId as string;
+
+  const sim = twin.sim;
+  const windowMs = twin.stack.sizing.ringcx.windowMs;
   const started = Date.now();
+  let randomKills = 0;
+  let slowdowns = 0;
   const storms = setInterval(() => {
     const elapsed = Date.now() - started;
-    // 429 bursts every 2 s; one 2-second outage early on, long enough to exhaust some rows' retries.
-    sim.setKnobs({ faults: { forced429: 8, errorRate: elapsed > 3_000 && elapsed < 5_000 ? 1 : 0.15 } });
-  }, 2_000);
+    // 429 bursts; one outage early on (a third of a budget window); now and then RingCX slows to
+    // just under the client's request timeout for a while, so invocations in flight outlive their
+    // deadline and are killed.
+    const slow = random() < 0.12;
+    if (slow) slowdowns += 1;
+    sim.setKnobs({
+      latencyMs: slow ? Math.round(twin.stack.sizing.ringcx.requestTimeoutMs * 0.8) : 0,
+      faults: { forced429: 1, errorRate: elapsed > windowMs / 2 && elapsed < windowMs * 0.85 ? 1 : 0.15 },
+    });
+    // A crash: an instance in the middle of a batch is SIGKILLed.
+    if (random() < 0.15 && twin.runner.workerPool.killBusy(random)) randomKills += 1;
+  }, windowMs / 2);
   try {
-    // Drain until nothing is visible or in flight: failed batches sit out their visibility timeout.
-    for (let idle = 0; idle < 3; ) {
-      idle = (await poller.pollOnce()) ? 0 : (await pipeline.queueDepth(queues.work.url)) > 0 ? 0 : idle + 1;
-    }
+    // Until nothing is visible or in flight: failed batches sit out their visibility timeout.
+    await waitForQuiet(twin);
   } finally {
     clearInterval(storms);
   }
-  await new Promise((resolve) => setTimeout(resolve, 2_000)); // let killed runs finish
+  sim.setKnobs({ latencyMs: 0, faults: { errorRate: 0, timeoutRate: 0, resetRate: 0, forced429: 0 } });
 
-  const jobId = job?.jobId as string;
-  const before = await readRun(pipeline, 'incoming/chaos.csv', { status: 'accepted', jobId });
+  // RingCX recovers; the DLQ is redriven; the redriven rows complete.
   const dead = [];
   for (;;) {
     const batch = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queues.workDlq.url, MaxNumberOfMessages: 10 }));
@@ -121,58 +145,73 @@ it(`keeps every invariant through ${ROWS} rows of chaos`, { timeout: 1_800_000 }
     dead.push(...batch.Messages);
     await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queues.workDlq.url, Entries: batch.Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })) }));
   }
-  const deadLines = new Set(dead.map((m) => JSON.parse(m.Body ?? '{}').line as number));
-  // DLQ'd rows appear as failed, unless another delivery of the same row (a duplicate, or a run
-  // killed on its last receive that still finished) recorded its real outcome first.
-  let completedElsewhere = 0;
-  for (const line of deadLines) {
-    const outcome = before.rows.get(line)?.outcome;
-    expect(outcome, `line ${line} in the DLQ has an outcome`).toBeDefined();
-    if (outcome !== 'failed') {
-      expect(['created', 'assigned', 'reassigned', 'updated', 'unchanged', 'conflict']).toContain(outcome);
-      completedElsewhere += 1;
-    }
-  }
-
-  // RingCX recovers; the DLQ is redriven; the redriven rows complete.
-  sim.setKnobs({ faults: { errorRate: 0, timeoutRate: 0, resetRate: 0, forced429: 0 } });
   for (let i = 0; i < dead.length; i += 10) {
     await sqs.send(new SendMessageBatchCommand({ QueueUrl: queues.work.url, Entries: dead.slice(i, i + 10).map((m, j) => ({ Id: String(j), MessageBody: m.Body ?? '' })) }));
   }
-  while (await pipeline.workPoller.pollOnce());
-  const after = await readRun(pipeline, 'incoming/chaos.csv', { status: 'accepted', jobId });
+  await waitForQuiet(twin);
 
-  // Every row has exactly one outcome: outcomes + rejected = rows in the file.
-  const reported = after.results.slice(1).map((r) => Number(r[0]));
-  expect(new Set(reported).size).toBe(reported.length);
-  expect(reported.length).toBe(ROWS);
-  expect(after.summary.rows).toEqual({ total: ROWS, accepted: desired.size, rejected: ROWS - desired.size });
-  for (const line of deadLines) expect(after.rows.get(line)?.outcome, `line ${line} after redrive`).not.toBe('failed');
-
-  // The final RingCX state is the desired state for every row that succeeded.
-  const succeeded = ['created', 'assigned', 'reassigned', 'updated', 'unchanged'];
-  for (const [line, want] of desired) {
-    const outcome = after.rows.get(line)?.outcome;
-    if (!outcome || !succeeded.includes(outcome)) continue;
-    expect(sim.state.assignments.get(want.dnis), `line ${line} ${want.dnis}`).toMatchObject({ type: 'gate', id: want.target });
-  }
-  // Zero duplicate creates.
-  const creates = new Map<string, number>();
-  for (const e of sim.state.events.filter((e) => e.kind === 'create')) creates.set(e.dnis, (creates.get(e.dnis) ?? 0) + 1);
-  expect([...creates.values()].filter((n) => n > 1)).toEqual([]);
-  // Zero moves of a number its row did not allow to move.
-  for (const want of desired.values()) {
-    if (want.fresh || want.mayMove) continue;
-    expect(sim.state.events.filter((e) => e.dnis === want.dnis && (e.kind === 'move' || e.kind === 'unassign')), want.dnis).toEqual([]);
-    expect(sim.state.assignments.get(want.dnis)).toMatchObject({ id: 4501 });
-  }
-
+  // 1. No number left unassigned at the end of any invocation unless its row asked for it, and the
+  //    unrouted gap of every moved number, from the simulator's timestamped writes.
+  const spans = twin.invocations.map((i) => ({ startedAt: i.startedAt, endedAt: i.endedAt, numbers: new Set(numbersOf(i)) }));
+  const intervals = unroutedIntervals(sim.state.events, liveNumbers);
+  const stranded = leftUnrouted(intervals, spans, unassignRows);
+  const moved = new Set([...wants.values()].filter((w) => w.label === 'reassigned').map((w) => w.dnis));
+  const gaps = distribution(intervals.filter((g) => moved.has(g.dnis)).map((g) => (g.to ?? Date.now()) - g.from));
+  const stats = twin.runner.workerPool.stats;
   const statuses = new Map<string, number>();
   for (const e of sim.log) statuses.set(String(e.status), (statuses.get(String(e.status)) ?? 0) + 1);
   console.log(
-    `chaos tally: ${ROWS} rows; outcomes ${JSON.stringify(after.summary.outcomes)}; RingCX answers ${JSON.stringify(Object.fromEntries(statuses))}; ` +
-      `${kills} invocations killed, ${duplicates} messages delivered twice, 1 duplicate S3 notification, ${dead.length} messages DLQ'd and redriven ` +
-      `(${completedElsewhere} of their rows already completed by another delivery); ` +
-      `${sim.auth.stats.refreshes} token refreshes, ${sim.auth.stats.exchanges} exchanges`,
+    `chaos tally (${ROWS} rows, prod sizing, ×${TIME_SCALE}, ${((Date.now() - started) / 1000).toFixed(0)} s): RingCX answers ${JSON.stringify(Object.fromEntries(statuses))}; ` +
+      `worker invocations ${stats.invocations} (${stats.timeouts} killed at their deadline, ${stats.crashes} crashed, ${randomKills} of them SIGKILLed at random, ${stats.coldStarts} cold starts); ` +
+      `${slowdowns} RingCX slowdowns; ${duplicates} messages delivered twice, 1 duplicate S3 notification, ${dead.length} messages DLQ'd and redriven; ` +
+      `unrouted gaps of moved numbers (ms): ${JSON.stringify(gaps)}; numbers left unrouted past an invocation: ${stranded.length}`,
   );
+  expect(stats.timeouts + stats.crashes, 'the run had deadline kills or crashes').toBeGreaterThan(0);
+  expect.soft(stranded.map((s) => `${s.dnis} unrouted from ${new Date(s.from).toISOString()} ${s.to ? `for ${s.to - s.from} ms` : 'to the end'}`)).toEqual([]);
+  expect.soft(gaps.max, 'largest unrouted gap of a moved number (ms)').toBeLessThanOrEqual(MAX_GAP_MS);
+
+  // Every row has its outcome once the queue is quiet: the job completes and its reports exist.
+  await twin.waitForJob(jobId, 2 * twin.stack.sizing.queues.work.visibilityTimeoutMs);
+  const run = await readRun(twin, 'incoming/chaos.csv', { status: 'accepted', jobId });
+  console.log(`chaos outcomes: ${JSON.stringify(run.summary.outcomes)}`);
+
+  // 2. Every row exactly one outcome, and the right one.
+  const reported = run.results.slice(1).map((r) => Number(r[0]));
+  expect(new Set(reported).size).toBe(reported.length);
+  expect(reported.length).toBe(ROWS);
+  expect(run.summary.rows).toEqual({ total: ROWS, accepted: wants.size, rejected: ROWS - wants.size });
+  const wrong = [...wants].filter(([line, want]) => run.rows.get(line)?.outcome !== want.label).map(([line, want]) => `line ${line} ${want.dnis}: ${run.rows.get(line)?.outcome}, want ${want.label}`);
+  expect(wrong).toEqual([]);
+
+  // 3. The final RingCX state is the desired state of every row.
+  const misplaced = [...wants.values()].filter((want) => {
+    const now = sim.state.assignments.get(want.dnis);
+    if (!want.target) return now !== undefined;
+    if (want.target.type === 'tracNumber') return now?.type !== 'tracNumber';
+    return now?.type !== want.target.type || now.id !== want.target.id;
+  });
+  expect(misplaced.map((w) => `${w.dnis}: ${JSON.stringify(sim.state.assignments.get(w.dnis))}`)).toEqual([]);
+  // Zero duplicate creates, zero orphaned tracking numbers.
+  const creates = new Map<string, number>();
+  for (const e of sim.state.events.filter((e) => e.kind === 'create')) creates.set(e.dnis, (creates.get(e.dnis) ?? 0) + 1);
+  expect([...creates].filter(([, n]) => n > 1)).toEqual([]);
+  expect([...sim.state.tracNumbers.values()].filter((t) => t.dnis === null)).toEqual([]);
+  // Zero moves of a number its row did not allow to move.
+  for (const want of wants.values()) {
+    if (want.label !== 'conflict') continue;
+    expect(sim.state.events.filter((e) => e.dnis === want.dnis && (e.kind === 'move' || e.kind === 'unassign')), want.dnis).toEqual([]);
+  }
 });
+
+/** Waits until the work queue has nothing visible or in flight for a few polls in a row. */
+async function waitForQuiet(twin: Twin) {
+  const { GetQueueAttributesCommand } = await import('@aws-sdk/client-sqs');
+  for (let quiet = 0; quiet < 3; ) {
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const attributes = await twin.stack.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: twin.stack.queues.work.url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+    );
+    const depth = Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0) + Number(attributes.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+    quiet = depth === 0 ? quiet + 1 : 0;
+  }
+}

@@ -52,7 +52,7 @@ export async function runFile(pipeline: Pipeline, key: string, csv: string | Buf
   return readRun(pipeline, key, parse);
 }
 
-export async function readRun(pipeline: Pipeline, key: string, parse: FileRun['parse']): Promise<FileRun> {
+export async function readRun(pipeline: Pick<Pipeline, 'report'>, key: string, parse: FileRun['parse']): Promise<FileRun> {
   const relative = key.replace(/^(incoming|plan)\//, '').replace(/\.csv$/i, '');
   const { safeRelativePath } = await import('../../shared/ingest/parseObject');
   const report = await pipeline.report(`results/${safeRelativePath(relative)}/${parse.jobId}`);

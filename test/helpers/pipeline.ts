@@ -7,6 +7,9 @@ import { inject, vi } from 'vitest';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack';
 import { lambdaContext, s3ObjectCreatedEvent } from '../../local/wiring/lambdaEvents';
 import { SqsPoller } from '../../local/wiring/sqsPoller';
+import { LocalRunner, type LocalRunnerOptions } from '../../local/wiring/runner';
+import type { MappingInvocation } from '../../local/twin/eventSourceMapping';
+import type { RingCxSimulator } from '../../local/ringcx-simulator/server';
 
 type ParserHandler = (event: S3Event, context: Context) => Promise<unknown>;
 type WorkerHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
@@ -43,6 +46,8 @@ export async function startPipeline(options: LocalStackOptions & { batchSize?: n
   const stack = await startLocalStack({
     dynamoEndpoint: inject('dynamoEndpoint'),
     tableName: `jobs-${randomUUID().slice(0, 8)}`,
+    // This harness's poller re-shows failed messages itself; the visibility timeout only bounds a lost batch.
+    visibilityTimeoutSeconds: 2,
     ...options,
   });
   Object.assign(process.env, stack.env);
@@ -172,4 +177,92 @@ export function byLine(results: string[][]): Map<number, { dnis: string; outcome
     map.set(Number(line), { dnis: dnis ?? '', outcome: outcome ?? '', target: target ?? '', detail: detail ?? '' });
   }
   return map;
+}
+
+export interface Twin {
+  stack: LocalStack;
+  runner: LocalRunner;
+  sim: RingCxSimulator;
+  /** Every worker invocation the event source mappings made, in the order they ended. */
+  invocations: MappingInvocation[];
+  /** Uploads a file and runs the parser on it (as the S3 notification would); resolves with its job. */
+  upload(key: string, csv: string): Promise<{ status: string; jobId: string }>;
+  /** The same, with the notification delivered `copies` times at once (S3 delivers at least once). */
+  uploadNotifiedTwice(key: string, csv: string): Promise<{ status: string; jobId: string }[]>;
+  report: Pipeline['report'];
+  /** Waits until the job has every row's outcome and its reports are written. */
+  waitForJob(jobId: string, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The local twin for pipeline tests: the stage's sizing (default prod) at a time scale, worker
+ * environments as separate processes with real deadlines, the event source mappings running on
+ * their own. The parser, intake and refresher run in this process.
+ */
+export async function startTwin(options: LocalStackOptions & LocalRunnerOptions & { secretJson?: string } = {}): Promise<Twin> {
+  const stack = await startLocalStack({
+    dynamoEndpoint: inject('dynamoEndpoint'),
+    tableName: `jobs-${randomUUID().slice(0, 8)}`,
+    stage: 'prod',
+    timeScale: 10,
+    ...options,
+  });
+  Object.assign(process.env, stack.env);
+  vi.resetModules();
+  const parser = (await import('../../functions/parser/app')).handler as unknown as ParserHandler;
+  const intake = (await import('../../functions/reassign-intake/app')).handler as unknown as AnyHandler;
+  const refresher = (await import('../../functions/token-refresher/app')).handler as unknown as AnyHandler;
+  if (options.secretJson) stack.json.setSecret(stack.env.RINGCX_SECRET_ID as string, options.secretJson);
+  const runner = new LocalRunner(stack, { parser, intake: intake as never, refresher }, options);
+  const invocations: MappingInvocation[] = [];
+  runner.onInvocation((invocation) => invocations.push(invocation));
+  const { JobStore } = await import('../../shared/jobs/store');
+  const { createAwsClients } = await import('../../shared/aws/clients');
+  const { loadConfig } = await import('../../shared/config');
+  const config = loadConfig(stack.env);
+  const store = new JobStore(createAwsClients(config).dynamo, config.TABLE_NAME, { retentionDays: 1 });
+  const bucket = stack.env.BUCKET_NAME as string;
+  const notify = async (key: string, csv: string, copies: number) => {
+    const bytes = Buffer.from(csv, 'utf8');
+    const put = await stack.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentLength: bytes.length }));
+    const event = s3ObjectCreatedEvent(bucket, key, { size: bytes.length, eTag: put.ETag, versionId: put.VersionId });
+    const context = () => lambdaContext('dnis-sync-parser', stack.sizing.timeoutMs.parser);
+    const results = await Promise.all(Array.from({ length: copies }, () => parser(event, context())));
+    return results.flat() as { status: string; jobId: string }[];
+  };
+  runner.start();
+  return {
+    stack,
+    runner,
+    sim: stack.simulator as RingCxSimulator,
+    invocations,
+    async upload(key, csv) {
+      const [result] = await notify(key, csv, 1);
+      if (!result) throw new Error('parser returned nothing');
+      return result;
+    },
+    uploadNotifiedTwice: (key, csv) => notify(key, csv, 2),
+    async report(prefix) {
+      const read = async (key: string) => {
+        const object = await stack.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        return (await object.Body?.transformToString('utf-8')) ?? '';
+      };
+      const summary = JSON.parse(await read(`${prefix}/summary.json`)) as Record<string, unknown>;
+      return { results: parseCsv(await read(`${prefix}/results.csv`)), failed: await read(`${prefix}/failed.csv`), summary };
+    },
+    async waitForJob(jobId, timeoutMs = 600_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const job = await store.getJob(jobId);
+        if (job && (job.status === 'failed' || (job.status === 'completed' && job.reportedVersion >= job.outcomeVersion))) return;
+        if (Date.now() > deadline) throw new Error(`job ${jobId} not finished after ${timeoutMs} ms: ${JSON.stringify(job && { status: job.status, processed: job.processed, total: job.total })}; errors ${JSON.stringify(runner.errors.slice(-5))}`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    },
+    async stop() {
+      await runner.stop();
+      await stack.stop();
+    },
+  };
 }

@@ -1,0 +1,59 @@
+/**
+ * One Lambda execution environment: a process of its own that loads a function's module once
+ * (init, with its own module state: limiter, token cache, connections) and then serves invocations
+ * the twin sends over IPC, one at a time. The deadline comes from the parent, so
+ * `getRemainingTimeInMillis()` tells the truth; the parent SIGKILLs this process if it passes.
+ */
+import { pathToFileURL } from 'node:url';
+import type { Context } from 'aws-lambda';
+import type { FromHost, ToHost } from './protocol';
+
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+
+const send = (message: FromHost) => process.send?.(message);
+
+function contextFor(message: ToHost): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: message.functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${message.functionName}`,
+    memoryLimitInMB: String(message.memoryMb),
+    awsRequestId: message.requestId,
+    logGroupName: `/aws/lambda/${message.functionName}`,
+    logStreamName: `twin/${process.pid}`,
+    getRemainingTimeInMillis: () => Math.max(0, message.deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+async function main() {
+  const entry = process.env.TWIN_FUNCTION_ENTRY;
+  if (!entry) throw new Error('TWIN_FUNCTION_ENTRY is not set');
+  let handler: Handler;
+  try {
+    const module = (await import(pathToFileURL(entry).href)) as { handler?: Handler };
+    if (typeof module.handler !== 'function') throw new Error(`${entry} exports no handler`);
+    handler = module.handler;
+  } catch (error) {
+    send({ type: 'init-error', message: (error as Error).message });
+    process.exit(1);
+  }
+  process.on('message', (message: ToHost) => {
+    if (message.type !== 'invoke') return;
+    handler(message.event, contextFor(message)).then(
+      (value) => send({ type: 'result', id: message.id, ok: true, value: value ?? null }),
+      (error: unknown) => {
+        const err = error instanceof Error ? error : new Error(String(error));
+        send({ type: 'result', id: message.id, ok: false, error: { name: err.name, message: err.message } });
+      },
+    );
+  });
+  // The parent going away ends the environment, as Lambda reclaims it.
+  process.on('disconnect', () => process.exit(0));
+  send({ type: 'ready' });
+}
+
+void main();

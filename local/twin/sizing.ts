@@ -1,0 +1,61 @@
+import { deployedSizing, stageConfig, type StageConfig } from '../../infra/config';
+import { ConfigSchema } from '../../shared/config';
+
+/** What a RingCX tenant gives for free: its documented limits, which the simulator enforces. */
+const RINGCX_WINDOW_MS = 60_000;
+const RINGCX_TOKEN_LIFETIME_MS = 5 * 60_000;
+const RINGCX_EXCHANGE_WINDOW_MS = 60_000;
+
+export interface QueueSizing {
+  batchSize: number;
+  batchWindowMs: number;
+  maxConcurrency: number;
+  visibilityTimeoutMs: number;
+}
+
+/**
+ * The deployed stack's sizing (infra/config.ts) with every duration divided by `timeScale`: the
+ * function timeouts, the queues' visibility timeouts and batching windows, the refresher's
+ * schedule, and the RingCX budget window (on both sides: the functions' limiter and the
+ * simulator's). Counts (batch sizes, concurrency, requests per window, receive counts) stay.
+ */
+export function twinSizing(stage: StageConfig['stage'] = 'dev', timeScale = 1) {
+  if (!(Number.isFinite(timeScale) && timeScale > 0)) throw new Error(`timeScale must be a positive number, got ${timeScale}`);
+  const config = stageConfig(stage);
+  const deployed = deployedSizing(config);
+  const ms = (seconds: number) => Math.max(1, Math.round((seconds * 1000) / timeScale));
+  const scaled = (millis: number) => Math.max(1, Math.round(millis / timeScale));
+  const queue = (q: { batchSize: number; batchWindowSeconds: number; maxConcurrency: number }): QueueSizing => ({
+    batchSize: q.batchSize,
+    batchWindowMs: ms(q.batchWindowSeconds),
+    maxConcurrency: q.maxConcurrency,
+    visibilityTimeoutMs: ms(deployed.worker.visibilityTimeoutSeconds),
+  });
+  return {
+    stage,
+    timeScale,
+    config,
+    queues: { work: queue(deployed.queues.work), priority: queue(deployed.queues.priority) },
+    maxReceiveCount: deployed.maxReceiveCount,
+    timeoutMs: {
+      worker: ms(deployed.worker.timeoutSeconds),
+      parser: ms(deployed.parser.timeoutSeconds),
+      exporter: ms(deployed.exporter.timeoutSeconds),
+      refresher: ms(deployed.refresher.timeoutSeconds),
+      intake: ms(deployed.intake.timeoutSeconds),
+    },
+    refreshEveryMs: ms(deployed.refresher.everyMinutes * 60),
+    ringcx: {
+      windowMs: scaled(RINGCX_WINDOW_MS),
+      tenantRequestsPerWindow: deployed.ringcx.requestsPerMinute,
+      workerRequestsPerWindow: deployed.worker.requestsPerMinute,
+      exporterRequestsPerWindow: deployed.exporter.requestsPerMinute,
+      tokenLifetimeMs: scaled(RINGCX_TOKEN_LIFETIME_MS),
+      exchangeWindowMs: scaled(RINGCX_EXCHANGE_WINDOW_MS),
+      // The client's per-request timeout is a duration too: unscaled, one hung call would outlast a scaled deadline.
+      requestTimeoutMs: scaled(ConfigSchema.parse({}).RINGCX_TIMEOUT_MS),
+    },
+  };
+}
+
+export type TwinSizing = ReturnType<typeof twinSizing>;
