@@ -8,7 +8,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Context, S3Event, SQSEvent, SQSBatchResponse } from 'aws-lambda';
+import type { Context, S3Event } from 'aws-lambda';
 import { parseStartArgs, type StartOptions } from './cli/args';
 import { ErrorLog, oneLine } from './cli/errorLog';
 import { CliError, EXIT, EXIT_CODES_HELP } from './cli/exitCodes';
@@ -53,7 +53,8 @@ Environment:
                        {"apiToken":"..."} | {"accessToken":"...","expiresAt":"..."} |
                        {"clientId":"...","clientSecret":"...","jwt":"..."}
   RINGCX_DEFAULT_ACCOUNT_ID   account for rows without account_id (simulator: 99990001)
-  RINGCX_REQUESTS_PER_WINDOW  request budget per minute (default 120, RingCX's documented limit)
+  Each worker and exporter environment's RingCX budget is the stage's (infra/config.ts), with its
+  window divided by --time-scale.
 
 Arguments, files, environment and Java are checked before anything starts; RingCX is probed
 (login and one read) before any row is sent. Against a real tenant, start with --plan: an apply
@@ -141,15 +142,14 @@ async function main(session: Session, options: StartOptions, errors: ErrorLog): 
     if (failure) throw new CliError(failure, EXIT.ringcx);
   }
 
-  // stage and timeScale are the twin's options (local/stack.ts); older stacks ignore them.
-  const stackOptions: LocalStackOptions & { stage?: StartOptions['stage']; timeScale?: number } = {
+  // Sizing (visibility timeouts, receive counts, each environment's RingCX budget) comes from the
+  // stage alone, scaled by the time scale: no second set of numbers here.
+  const stackOptions: LocalStackOptions = {
     ...(realRingCx ? { ringcx: { baseUrl: realRingCx, secretJson: process.env.RINGCX_SECRET_JSON as string } } : {}),
     stage: options.stage,
     timeScale: options.timeScale,
-    visibilityTimeoutSeconds: 5,
     env: {
       ...(process.env.RINGCX_DEFAULT_ACCOUNT_ID ? { RINGCX_DEFAULT_ACCOUNT_ID: process.env.RINGCX_DEFAULT_ACCOUNT_ID } : {}),
-      RINGCX_REQUESTS_PER_WINDOW: process.env.RINGCX_REQUESTS_PER_WINDOW ?? '120',
     },
   };
   session.stack = await startLocalStack(stackOptions);
@@ -178,19 +178,17 @@ async function main(session: Session, options: StartOptions, errors: ErrorLog): 
         throw error;
       }
     };
-  // The parser and the exporter are awaited by this process, which reports their errors itself.
+  // The parser is awaited by this process, which reports its errors itself. The worker, the
+  // exporter and the sweeper run in environments of their own (processes the runner starts).
   const parser = (await import('../functions/parser/app')).handler as unknown as AnyHandler<S3Event, unknown>;
   const runner = new LocalRunner(stack, {
     parser: (event, context) => guard.whilePaused(() => parser(event, context)),
-    worker: recorded('worker', (await import('../functions/worker/app')).handler as unknown as AnyHandler<SQSEvent, SQSBatchResponse>),
     intake: recorded('reassign-intake', (await import('../functions/reassign-intake/app')).handler as unknown as AnyHandler<never, unknown>),
-    exporter: (await import('../functions/exporter/app')).handler as unknown as AnyHandler<unknown, unknown>,
     refresher: recorded('token-refresher', (await import('../functions/token-refresher/app')).handler as unknown as AnyHandler<unknown, unknown>),
   });
   session.runner = runner;
-  // The runner's own list (event delivery failures outside the handlers), where it offers one.
-  const runnerHook = (runner as unknown as { onError?: (listener: (error: { fn: string; message: string }) => void) => void }).onError;
-  if (typeof runnerHook === 'function') runnerHook.call(runner, (error) => errors.add(error.fn, error.message));
+  // Failures in those environments (errors, timeouts, crashes) and in event delivery, for the stall report.
+  runner.onError((error) => errors.add(error.fn, error.message));
 
   say(realRingCx ? `RingCX: ${realRingCx}` : `RingCX simulator (demo tenant): ${stack.simulator?.url}`);
   mkdirSync(outDir, { recursive: true });
