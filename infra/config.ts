@@ -94,6 +94,9 @@ export function stageConfig(stage: string | undefined): StageConfig {
  * The runtime sizing the stack deploys, in one shape the local twin reads too, so `npm start`,
  * the harness and AWS agree on every number. Durations are in seconds, as CDK takes them.
  */
+/** How often the completion sweeper runs (a term of the completion bound). */
+export const SWEEP_EVERY_MINUTES = 5;
+
 export function deployedSizing(config: StageConfig) {
   const budget = ringcxBudget(config);
   return {
@@ -111,6 +114,8 @@ export function deployedSizing(config: StageConfig) {
     parser: { timeoutSeconds: config.parser.timeoutSeconds },
     exporter: { timeoutSeconds: config.exporter.timeoutSeconds, requestsPerMinute: budget.exporter },
     refresher: { timeoutSeconds: 60, everyMinutes: config.refresherEveryMinutes },
+    // infra/sweeper.ts: it can re-parse a file, so it runs with the parser's timeout.
+    sweeper: { timeoutSeconds: config.parser.timeoutSeconds, everyMinutes: SWEEP_EVERY_MINUTES },
     intake: { timeoutSeconds: 30 },
     ringcx: { requestsPerMinute: config.ringcxRequestsPerMinute },
   };

@@ -20,7 +20,7 @@ import {
   type aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import type { StageConfig } from './config';
+import { SWEEP_EVERY_MINUTES, type StageConfig } from './config';
 
 export interface CompletionSweeperProps {
   config: StageConfig;
@@ -55,7 +55,7 @@ export class CompletionSweeper extends Construct {
   constructor(scope: Construct, id: string, props: CompletionSweeperProps) {
     super(scope, id);
     const { config } = props;
-    const everyMinutes = props.everyMinutes ?? 5;
+    const everyMinutes = props.everyMinutes ?? SWEEP_EVERY_MINUTES;
     const prod = config.stage === 'prod';
 
     const logGroup = new logs.LogGroup(this, 'Logs', {

@@ -135,6 +135,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     EVENT_SOURCES: 'dnis-sync.requests,dnis-sync.local',
     EVENT_BUS_NAME: 'dnis-sync',
     MAX_RECEIVE_COUNT: String(maxReceiveCount),
+    // The completion guarantee's clock (the sweeper's and the parser's), scaled like the rest.
+    WORK_VISIBILITY_TIMEOUT_SECONDS: visibility,
+    SWEEP_INTERVAL_SECONDS: String(Math.max(1, Math.round(sizing.sweepEveryMs / 1000))),
+    PARSE_LEASE_SECONDS: String(Math.max(1, Math.round(sizing.parseLeaseMs / 1000))),
     POWERTOOLS_TRACE_ENABLED: 'false',
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_METRICS_NAMESPACE: 'DnisSync',

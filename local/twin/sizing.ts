@@ -43,8 +43,12 @@ export function twinSizing(stage: StageConfig['stage'] = 'dev', timeScale = 1) {
       exporter: ms(deployed.exporter.timeoutSeconds),
       refresher: ms(deployed.refresher.timeoutSeconds),
       intake: ms(deployed.intake.timeoutSeconds),
+      sweeper: ms(deployed.sweeper.timeoutSeconds),
     },
     refreshEveryMs: ms(deployed.refresher.everyMinutes * 60),
+    sweepEveryMs: ms(deployed.sweeper.everyMinutes * 60),
+    /** The parser's lease on its job: its timeout, so a parse that died is taken over when it would have been on AWS. */
+    parseLeaseMs: ms(deployed.parser.timeoutSeconds),
     ringcx: {
       windowMs: scaled(RINGCX_WINDOW_MS),
       tenantRequestsPerWindow: deployed.ringcx.requestsPerMinute,

@@ -50,11 +50,13 @@ const functionEntry = (name: string) => fileURLToPath(new URL(`../../functions/$
  * AWS's event delivery, locally, with the deployed stack's sizing (local/twin/sizing.ts): an object
  * put in the bucket invokes the parser with the S3 event shape; the work and priority queues feed
  * worker environments (separate processes with real deadlines) through event source mappings with
- * the stage's batch size, window and maxConcurrency; the schedule runs the token refresher.
+ * the stage's batch size, window and maxConcurrency; the schedules run the token refresher and the
+ * completion sweeper (an environment of its own, like the worker's).
  */
 export class LocalRunner {
   readonly workerPool: FunctionPool;
   readonly exporterPool: FunctionPool;
+  readonly sweeperPool: FunctionPool;
   readonly workPoller: TwinEventSourceMapping;
   readonly priorityPoller: TwinEventSourceMapping;
   /** Handler and environment failures (errors, timeouts, crashes, invalid responses), oldest first. */
@@ -62,6 +64,8 @@ export class LocalRunner {
   private readonly errorListeners: ((error: RunnerError) => void)[] = [];
   private readonly invocationListeners: ((invocation: MappingInvocation) => void)[] = [];
   private refreshTimer: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<unknown> | undefined;
   private readonly store: JobStore;
 
   constructor(
@@ -89,6 +93,13 @@ export class LocalRunner {
       env: { ...stack.env, ...stack.functionEnv.exporter },
       timeoutMs: sizing.timeoutMs.exporter,
       memoryMb: sizing.config.exporter.memoryMb,
+    });
+    this.sweeperPool = new FunctionPool({
+      functionName: 'dnis-sync-sweeper',
+      entry: functionEntry('sweeper'),
+      env: { ...stack.env },
+      timeoutMs: sizing.timeoutMs.sweeper,
+      memoryMb: sizing.config.parser.memoryMb,
     });
     const onInvocation = (invocation: MappingInvocation) => {
       for (const listener of this.invocationListeners) listener(invocation);
@@ -132,10 +143,24 @@ export class LocalRunner {
     return () => this.invocationListeners.splice(this.invocationListeners.indexOf(listener) >>> 0, 1);
   }
 
-  /** Starts the event source mappings and, like the schedule, the token refresher (every scaled `refresherEveryMinutes`). */
-  start(refreshEveryMs = this.stack.sizing.refreshEveryMs): void {
+  /**
+   * Starts the event source mappings and, like the schedules, the token refresher (every scaled
+   * `refresherEveryMinutes`) and the completion sweeper (every scaled sweep interval).
+   */
+  start(refreshEveryMs = this.stack.sizing.refreshEveryMs, sweepEveryMs = this.stack.sizing.sweepEveryMs): void {
     this.workPoller.start();
     this.priorityPoller.start();
+    // reservedConcurrency 1 on AWS: a tick while a sweep is still running is skipped.
+    this.sweepTimer = setInterval(() => {
+      this.sweeping ??= this.sweeperPool
+        .invoke({})
+        .then((outcome) => {
+          if (outcome.status !== 'ok') this.report({ fn: this.sweeperPool.functionName, message: outcome.message });
+        })
+        .finally(() => {
+          this.sweeping = undefined;
+        });
+    }, sweepEveryMs);
     if (this.handlers.refresher) {
       const refresh = () =>
         void this.handlers
@@ -148,8 +173,9 @@ export class LocalRunner {
 
   async stop(): Promise<void> {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     await Promise.all([this.workPoller.stop(), this.priorityPoller.stop()]);
-    await Promise.all([this.workerPool.stop(), this.exporterPool.stop()]);
+    await Promise.all([this.workerPool.stop(), this.exporterPool.stop(), this.sweeperPool.stop()]);
   }
 
   /** What the daily schedule does: export every number and its routing, with the drift report. */

@@ -17,6 +17,8 @@ describe('twinSizing', () => {
     expect(prod.queues.priority.maxConcurrency).toBe(deployed.queues.priority.maxConcurrency);
     expect(prod.maxReceiveCount).toBe(deployed.maxReceiveCount);
     expect(prod.refreshEveryMs).toBe(deployed.refresher.everyMinutes * 6_000);
+    expect(prod.sweepEveryMs).toBe(deployed.sweeper.everyMinutes * 6_000);
+    expect(prod.timeoutMs.sweeper).toBe(deployed.sweeper.timeoutSeconds * 100);
     expect(prod.ringcx.tokenLifetimeMs).toBe(30_000);
   });
 
