@@ -325,6 +325,8 @@ export class DnisSyncStack extends Stack {
     for (const f of [parser, worker]) bucket.grantPut(f, 'results/*');
     bucket.grantPut(exporter, 'exports/*');
     workQueue.grantSendMessages(parser);
+    // Rows a worker could not start before its deadline go back on the work queue as fresh messages.
+    workQueue.grantSendMessages(worker);
     priorityQueue.grantSendMessages(intake);
     // A held reassignment goes back on the priority queue with a delay.
     priorityQueue.grantSendMessages(worker);

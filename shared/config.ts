@@ -62,6 +62,12 @@ export const ConfigSchema = z.object({
   MAX_FILE_BYTES: positiveInt.default(100 * 1024 * 1024),
   /** Files with more data rows than this are refused whole, before any row is sent. */
   MAX_ROWS: positiveInt.default(250_000),
+  /**
+   * How often a row the worker could not start before its deadline is handed on as a fresh message
+   * (at once, without a receive) before it takes the ordinary retry path (visibility timeout,
+   * receive count, gave-up on the last receive).
+   */
+  MAX_DEFERRALS: positiveInt.default(20),
   /** The redrive policy's maxReceiveCount: on that receive a transient failure is recorded as final. */
   MAX_RECEIVE_COUNT: positiveInt.default(5),
   /** The work queue's visibility timeout: after it, a dead delivery's message is visible (or in the DLQ) again. */

@@ -47,6 +47,8 @@ export const RowMessageSchema = z.object({
   row: DesiredRowSchema,
   /** The input row's cells, so failed.csv can give them back as they were. */
   raw: z.array(z.string()),
+  /** How often a worker handed this row on unstarted because its invocation was about to end. */
+  deferrals: z.number().int().nonnegative().optional(),
 });
 export type RowMessage = z.infer<typeof RowMessageSchema>;
 

@@ -1,3 +1,4 @@
+import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { describeTarget, type RowMessage, RowMessageSchema } from '../domain/desiredRow';
 import { logger, metrics } from '../framework/powertools';
@@ -81,6 +82,9 @@ export async function processRowRecords(rt: Runtime, records: QueueRecord[], lim
     }
   }
 
+  // Rows handed on before are served first, so a row cannot be deferred behind fresh rows forever.
+  todo.sort((a, b) => (b.message.deferrals ?? 0) - (a.message.deferrals ?? 0));
+
   // A row on its last allowed delivery is marked before the work: if this invocation dies (crash,
   // timeout), the sweeper finds the mark without an outcome and settles the row.
   const lastTries = new Map<string, LastAttempt[]>();
@@ -123,9 +127,20 @@ export async function processRowRecords(rt: Runtime, records: QueueRecord[], lim
 
   const writes = new Map<string, OutcomeWrite[]>();
   const messageOf = new Map<string, string>();
+  const handOn: Deferred[] = [];
   for (const { record, message } of todo) {
-    const result = results.get(record.messageId) as SyncResult;
+    let result = results.get(record.messageId) as SyncResult;
     const lastReceive = record.receiveCount >= rt.config.MAX_RECEIVE_COUNT;
+    if (result.status === 'retry' && result.deferred) {
+      const deferrals = message.deferrals ?? 0;
+      if (deferrals < rt.config.MAX_DEFERRALS) {
+        handOn.push({ record, message, reason: result.reason });
+        continue;
+      }
+      // Handed on as often as allowed: from here the row takes the ordinary retry path and, if it
+      // still never fits, ends as failed on its last receive with this reason.
+      result = { ...result, reason: `${result.reason} (not started in ${deferrals + 1} invocations)` };
+    }
     if (result.status === 'retry' && !lastReceive) {
       logger.warn('row will be retried', rowKeys(message, { reason: result.reason, receiveCount: record.receiveCount }));
       verdicts.set(record.messageId, { status: 'retry', reason: result.reason });
@@ -170,6 +185,8 @@ export async function processRowRecords(rt: Runtime, records: QueueRecord[], lim
     verdicts.set(record.messageId, result.status === 'retry' ? { status: 'retry', reason: result.reason } : { status: 'done' });
   }
 
+  for (const [messageId, verdict] of await handOnDeferred(rt, handOn)) verdicts.set(messageId, verdict);
+
   // Attribute the batch's RingCX calls to its jobs in proportion to their rows.
   const totalRows = [...writes.values()].reduce((n, list) => n + list.length, 0) || 1;
   let callsLeft = callsUsed;
@@ -196,6 +213,67 @@ export async function processRowRecords(rt: Runtime, records: QueueRecord[], lim
     } catch (error) {
       // The rows are recorded; the sweeper finishes the job.
       logger.warn('job completion deferred to the sweeper', { jobId, error: describeFailure(error) });
+    }
+  }
+  return verdicts;
+}
+
+interface Deferred {
+  record: QueueRecord;
+  message: RowMessage;
+  reason: string;
+}
+
+/**
+ * Rows the engine did not start before the deadline go back on the work queue as fresh messages
+ * (the same row, one more deferral), and their delivery counts as done. Left as batch item
+ * failures they would wait out a whole visibility timeout and spend a receive for work that was
+ * never tried: a batch of costly rows needs several invocations, more than maxReceiveCount allows.
+ * A row whose fresh copy could not be sent stays a batch item failure, so it is never lost; a copy
+ * sent by a delivery that then dies is a duplicate, which the outcome record absorbs.
+ */
+async function handOnDeferred(rt: Runtime, deferred: Deferred[]): Promise<Map<string, RecordVerdict>> {
+  const verdicts = new Map<string, RecordVerdict>();
+  const sent: Deferred[] = [];
+  for (let i = 0; i < deferred.length; i += 10) {
+    const chunk = deferred.slice(i, i + 10);
+    let failedIds = new Set<string>();
+    try {
+      const answer = await rt.aws.sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: rt.config.WORK_QUEUE_URL,
+          Entries: chunk.map((d, index) => ({ Id: String(index), MessageBody: JSON.stringify({ ...d.message, deferrals: (d.message.deferrals ?? 0) + 1 }) })),
+        }),
+      );
+      failedIds = new Set((answer.Failed ?? []).map((f) => f.Id ?? ''));
+    } catch (error) {
+      failedIds = new Set(chunk.map((_, index) => String(index)));
+      logger.warn('deferred rows could not be handed on; they wait for redelivery', { rows: chunk.length, error: describeFailure(error) });
+    }
+    chunk.forEach((d, index) => {
+      if (failedIds.has(String(index))) {
+        verdicts.set(d.record.messageId, { status: 'retry', reason: d.reason });
+      } else {
+        sent.push(d);
+        verdicts.set(d.record.messageId, { status: 'done' });
+      }
+    });
+  }
+  if (sent.length > 0) {
+    logger.info('rows handed on for the next invocation', { rows: sent.length, reason: sent[0]?.reason });
+    metrics.addMetric('RowsDeferred', MetricUnit.Count, sent.length);
+  }
+  // Their last-delivery marks no longer stand: the rows live on in the fresh messages.
+  const marked = groupBy(
+    sent.filter((d) => d.record.receiveCount >= rt.config.MAX_RECEIVE_COUNT),
+    (d) => d.message.jobId,
+  );
+  for (const [jobId, items] of marked) {
+    try {
+      await rt.store.withdrawLastAttempts(jobId, items.map((d) => d.message.line));
+    } catch (error) {
+      // A sweep may then record such a row as gave-up early; its fresh copy replaces that outcome.
+      logger.warn('last-delivery marks of handed-on rows not withdrawn', { jobId, error: describeFailure(error) });
     }
   }
   return verdicts;

@@ -80,6 +80,11 @@ export interface LastAttempt {
   receives: number;
   /** Epoch ms when the attempt started. */
   startedAt: number;
+  /**
+   * Epoch ms when the delivery handed the row on as a fresh message without starting it (a
+   * deadline deferral): the row is alive elsewhere, so the sweeper must not settle it.
+   */
+  withdrawnAt?: number;
 }
 
 /** A reassignment request's recorded result and the answer owed to the caller. */
@@ -648,6 +653,28 @@ export class JobStore {
         if (round > 0) await sleep(Math.min(1_000, 50 * 2 ** round));
         const result = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.table]: requests } }));
         requests = (result.UnprocessedItems?.[this.table] ?? []) as typeof requests;
+      }
+    }
+  }
+
+  /**
+   * The rows' last-delivery marks no longer stand: their delivery handed them on as fresh messages.
+   * A later last delivery of those messages marks them again (a Put, which clears this).
+   */
+  async withdrawLastAttempts(jobId: string, lines: number[], at = Date.now()): Promise<void> {
+    for (const line of lines) {
+      try {
+        await this.db.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: attemptKey(jobId, line),
+            UpdateExpression: 'SET withdrawnAt = :at',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeValues: { ':at': at },
+          }),
+        );
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
       }
     }
   }

@@ -145,7 +145,7 @@ async function settleDeadDeliveries(rt: Runtime, job: JobMeta, now: number): Pro
   const existing = await rt.store.existingOutcomes(job.jobId, attempts.map((a) => a.line));
   const visibilityMs = rt.config.WORK_VISIBILITY_TIMEOUT_SECONDS * 1000;
   const writes: OutcomeWrite[] = attempts
-    .filter((a) => !existing.has(a.line) && a.startedAt + visibilityMs <= now)
+    .filter((a) => !existing.has(a.line) && a.withdrawnAt === undefined && a.startedAt + visibilityMs <= now)
     .map((a) => ({
       line: a.line,
       dnis: a.dnis,

@@ -48,7 +48,16 @@ export type SyncResult =
       /** For a number moved by removing then assigning: ms between the two answers, unrouted meanwhile. */
       unroutedMs?: number;
     }
-  | { status: 'retry'; reason: string };
+  | {
+      status: 'retry';
+      reason: string;
+      /**
+       * Not a failure: the row's next unit of work was not started (the deadline, or another row
+       * for the same number in the batch), so no number is mid-change and the row can be handed on
+       * at once rather than wait for its message's visibility timeout.
+       */
+      deferred?: true;
+    };
 
 export interface SyncOptions {
   maxArray: number;
@@ -117,7 +126,7 @@ async function syncWithin(
   for (const request of requests) {
     if (byNumber.has(request.row.dnis)) {
       // Two rows for one number in one batch would race each other; the later waits for redelivery.
-      results.set(request.key, { status: 'retry', reason: 'another change to this number is in the same batch' });
+      results.set(request.key, { status: 'retry', reason: 'another change to this number is in the same batch', deferred: true });
     } else {
       byNumber.set(request.row.dnis, request);
     }
@@ -134,7 +143,7 @@ async function syncWithin(
   for (let round = 1; round <= MAX_ROUNDS && pending.length > 0; round++) {
     if (deadline && !deadline.fits(1)) {
       const reason = deadline.explain(1, 'reading the current state');
-      for (const request of pending) results.set(request.key, { status: 'retry', reason });
+      for (const request of pending) results.set(request.key, { status: 'retry', reason, deferred: true });
       return results;
     }
     let read;
@@ -177,7 +186,7 @@ async function syncWithin(
         else if (actionsOf(w, 'createPool').length > 0) createConflicts.add(w.request.row.dnis);
         pending.push(w.request);
       } else if (w.stopped === 'deferred') {
-        results.set(key, { status: 'retry', reason: w.reason ?? 'deadline' });
+        results.set(key, { status: 'retry', reason: w.reason ?? 'deadline', deferred: true });
       } else if (w.stopped === 'stale') {
         results.set(key, { status: 'done', outcome: 'conflict', stale: true, detail: w.reason ?? 'stale', before: w.before, after: w.before?.target ?? null });
       } else if (w.stopped) {
