@@ -53,6 +53,21 @@ export interface InvocationSpan {
 }
 
 /**
+ * Each invocation's span for `leftUnrouted`. An environment SIGKILLed from outside mid-batch (a
+ * crash, `crashed`) cannot take back a request already on the wire, and nothing a worker does can
+ * prevent a crash between a move's two calls; its span therefore ends when such a request would
+ * have landed (`landingMs`, the client's request timeout). One killed at its deadline (`timeout`)
+ * gets no allowance: the worker must not have started a move it could not finish.
+ */
+export function invocationSpans(invocations: readonly Pick<MappingInvocation, 'messages' | 'startedAt' | 'endedAt' | 'outcome'>[], landingMs: number): InvocationSpan[] {
+  return invocations.map((i) => ({
+    startedAt: i.startedAt,
+    endedAt: i.endedAt + (i.outcome.status === 'crashed' ? landingMs : 0),
+    numbers: new Set(numbersOf(i)),
+  }));
+}
+
+/**
  * Intervals that outlived the invocation that opened them: a number removed during an invocation
  * must have its new assignment before that invocation ends (returns, fails, or is killed). An
  * interval is fine when some invocation carrying that number was running over the whole of it.

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { demoTenant } from '../../../local/ringcx-simulator/fixtures';
 import type { StateEvent } from '../../../local/ringcx-simulator/state';
-import { distribution, leftUnrouted, numbersOf, unroutedIntervals } from '../../../local/twin/routingAudit';
+import { distribution, invocationSpans, leftUnrouted, numbersOf, unroutedIntervals } from '../../../local/twin/routingAudit';
 import { readRun } from '../../helpers/ingest';
 import { type Twin, startTwin } from '../../helpers/pipeline';
 
@@ -33,7 +33,7 @@ beforeAll(async () => {
 afterAll(() => twin?.stop());
 
 const gapsOf = (numbers: Set<string>) => unroutedIntervals(twin.sim.state.events, numbers);
-const spans = () => twin.invocations.map((i) => ({ startedAt: i.startedAt, endedAt: i.endedAt, numbers: new Set(numbersOf(i)) }));
+const spans = () => invocationSpans(twin.invocations, twin.stack.sizing.ringcx.requestTimeoutMs);
 
 async function runToCompletion(key: string, csv: string) {
   const parse = await twin.upload(key, csv);

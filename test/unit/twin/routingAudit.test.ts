@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { StateEvent } from '../../../local/ringcx-simulator/state';
-import { distribution, leftUnrouted, numbersOf, unroutedIntervals } from '../../../local/twin/routingAudit';
+import { distribution, invocationSpans, leftUnrouted, numbersOf, unroutedIntervals } from '../../../local/twin/routingAudit';
 
 const gate = (id: number) => ({ type: 'gate' as const, id });
 const events: StateEvent[] = [
@@ -30,6 +30,14 @@ describe('routing audit', () => {
     expect(leftUnrouted(intervals, [{ startedAt: 90, endedAt: 120, numbers: new Set(['a']) }], new Set(['c'])).map((i) => i.dnis)).toEqual(['a']);
     // Another invocation's number does not cover it.
     expect(leftUnrouted(intervals, [{ startedAt: 0, endedAt: 1_000, numbers: new Set(['b']) }], new Set(['c'])).map((i) => i.dnis)).toEqual(['a']);
+  });
+
+  it('lets the requests of an environment killed from outside land, but gives one killed at its deadline no allowance', () => {
+    const intervals = unroutedIntervals(events).filter((i) => i.dnis === 'a');
+    const batch = { messages: [{ Body: JSON.stringify({ row: { dnis: 'a' } }) }], startedAt: 90, endedAt: 120 };
+    expect(leftUnrouted(intervals, invocationSpans([{ ...batch, outcome: { status: 'crashed', message: 'SIGKILL' } }], 50))).toEqual([]);
+    expect(leftUnrouted(intervals, invocationSpans([{ ...batch, outcome: { status: 'timeout', message: 'Task timed out' } }], 50)).map((i) => i.dnis)).toEqual(['a']);
+    expect(leftUnrouted(intervals, invocationSpans([{ ...batch, outcome: { status: 'crashed', message: 'SIGKILL' } }], 10)).map((i) => i.dnis)).toEqual(['a']);
   });
 
   it('reads the numbers of a batch from row messages and summarises gaps', () => {
