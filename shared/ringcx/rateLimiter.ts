@@ -33,6 +33,8 @@ export class RateLimiter {
   private pausedUntil = 0;
   /** Callers queued behind the bucket, not yet admitted: their tokens are spoken for. */
   private waiting = 0;
+  /** Tokens taken ahead by `reserve`, spent by the next `acquire` calls without waiting. */
+  private prepaid = 0;
   private tail: Promise<void> = Promise.resolve();
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -71,13 +73,34 @@ export class RateLimiter {
     const now = this.now();
     // A pause moves `last` to its end, so refilling starts there and not before.
     const from = Math.max(now, this.last, this.pausedUntil);
-    const tokens = Math.min(this.capacity, this.tokens + (from - this.last) * this.rate);
+    const tokens = Math.min(this.capacity, this.tokens + (from - this.last) * this.rate) + this.prepaid;
     const needed = this.waiting + calls;
     return from - now + Math.max(0, (needed - tokens) / this.rate);
   }
 
   /** Waits for a token. Callers are served first come, first served. */
   acquire(): Promise<void> {
+    if (this.prepaid > 0) {
+      this.prepaid -= 1;
+      return Promise.resolve();
+    }
+    return this.queued();
+  }
+
+  /**
+   * Takes `calls` tokens now, in turn with everyone else, for the next `acquire` calls to spend
+   * without waiting. Calls that must go back to back (a move's remove and assign, between which the
+   * number routes nowhere) reserve together, so the pace falls before the first and never between
+   * them. The tokens come out of the bucket, so the budget holds.
+   */
+  async reserve(calls: number): Promise<void> {
+    for (let i = 0; i < calls; i++) {
+      await this.queued();
+      this.prepaid += 1;
+    }
+  }
+
+  private queued(): Promise<void> {
     this.waiting += 1;
     const turn = this.tail.then(() => this.take()).finally(() => {
       this.waiting -= 1;

@@ -532,6 +532,8 @@ async function applyUnit(client: RingCxClient, w: Work, options: SyncOptions, in
 /** Remove, then assign, back to back; the time between the two answers is the unrouted gap. */
 async function move(client: RingCxClient, w: Work, action: Extract<Action, { kind: 'reassign' }>, options: SyncOptions, unroutedSince: Map<string, number>): Promise<void> {
   const now = clockOf(options);
+  // Both calls' turns are taken first, so the assign leaves as soon as the remove is answered.
+  await client.transport?.limiter?.reserve(2);
   if (!(await remove(client, w, action.from))) return;
   const removedAt = now();
   try {

@@ -37,6 +37,26 @@ describe('RateLimiter', () => {
     expect(1_000 / minutes).toBeGreaterThan(108);
   });
 
+  it('reserves calls that must go back to back: the pace falls before the first, none between them, and the budget holds', async () => {
+    const clock = virtualClock();
+    const limiter = new RateLimiter({ budget: 27, windowMs: 6_000, burst: 1, ...clock });
+    const admitted: number[] = [];
+    for (let move = 0; move < 50; move++) {
+      await limiter.reserve(2);
+      const reservedAt = clock.now();
+      await limiter.acquire();
+      admitted.push(clock.now());
+      await limiter.acquire();
+      admitted.push(clock.now());
+      // The second call of the pair is not paced after the first.
+      expect(admitted.at(-1)).toBe(reservedAt);
+    }
+    expect(maxInAnyWindow(admitted, 6_000)).toBeLessThanOrEqual(27);
+    // Tokens held for a pair count as available, not as owed.
+    await limiter.reserve(1);
+    expect(limiter.estimateWaitMs(1)).toBe(0);
+  });
+
   it('admits the burst at once after a quiet spell', async () => {
     const clock = virtualClock();
     const limiter = new RateLimiter({ budget: 120, windowMs: 60_000, burst: 5, ...clock });
