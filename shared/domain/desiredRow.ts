@@ -45,6 +45,7 @@ export const PlannedMessageSchema = z.object({
   planId: z.string().min(1),
   /** The state snapshot (shared/domain/stateFingerprint.ts) the actions were planned against. */
   state: z.record(z.string(), z.unknown()),
+  fingerprint: z.string(),
   actions: z.array(z.record(z.string(), z.unknown())),
   approvedBy: z.string(),
   reason: z.string(),

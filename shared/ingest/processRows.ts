@@ -132,7 +132,7 @@ export async function processRowRecords(rt: Runtime, records: QueueRecord[], lim
     mode: message.mode,
     // The engine's rowIntentKey format (shared/jobs/intents.ts).
     intentKey: rowIntentKey(message.jobId, message.line),
-    ...(message.planned ? { expectedState: { snapshot: message.planned.state as unknown as StateSnapshot, actions: message.planned.actions } } : {}),
+    ...(message.planned ? { expectedState: { snapshot: message.planned.state as unknown as StateSnapshot, fingerprint: message.planned.fingerprint, actions: message.planned.actions } } : {}),
   }));
   const engine: SyncOptions = {
     maxArray: rt.config.RINGCX_MAX_ARRAY,

@@ -107,7 +107,7 @@ async function sendPlannedRows(rt: Runtime, jobId: string, plan: SavedPlan, appr
       mode: 'apply',
       row: row.row,
       raw: row.raw ?? [],
-      planned: { planId: plan.planId, state: row.state, actions: row.actions, approvedBy: approval.approvedBy, reason: approval.reason },
+      planned: { planId: plan.planId, state: row.state, fingerprint: row.fingerprint, actions: row.actions, approvedBy: approval.approvedBy, reason: approval.reason },
     };
     await sender.send(encodeMessageBody(message));
     sent += 1;

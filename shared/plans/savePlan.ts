@@ -32,7 +32,7 @@ export async function savePlan(rt: Runtime, job: JobMeta): Promise<string | unde
   // Streamed: a 250,000-row plan is never held whole.
   async function* body() {
     const opening = JSON.stringify({ ...head, rows: [] });
-    yield `${opening.slice(0, -2)}[\n`;
+    yield `${opening.slice(0, -2)}\n`;
     let first = true;
     for await (const row of store.rows(job.jobId)) {
       if (!row.planned) continue;

@@ -39,7 +39,7 @@ export interface SyncRequest {
    * move or removal must show the assignment that read saw. Otherwise the outcome is `stale` and
    * nothing is written.
    */
-  expectedState?: { snapshot: StateSnapshot; actions: unknown[] };
+  expectedState?: { snapshot: StateSnapshot; fingerprint: string; actions: unknown[] };
   /** Names this row's intent record (rowIntentKey / requestIntentKey), used with SyncOptions.intents. */
   intentKey?: string;
 }
@@ -306,8 +306,8 @@ const ROUTING_FIELDS = ['target', 'tracId', 'assignmentActive', 'assignmentDescr
 function planChanged(request: SyncRequest, now: StateSnapshot, plan: RowPlan, intent: PriorIntent | undefined): string | undefined {
   const expected = request.expectedState;
   if (!expected) return undefined;
-  if (fingerprintOf(now) === fingerprintOf(expected.snapshot)) {
-    if (JSON.stringify(plan.actions) === JSON.stringify(expected.actions)) return undefined;
+  if (fingerprintOf(now) === expected.fingerprint) {
+    if (canonicalJson(plan.actions) === canonicalJson(expected.actions)) return undefined;
     return 'the plan no longer matches what this version would do; plan again';
   }
   if (intent && plan.actions.every((action) => approvedKinds(expected.actions).has(action.kind))) return undefined;
@@ -724,6 +724,13 @@ function recordFields(record: DnisPool | undefined): Partial<DnisPoolInput> {
 
 function poolInput(w: Work, fields: Partial<DnisPoolInput>): DnisPoolInput {
   return { ...fields, dnis: w.request.row.dnis, dnisE164: w.request.row.e164 };
+}
+
+/** JSON with object keys sorted: a plan read back from storage need not keep its key order. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) =>
+    item && typeof item === 'object' && !Array.isArray(item) ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : item,
+  );
 }
 
 function pick<T extends object, K extends keyof T>(value: T, keys: readonly K[]): Pick<T, K> {
