@@ -314,7 +314,7 @@ async function runInput(
     writeFileSync(planPath, await runner.readObject(planKey));
     say(`Plan ${job.summary.planId}: ${planPath}`);
     say(`  apply it with: npm start -- --apply-plan ${planPath} --by WHO --reason WHY`);
-  } else if (job.summary.planId) {
+  } else if (job.summary.planId && job.summary.status === 'completed') {
     say(`Plan ${job.summary.planId} applied by job ${job.jobId}`);
   }
   const attention = NEEDS_ATTENTION.map((outcome) => [outcome, job.summary.outcomes[outcome] ?? 0] as const).filter(([, count]) => count > 0);
