@@ -225,7 +225,7 @@ export async function processRowRecords(rt: Runtime, records: QueueRecord[], lim
       const message = todo.find((t) => t.message.jobId === jobId && t.message.line === write.line)?.message;
       const result = results.get(messageOf.get(`${jobId}#${write.line}`) as string);
       if (message?.planned && result?.status === 'done' && WRITE_OUTCOMES.has(write.outcome)) await auditPlannedChange(rt, message, write, result);
-      logger.info('row outcome', { jobId, line: write.line, dnis: write.dnis, outcome: write.outcome, detail: write.detail, mode: message?.mode });
+      logger.info('row outcome', { jobId, line: write.line, dnis: write.dnis, outcome: write.outcome, detail: write.detail, mode: message?.mode, ...(message?.planned ? { planId: message.planned.planId } : {}) });
     }
   }
   for (const jobId of byJob.keys()) {

@@ -9,6 +9,8 @@ import type { PlanRecord, RowOutcome } from '../jobs/store';
 import type { Runtime } from '../runtime';
 
 export const APPROVAL_PREFIX = 'approved/';
+/** An approval is three short fields; anything much larger is not one, and is not read. */
+const MAX_APPROVAL_BYTES = 16 * 1024;
 
 /** An approval that cannot start an apply, with the reason its report gives. */
 class Refusal extends Error {}
@@ -59,6 +61,7 @@ export async function applyApprovedPlan(rt: Runtime, ref: ObjectRef): Promise<In
 }
 
 async function readApproval(rt: Runtime, ref: ObjectRef, named: string): Promise<Approval> {
+  if (ref.size !== undefined && ref.size > MAX_APPROVAL_BYTES) throw new Refusal(`the approval is ${ref.size} bytes; an approval is {"planId", "approvedBy", "reason"} in at most ${MAX_APPROVAL_BYTES} bytes`);
   const text = await readText(rt, ref.bucket, ref.key, ref.versionId);
   if (text === undefined) throw new Refusal('the approval object no longer exists');
   let json: unknown;
