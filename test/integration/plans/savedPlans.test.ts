@@ -147,6 +147,19 @@ describe('saved plans through the real chain', () => {
     expect(record).toMatchObject({ appliedByJob: applied.parse.jobId, planJobId: run.jobId, approval: { approvedBy: 'dana@example.com', key: `approved/${plan.planId}.json` } });
   }, 120_000);
 
+  it('moves a number onto a tracking group as planned (remove, then a tracking number)', async () => {
+    await runFile(pipeline, 'incoming/seed-track.csv', 'dnis,account_id,description,target_type,target_id\n12125550163,99990002,Seed,cloud_route_profile,801\n');
+    expect(sim.state.assignments.get('12125550163')).toMatchObject({ type: 'cloudRouteProfile', id: 801 });
+    const { plan } = await makePlan('plan/track.csv', 'dnis,account_id,description,target_type,target_id,on_conflict\n12125550163,99990002,Seed,tracking_group,901,reassign\n');
+    expect(plan.rows.map((r) => [r.outcome, r.state.target])).toEqual([['reassigned', 'cloud_route_profile:801']]);
+    const logStart = sim.apiCalls().length;
+    const applied = await approve(plan.planId);
+    expect(applied.rows.get(2)).toMatchObject({ outcome: 'reassigned' });
+    expect(loggedWrites(sim.apiCalls().slice(logStart))).toEqual(plannedWrites(plan));
+    expect(plannedWrites(plan)).toEqual(['createTracNumber 12125550163', 'removeAssignment 12125550163']);
+    expect(sim.state.assignments.get('12125550163')?.type).toBe('tracNumber');
+  }, 120_000);
+
   it('a number moved between plan and apply comes out stale and is left as RingCX has it', async () => {
     const { plan } = await makePlan('plan/stale.csv', ['dnis,target_type,target_id,on_conflict', '12125550122,queue,4502,reassign', '12125550121,queue,4503,'].join('\n'));
     // Someone moves the number in the admin portal meanwhile.
