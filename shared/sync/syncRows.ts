@@ -1,5 +1,5 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { DesiredRow, Mode, Outcome, Target } from '../domain/desiredRow';
+import { type DesiredRow, describeTarget, type Mode, type Outcome, type Target } from '../domain/desiredRow';
 import {
   type Action,
   checkExpectation,
@@ -310,8 +310,21 @@ function planChanged(request: SyncRequest, now: StateSnapshot, plan: RowPlan, in
     if (canonicalJson(plan.actions) === canonicalJson(expected.actions)) return undefined;
     return 'the plan no longer matches what this version would do; plan again';
   }
-  if (intent && plan.actions.every((action) => approvedKinds(expected.actions).has(action.kind))) return undefined;
+  if (intent && ownProgress(request, expected, now) && plan.actions.every((action) => approvedKinds(expected.actions).has(action.kind))) return undefined;
   return `RingCX changed since the plan: ${describeStateChange(expected.snapshot, now) || 'state differs'}`;
+}
+
+/**
+ * Whether the routing found is one this row's own approved actions lead through: still where the
+ * plan found it, removed (by its own move or unassign), or already on the planned target. Anyone
+ * else's move shows up as another target and stays stale.
+ */
+function ownProgress(request: SyncRequest, expected: NonNullable<SyncRequest['expectedState']>, now: StateSnapshot): boolean {
+  const kinds = new Set(expected.actions.map((a) => String((a as { kind?: unknown }).kind)));
+  const allowed = new Set<string | null>([expected.snapshot.target]);
+  if (kinds.has('reassign') || kinds.has('unassign')) allowed.add(null);
+  if (kinds.has('assign') || kinds.has('reassign') || kinds.has('updateAssignment')) allowed.add(describeTarget(request.row.target));
+  return allowed.has(now.target);
 }
 
 /** A move approved as remove-then-assign may be finished by its assignment alone. */

@@ -102,4 +102,20 @@ describe('sync engine: a saved plan as precondition', () => {
     expect(result).toMatchObject({ outcome: 'reassigned', after: queue(4503) });
     expect(fake.assignments.get('12125550706')).toEqual(queue(4503));
   });
+
+  it('a redelivery whose own attempt died before writing is still stale when someone else moved the number', async () => {
+    const fake = new FakeRingCx(10);
+    const intents = new MemoryIntentStore();
+    fake.seed('12125550707', queue(4501));
+    const request = await savedPlanRequest(fake, '12125550707', 4503, { intentKey: 'job#apply#3' });
+    fake.killAfterCalls = fake.calls.length + 2; // read, fresh read | kill: the intent is recorded, nothing written
+    await expect(syncRows(fake.client, [request], { ...base, intents })).rejects.toBeInstanceOf(Killed);
+    fake.killAfterCalls = undefined;
+    fake.assignments.set('12125550707', queue(4502));
+    fake.calls.length = 0;
+    const result = done((await syncRows(fake.client, [request], { ...base, intents })).get('apply'));
+    expect(result).toMatchObject({ outcome: 'stale', detail: 'RingCX changed since the plan: assignment queue:4501 → queue:4502' });
+    expect(writes(fake)).toEqual([]);
+    expect(fake.assignments.get('12125550707')).toEqual(queue(4502));
+  });
 });
