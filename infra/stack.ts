@@ -317,11 +317,15 @@ export class DnisSyncStack extends Stack {
     const refresher = fn('TokenRefresher', 'functions/token-refresher/app.ts', { timeoutSeconds: 60, memoryMb: 256, reservedConcurrency: 1, asyncRetries: 0 });
 
     // ---- wiring and least privilege ----
-    for (const prefix of ['incoming/', 'plan/']) {
+    // approved/<planId>.json starts the apply of a saved plan (shared/plans/applyPlan.ts).
+    for (const prefix of ['incoming/', 'plan/', 'approved/']) {
       bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(parser), { prefix });
     }
     bucket.grantRead(parser, 'incoming/*');
     bucket.grantRead(parser, 'plan/*');
+    bucket.grantRead(parser, 'approved/*');
+    // An approval's apply reads the saved plan it names.
+    bucket.grantRead(parser, 'results/*/plan.json');
     for (const f of [parser, worker]) bucket.grantPut(f, 'results/*');
     bucket.grantPut(exporter, 'exports/*');
     workQueue.grantSendMessages(parser);
@@ -626,6 +630,8 @@ export class DnisSyncStack extends Stack {
       { id: nag('IAM5[Action::s3:List*]'), reason: 'Part of the read grant on incoming/ and plan/.' },
       { id: nag(`IAM5[Resource::${bucketArn}/incoming/*]`), reason: 'Every file uploaded for applying, whatever its name.' },
       { id: nag(`IAM5[Resource::${bucketArn}/plan/*]`), reason: 'Every file uploaded for planning, whatever its name.' },
+      { id: nag(`IAM5[Resource::${bucketArn}/approved/*]`), reason: 'Every plan approval, named after its plan id.' },
+      { id: nag(`IAM5[Resource::${bucketArn}/results/*/plan.json]`), reason: 'The saved plans an approval names, one per plan run.' },
     );
     for (const f of [parser, worker]) {
       Validations.of(f).acknowledge({ id: nag(`IAM5[Resource::${bucketArn}/results/*]`), reason: 'Writes the reports of any job under results/.' });
