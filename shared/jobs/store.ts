@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { DesiredRow, Mode, Outcome, Target } from '../domain/desiredRow';
 import { OUTCOMES } from '../domain/desiredRow';
+import { JOB_TABLE } from './table';
 
 /*
  * One table, these kinds of item:
@@ -173,7 +174,7 @@ const rowKey = (jobId: string, line: number) => ({ pk: `JOB#${jobId}`, sk: `ROW#
 const attemptKey = (jobId: string, line: number) => ({ pk: `JOB#${jobId}`, sk: `TRY#${String(line).padStart(10, '0')}` });
 const requestKey = (requestId: string) => ({ pk: `REQ#${requestId}`, sk: 'META' });
 /** Small on purpose: only unfinished jobs and unsent answers, so a sweep is one Query. */
-const OPEN_PK = 'OPEN';
+const OPEN_PK = JOB_TABLE.openListPartition;
 const openJobKey = (jobId: string) => ({ pk: OPEN_PK, sk: `JOB#${jobId}` });
 const openRequestKey = (requestId: string) => ({ pk: OPEN_PK, sk: `REQ#${requestId}` });
 /**
