@@ -363,10 +363,18 @@ export class DnisSyncStack extends Stack {
     grantTable(worker, TABLE_ACTIONS.worker);
     grantTable(exporter, TABLE_ACTIONS.exporter);
     grantTable(refresher, TABLE_ACTIONS.refresher);
-    for (const f of [worker, exporter, refresher]) secret.grantRead(f);
-    // A new version only: the refresher never changes the secret's settings or moves version stages.
-    refresher.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:PutSecretValue'], resources: [secret.secretArn] }));
-    key.grant(new kms.ViaServicePrincipal(`secretsmanager.${this.region}.amazonaws.com`, refresher.grantPrincipal), 'kms:Encrypt', 'kms:GenerateDataKey*');
+    for (const f of [worker, exporter]) secret.grantRead(f);
+    // Exactly the refresher's calls (shared/auth/refreshToken.ts), a compare-and-set: it puts its value
+    // as AWSPENDING, then UpdateSecretVersionStage moves AWSCURRENT to it only off the version this
+    // attempt read, so an operator's write made meanwhile is never overwritten. Never UpdateSecret:
+    // the secret's settings are not the refresher's to change.
+    refresher.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
+        resources: [secret.secretArn],
+      }),
+    );
+    key.grant(new kms.ViaServicePrincipal(`secretsmanager.${this.region}.amazonaws.com`, refresher.grantPrincipal), 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*');
     for (const f of [parser, worker, exporter, intake]) bus.grantPutEventsTo(f);
 
     worker.addEventSource(

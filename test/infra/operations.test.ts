@@ -157,11 +157,14 @@ describe.each(Object.values(STAGES))('operating the $stage stack', (config) => {
     }
   });
 
-  it('lets the refresher read and add secret versions, nothing more', () => {
+  it('lets the refresher read, add a version and move AWSCURRENT onto it (its compare-and-set), nothing more', () => {
     const statements = roleStatements(resources, functionId(resources, 'tokenrefresher'));
-    expect(actionsOf(statements, 'secretsmanager:')).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue']);
-    const everyAction = JSON.stringify(ofType(resources, 'AWS::IAM::Policy').map(([, p]) => p.Properties.PolicyDocument));
-    expect(everyAction).not.toMatch(/secretsmanager:UpdateSecret|secretsmanager:\*/);
+    expect(actionsOf(statements, 'secretsmanager:')).toEqual(['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage']);
+    const [secretId] = ofType(resources, 'AWS::SecretsManager::Secret')[0]!;
+    for (const s of statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('secretsmanager:')))) expect(s.Resource, 'the stack secret only').toEqual({ Ref: secretId });
+    const everyAction = ofType(resources, 'AWS::IAM::Policy').flatMap(([, p]) => p.Properties.PolicyDocument.Statement.flatMap((s: { Action: string | string[] }) => [s.Action].flat()));
+    expect(everyAction.filter((a: string) => a === 'secretsmanager:UpdateSecret' || a === 'secretsmanager:*')).toEqual([]);
+    expect(everyAction.filter((a: string) => a === 'secretsmanager:UpdateSecretVersionStage'), 'the refresher alone moves stages').toHaveLength(1);
     for (const service of ['worker', 'exporter']) {
       expect(actionsOf(roleStatements(resources, functionId(resources, service)), 'secretsmanager:'), service).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
     }
