@@ -775,7 +775,7 @@ export class JobStore {
     await this.db.send(new DeleteCommand({ TableName: this.table, Key: openRequestKey(requestId) }));
   }
 
-  /** Who changed a number's routing, why, from where to where, and when. Kept like the jobs. */
+  /** Who changed a number's routing, why, from where to where, and when. Kept for auditRetentionDays, or forever. */
   async audit(entry: AuditEntry): Promise<void> {
     await this.db.send(new PutCommand({ TableName: this.table, Item: this.auditItem(entry) }));
   }
