@@ -68,7 +68,7 @@ describe.each(Object.values(STAGES))('operating the $stage stack', (config) => {
     }
   });
 
-  it('gives the rule target and both schedules a DLQ and a retry policy, and alarms on their failures', () => {
+  it('gives the rule target and every schedule a DLQ and a retry policy, and alarms on their failures', () => {
     for (const [, rule] of ofType(resources, 'AWS::Events::Rule')) {
       for (const target of rule.Properties.Targets) {
         expect(target.DeadLetterConfig?.Arn).toBeDefined();
