@@ -6,7 +6,8 @@ import { NumberLineIndex } from '../csv/numberIndex';
 import { CsvFileError, readCsvRecords } from '../csv/reader';
 import { validateRow } from '../csv/validateRow';
 import { encodeMessageBody, type Mode, type RowMessage } from '../domain/desiredRow';
-import { logger } from '../framework/powertools';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logger, metrics } from '../framework/powertools';
 import { Spool } from './spool';
 import { APPROVAL_PREFIX, applyApprovedPlan } from '../plans/applyPlan';
 import { completeIfDone, reportRefusedFile } from '../jobs/completion';
@@ -113,6 +114,9 @@ async function runJob(rt: Runtime, ref: ObjectRef, jobId: string, mode: Mode): P
     await sendSpooled(rt, jobId, spool);
     const timings = { validateMs: Math.round(validated - started), sendMs: Math.round(performance.now() - validated) };
     await store.finishParsing(jobId, counts);
+    // The dashboard's "rows by outcome" shows rejected rows from here: they never reach a worker.
+    // After finishParsing, which succeeds once per job, so a taken-over parse does not count twice.
+    metrics.addMetric('Rows_rejected', MetricUnit.Count, counts.rejected);
     logger.info('job parsed', { jobId, total: counts.total, accepted: counts.accepted, rejected: counts.rejected, ...timings });
     // Every row may already have landed (a small file, or a re-run parse).
     await completeIfDone(rt, jobId);

@@ -12,6 +12,7 @@ import {
 import type { DesiredRow, Mode, Outcome, Target } from '../domain/desiredRow';
 import { OUTCOMES } from '../domain/desiredRow';
 import type { StateSnapshot } from '../domain/stateFingerprint';
+import { JOB_TABLE } from './table';
 
 /*
  * One table, these kinds of item:
@@ -200,7 +201,7 @@ const attemptKey = (jobId: string, line: number) => ({ pk: `JOB#${jobId}`, sk: `
 const requestKey = (requestId: string) => ({ pk: `REQ#${requestId}`, sk: 'META' });
 const planKey = (planId: string) => ({ pk: `PLAN#${planId}`, sk: 'META' });
 /** Small on purpose: only unfinished jobs and unsent answers, so a sweep is one Query. */
-const OPEN_PK = 'OPEN';
+const OPEN_PK = JOB_TABLE.openListPartition;
 const openJobKey = (jobId: string) => ({ pk: OPEN_PK, sk: `JOB#${jobId}` });
 const openRequestKey = (requestId: string) => ({ pk: OPEN_PK, sk: `REQ#${requestId}` });
 /**
@@ -894,7 +895,7 @@ export class JobStore {
     await this.db.send(new DeleteCommand({ TableName: this.table, Key: openRequestKey(requestId) }));
   }
 
-  /** Who changed a number's routing, why, from where to where, and when. Kept like the jobs. */
+  /** Who changed a number's routing, why, from where to where, and when. Kept for auditRetentionDays, or forever. */
   async audit(entry: AuditEntry): Promise<void> {
     await this.db.send(new PutCommand({ TableName: this.table, Item: this.auditItem(entry) }));
   }
