@@ -46,15 +46,29 @@ export const SECRET_PLACEHOLDER = JSON.stringify({ awaitingCredentials: true });
  * code paths and fails when a function sends a command missing here, or is granted one it never sends.
  */
 export const TABLE_ACTIONS = {
-  // claimJob (Put), releaseJob/finishParsing/failJob/tryStartReport/finishReport (Update), getJob (Get), rows (Query), putRejected (BatchWrite)
-  parser: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem'],
-  // existingOutcomes (BatchGet), recordOutcomes (transaction of conditional Puts and Updates), reports (Query),
-  // reassignments: getRequest (Get), recordRequest/audit (Put), putLedger (Update)
-  worker: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:BatchGetItem'],
+  // claimJob (transaction of Puts, with the sweeper's open-list item), releaseJob/finishParsing/failJob/tryStartReport/
+  // finishReport (Update), getJob (Get), rows (Query), putRejected (BatchWrite), closeJobIfSettled (ConditionCheck + Delete)
+  parser: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem'],
+  // existingOutcomes and intents (BatchGet), recordOutcomes (transaction of conditional Puts and Updates), intents (Put),
+  // recordLastAttempts (BatchWrite), reports (Query), closeJobIfSettled (ConditionCheck + Delete);
+  // reassignments: getRequest (Get), recordRequestResult (transaction of Puts and an Update), markAnswerSent (Update + Delete)
+  worker: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem'],
   // getLedgerEntries (BatchGet), ledger (Query)
   exporter: ['dynamodb:BatchGetItem', 'dynamodb:Query'],
   // acquireLease (Put), releaseLease (Update)
   refresher: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  // openItems/lastAttempts/rows (Query), getJob/getRequest (Get), settles rows (transaction), re-parses a file
+  // (claimJob, putRejected), re-sends owed events and answers, closes and forgets open-list items (Delete), its lease (Put, Update)
+  sweeper: [
+    'dynamodb:GetItem',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:Query',
+    'dynamodb:BatchGetItem',
+    'dynamodb:BatchWriteItem',
+    'dynamodb:ConditionCheckItem',
+    'dynamodb:DeleteItem',
+  ],
 } as const;
 
 /** The source of the events this system puts on its bus (completions, drift, answers). */
@@ -317,11 +331,15 @@ export class DnisSyncStack extends Stack {
     const refresher = fn('TokenRefresher', 'functions/token-refresher/app.ts', { timeoutSeconds: 60, memoryMb: 256, reservedConcurrency: 1, asyncRetries: 0 });
 
     // ---- wiring and least privilege ----
-    for (const prefix of ['incoming/', 'plan/']) {
+    // approved/<planId>.json starts the apply of a saved plan (shared/plans/applyPlan.ts).
+    for (const prefix of ['incoming/', 'plan/', 'approved/']) {
       bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(parser), { prefix });
     }
     bucket.grantRead(parser, 'incoming/*');
     bucket.grantRead(parser, 'plan/*');
+    bucket.grantRead(parser, 'approved/*');
+    // An approval's apply reads the saved plan it names.
+    bucket.grantRead(parser, 'results/*/plan.json');
     for (const f of [parser, worker]) bucket.grantPut(f, 'results/*');
     bucket.grantPut(exporter, 'exports/*');
     workQueue.grantSendMessages(parser);
@@ -332,7 +350,17 @@ export class DnisSyncStack extends Stack {
     priorityQueue.grantSendMessages(worker);
     eventsDlq.grantSendMessages(intake);
     const grantTable = (f: lambda.IFunction, actions: readonly string[]) => {
-      table.grant(f, ...actions);
+      table.grant(f, ...actions.filter((action) => action !== 'dynamodb:DeleteItem'));
+      // Deletes only take items off the sweeper's list; jobs, ledger and audit entries are never deleted by code.
+      if (actions.includes('dynamodb:DeleteItem')) {
+        f.addToRolePolicy(
+          new iam.PolicyStatement({
+            actions: ['dynamodb:DeleteItem'],
+            resources: [table.tableArn],
+            conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [JOB_TABLE.openListPartition] } },
+          }),
+        );
+      }
       // TableV2.grant leaves the key out; DynamoDB calls KMS with the caller's permissions.
       const writes = actions.some((action) => !READ_ONLY_TABLE_ACTIONS.has(action));
       key.grant(f, 'kms:Decrypt', 'kms:DescribeKey', ...(writes ? ['kms:Encrypt', 'kms:GenerateDataKey*'] : []));
@@ -341,10 +369,18 @@ export class DnisSyncStack extends Stack {
     grantTable(worker, TABLE_ACTIONS.worker);
     grantTable(exporter, TABLE_ACTIONS.exporter);
     grantTable(refresher, TABLE_ACTIONS.refresher);
-    for (const f of [worker, exporter, refresher]) secret.grantRead(f);
-    // A new version only: the refresher never changes the secret's settings or moves version stages.
-    refresher.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:PutSecretValue'], resources: [secret.secretArn] }));
-    key.grant(new kms.ViaServicePrincipal(`secretsmanager.${this.region}.amazonaws.com`, refresher.grantPrincipal), 'kms:Encrypt', 'kms:GenerateDataKey*');
+    for (const f of [worker, exporter]) secret.grantRead(f);
+    // Exactly the refresher's calls (shared/auth/refreshToken.ts), a compare-and-set: it puts its value
+    // as AWSPENDING, then UpdateSecretVersionStage moves AWSCURRENT to it only off the version this
+    // attempt read, so an operator's write made meanwhile is never overwritten. Never UpdateSecret:
+    // the secret's settings are not the refresher's to change.
+    refresher.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
+        resources: [secret.secretArn],
+      }),
+    );
+    key.grant(new kms.ViaServicePrincipal(`secretsmanager.${this.region}.amazonaws.com`, refresher.grantPrincipal), 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*');
     for (const f of [parser, worker, exporter, intake]) bus.grantPutEventsTo(f);
 
     worker.addEventSource(
@@ -411,7 +447,9 @@ export class DnisSyncStack extends Stack {
       targets: [new eventTargets.SnsTopic(topic, { authorizeUsingRole: true, deadLetterQueue: eventsDlq, retryAttempts: 8, maxEventAge: Duration.hours(24) })],
     });
 
-    new CompletionSweeper(this, 'Sweeper', { config, environment: commonEnv, key, table, bucket, workQueue, bus, alarmAction, scheduleDlq: schedulerDlq });
+    // Before the sweeper, which adds its function with these.
+    Object.assign(this, { grantTable, schedulerRole, scheduleGroup, failedInvocations, eventsDlq, alarmAction });
+    new CompletionSweeper(this, 'Sweeper', { config, stack: this, tableActions: TABLE_ACTIONS.sweeper, environment: commonEnv, key, bucket, workQueue, bus });
 
     // ---- alarms and dashboard ----
     for (const [name, dlq] of [['WorkDlq', workDlq], ['PriorityDlq', priorityDlq], ['EventsDlq', eventsDlq], ['FailedInvocations', failedInvocations]] as const) {
@@ -442,7 +480,7 @@ export class DnisSyncStack extends Stack {
     alarm('ReassignmentRuleDlqFailures', ruleMetric(reassignmentRule, 'InvocationsFailedToBeSentToDlq'), 'Reassignment requests the rule could neither deliver nor put in the events DLQ: lost');
     alarm('ExportIncomplete', ruleMetric(exportIncompleteRule, 'TriggeredRules'), 'DNIS Export Incomplete: the export did not cover every account (the event was mailed to this topic)');
     const scheduleMetric = (metric: cloudwatch.Metric) => metric.with({ statistic: 'Sum', period: Duration.minutes(5) });
-    alarm('ScheduleTargetErrors', scheduleMetric(scheduleGroup.metricTargetErrors()), 'Scheduler could not invoke the exporter or the refresher (failed invocations go to the events DLQ)');
+    alarm('ScheduleTargetErrors', scheduleMetric(scheduleGroup.metricTargetErrors()), 'Scheduler could not invoke the exporter, the refresher or the sweeper (failed invocations go to the events DLQ)');
     alarm('ScheduleInvocationsDropped', scheduleMetric(scheduleGroup.metricDropped()), 'Scheduler gave up on a scheduled invocation after its retries');
     alarm('ScheduleDlqFailures', scheduleMetric(scheduleGroup.metricFailedToBeSentToDLQ()), 'Scheduler could neither invoke a target nor put the event in the events DLQ');
     const ringcx = (service: string, metricName: string) =>
@@ -509,7 +547,6 @@ export class DnisSyncStack extends Stack {
       reason: 'Data keys of the stack\'s one KMS key, to publish to the encrypted alarm topic.',
     });
 
-    Object.assign(this, { grantTable, schedulerRole, scheduleGroup, failedInvocations, eventsDlq, alarmAction });
     this.acknowledgeNagFindings({ bucket, secret, eventsDlq, failedInvocations, functions: { parser, worker, intake, exporter, refresher } });
   }
 
@@ -628,6 +665,8 @@ export class DnisSyncStack extends Stack {
       { id: nag('IAM5[Action::s3:List*]'), reason: 'Part of the read grant on incoming/ and plan/.' },
       { id: nag(`IAM5[Resource::${bucketArn}/incoming/*]`), reason: 'Every file uploaded for applying, whatever its name.' },
       { id: nag(`IAM5[Resource::${bucketArn}/plan/*]`), reason: 'Every file uploaded for planning, whatever its name.' },
+      { id: nag(`IAM5[Resource::${bucketArn}/approved/*]`), reason: 'Every plan approval, named after its plan id.' },
+      { id: nag(`IAM5[Resource::${bucketArn}/results/*/plan.json]`), reason: 'The saved plans an approval names, one per plan run.' },
     );
     for (const f of [parser, worker]) {
       Validations.of(f).acknowledge({ id: nag(`IAM5[Resource::${bucketArn}/results/*]`), reason: 'Writes the reports of any job under results/.' });

@@ -7,11 +7,10 @@ import {
   Stack,
   Validations,
   aws_cloudwatch as cloudwatch,
-  type aws_cloudwatch_actions as cwActions,
-  type aws_dynamodb as dynamodb,
   type aws_events as events,
   type aws_kms as kms,
   aws_lambda as lambda,
+  aws_lambda_destinations as destinations,
   aws_lambda_nodejs as nodejs,
   aws_logs as logs,
   type aws_s3 as s3,
@@ -21,19 +20,20 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { SWEEP_EVERY_MINUTES, type StageConfig } from './config';
+import type { DnisSyncStack } from './stack';
 
 export interface CompletionSweeperProps {
   config: StageConfig;
+  /** The stack's helpers for an added function: table grant, scheduler role and group, failure queues, alarm action. */
+  stack: Pick<DnisSyncStack, 'grantTable' | 'schedulerRole' | 'scheduleGroup' | 'failedInvocations' | 'eventsDlq' | 'alarmAction'>;
+  /** Exactly the DynamoDB actions the sweeper's code path sends (TABLE_ACTIONS.sweeper). */
+  tableActions: readonly string[];
   /** The environment every function shares (table, bucket, queues, bus, limits). */
   environment: Record<string, string>;
   key: kms.IKey;
-  table: dynamodb.ITableV2;
   bucket: s3.IBucket;
   workQueue: sqs.IQueue;
   bus: events.IEventBus;
-  alarmAction: cwActions.SnsAction;
-  /** Where the schedule puts invocations it could not deliver. */
-  scheduleDlq: sqs.IQueue;
   /** How often the sweeper runs; part of the completion bound stated in the README. */
   everyMinutes?: number;
   /** Age of an unfinished job that pages someone, whatever its rows say. */
@@ -54,14 +54,15 @@ export class CompletionSweeper extends Construct {
 
   constructor(scope: Construct, id: string, props: CompletionSweeperProps) {
     super(scope, id);
-    const { config } = props;
+    const { config, stack } = props;
     const everyMinutes = props.everyMinutes ?? SWEEP_EVERY_MINUTES;
     const prod = config.stage === 'prod';
 
     const logGroup = new logs.LogGroup(this, 'Logs', {
       retention: config.retention.logDays as logs.RetentionDays,
       encryptionKey: props.key,
-      removalPolicy: RemovalPolicy.DESTROY,
+      // Like every log group of the stack: prod keeps what the sweeper did when the stack goes.
+      removalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
     const fn = new nodejs.NodejsFunction(this, 'Function', {
       entry: join(ROOT, 'functions/sweeper/app.ts'),
@@ -89,14 +90,15 @@ export class CompletionSweeper extends Construct {
         minify: true,
         sourceMap: true,
         forceDockerBundling: false,
-        externalModules: ['@aws-sdk/*'],
+        // The pinned, tested AWS SDK ships in the bundle, as for every function of the stack.
+        externalModules: [],
         mainFields: ['module', 'main'],
         banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
       },
     });
     this.function = fn;
 
-    props.table.grantReadWriteData(fn);
+    stack.grantTable(fn, props.tableActions);
     // Re-parsing a file: read the upload, send its rows, write its reports.
     props.bucket.grantRead(fn, 'incoming/*');
     props.bucket.grantRead(fn, 'plan/*');
@@ -108,9 +110,18 @@ export class CompletionSweeper extends Construct {
 
     new scheduler.Schedule(this, 'Schedule', {
       description: 'Settles rows whose last delivery died, finishes jobs, re-sends owed events, reports stalled jobs',
+      scheduleGroup: stack.scheduleGroup,
       schedule: scheduler.ScheduleExpression.rate(Duration.minutes(everyMinutes)),
-      target: new schedulerTargets.LambdaInvoke(fn, { deadLetterQueue: props.scheduleDlq, retryAttempts: 1 }),
+      target: new schedulerTargets.LambdaInvoke(fn, {
+        role: stack.schedulerRole('SweeperSchedulerRole'),
+        deadLetterQueue: stack.eventsDlq,
+        retryAttempts: 1,
+        maxEventAge: Duration.minutes(everyMinutes),
+      }),
     });
+    // Scheduler invokes asynchronously; the next sweep comes within minutes, so no retry, but a
+    // failed invocation is kept and alarmed like every other asynchronous one.
+    fn.configureAsyncInvoke({ onFailure: new destinations.SqsDestination(stack.failedInvocations), retryAttempts: 0, maxEventAge: Duration.minutes(everyMinutes) });
 
     const metric = (metricName: string, statistic: string) =>
       new cloudwatch.Metric({ namespace: 'DnisSync', metricName, dimensionsMap: { service: SERVICE }, statistic, period: Duration.minutes(everyMinutes) });
@@ -145,8 +156,15 @@ export class CompletionSweeper extends Construct {
         alarmDescription: 'The sweeper has not run for three intervals',
         treatMissingData: cloudwatch.TreatMissingData.BREACHING,
       }),
+      new cloudwatch.Alarm(this, 'AsyncEventsDropped', {
+        metric: fn.metric('AsyncEventsDropped', { statistic: 'Sum', period: Duration.minutes(5) }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        alarmDescription: 'sweeper: asynchronous events were dropped without reaching the failed-invocations queue',
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
     ];
-    for (const alarm of alarms) alarm.addAlarmAction(props.alarmAction);
+    for (const alarm of alarms) alarm.addAlarmAction(stack.alarmAction);
 
     this.acknowledgeNagFindings(fn, props.bucket);
   }

@@ -15,6 +15,7 @@ import { CliError, EXIT, EXIT_CODES_HELP } from './cli/exitCodes';
 import { ignoredColumnLines } from './cli/hints';
 import { type InputFile, planInputs } from './cli/inputs';
 import { ProgressPrinter } from './cli/progress';
+import { type AppliedMarker, appliedMarkerPath, readAppliedMarker, readSavedPlanFile } from './cli/savedPlanFile';
 import { StallGuard } from './cli/stallGuard';
 import { environmentProblems, fileProblem, javaProblem, outDirProblem } from './cli/validate';
 import { watchParent } from './cli/watchdog';
@@ -28,10 +29,15 @@ Usage:
   npm start -- [options] FILE.csv...                run your own files, then export
   npm start -- --reassign DNIS --to TYPE:ID [--expect TYPE:ID|none] [--by WHO] [--reason WHY]
                                                     move one number through the event bus
+  npm start -- --plan FILE.csv                      save a plan: what would change, against which RingCX state
+  npm start -- --apply-plan PLAN.json [--by WHO] [--reason WHY]
+                                                    approve that saved plan and apply exactly it; rows whose
+                                                    RingCX state changed since come out stale, untouched
   npm start -- --help
 
 Options:
-  --plan               dry run: read RingCX, change nothing, report what would happen
+  --plan               dry run: read RingCX, change nothing, report what would happen, and save
+                       the plan (plan.json, valid for PLAN_TTL_HOURS, default 24) for --apply-plan
   --out DIR            where reports go (default: out/<timestamp>); files with the same name
                        get their own folders (a, a-2, ...)
   --no-export          skip the export and drift report after the files
@@ -64,7 +70,7 @@ bucket, exactly as in AWS.
 ${EXIT_CODES_HELP}`;
 
 /** Outcomes that leave a row short of what the file asked for. */
-const NEEDS_ATTENTION = ['failed', 'rejected', 'conflict'] as const;
+const NEEDS_ATTENTION = ['failed', 'rejected', 'conflict', 'stale'] as const;
 
 type AnyHandler<E, R> = (event: E, context: Context) => Promise<R>;
 
@@ -84,6 +90,10 @@ function usageProblems(options: StartOptions, parseErrors: string[]): string[] {
   if (options.out !== undefined) {
     const problem = outDirProblem(options.out);
     if (problem) problems.push(problem);
+  }
+  if (options.applyPlan) {
+    const read = readSavedPlanFile(options.applyPlan.path);
+    if (!read.ok) problems.push(read.problem);
   }
   problems.push(...environmentProblems(process.env));
   const java = javaProblem();
@@ -203,6 +213,7 @@ async function main(session: Session, options: StartOptions, errors: ErrorLog): 
       say(`${answer.detailType}: ${JSON.stringify(answer.detail, null, 2)}`);
       if (answer.detailType !== 'DNIS Reassigned') exitCode = EXIT.rowsNeedAttention;
     }
+    if (options.applyPlan && !(await applySavedPlan(runner, options.applyPlan, outDir, guard))) exitCode = EXIT.rowsNeedAttention;
     for (const input of inputs) {
       if (!(await runInput(runner, input, outDir, guard))) exitCode = EXIT.rowsNeedAttention;
     }
@@ -244,11 +255,44 @@ async function main(session: Session, options: StartOptions, errors: ErrorLog): 
   return outcome;
 }
 
+/**
+ * --apply-plan: the saved plan goes back where its plan run left it (this run's emulators start
+ * empty), then the approval object is put, exactly as in AWS; the pipeline checks expiry, state and
+ * apply-once. A local marker beside the plan file carries "applied once" from one run to the next.
+ */
+async function applySavedPlan(runner: LocalRunner, request: NonNullable<StartOptions['applyPlan']>, outDir: string, guard: StallGuard): Promise<boolean> {
+  const read = readSavedPlanFile(request.path);
+  if (!read.ok) throw new CliError(read.problem, EXIT.usage);
+  const { plan, text } = read.file;
+  const earlier = readAppliedMarker(request.path);
+  await runner.importPlan(plan, text, earlier);
+  say(`Plan ${plan.planId}: ${plan.rows.length} rows from ${plan.source.key}, made ${plan.createdAt}, valid until ${plan.expiresAt}`);
+  say(`Approved by ${request.by}: ${request.reason}`);
+  const approval = { planId: plan.planId, approvedBy: request.by, reason: request.reason };
+  const input: InputFile = { path: request.path, key: `approved/${plan.planId}.json`, reportsName: `apply-${plan.planId}` };
+  let jobId: string | undefined;
+  const ok = await runInput(runner, input, outDir, guard, Buffer.from(JSON.stringify(approval)), (job) => {
+    if (job.summary.status === 'completed') jobId = job.jobId;
+  });
+  if (jobId) {
+    const marker: AppliedMarker = { planId: plan.planId, jobId, approvedBy: request.by, reason: request.reason, at: new Date().toISOString() };
+    writeFileSync(appliedMarkerPath(request.path), `${JSON.stringify(marker, null, 2)}\n`);
+  }
+  return ok;
+}
+
 /** Runs one file to its reports; false when some row needs attention or the file was refused. */
-async function runInput(runner: LocalRunner, input: InputFile, outDir: string, guard: StallGuard): Promise<boolean> {
+async function runInput(
+  runner: LocalRunner,
+  input: InputFile,
+  outDir: string,
+  guard: StallGuard,
+  body: Buffer = readFileSync(input.path),
+  onDone: (job: Awaited<ReturnType<LocalRunner['runFile']>>) => void = () => undefined,
+): Promise<boolean> {
   if (input.renamedFrom) say(`${input.path}: another input is also named ${input.renamedFrom}; this one is ${input.key}`);
   let last = '';
-  const job = await runner.runFile(input.key, readFileSync(input.path), (line) => {
+  const job = await runner.runFile(input.key, body, (line) => {
     if (line !== last) guard.touch();
     last = line;
     progress.update(line);
@@ -257,10 +301,20 @@ async function runInput(runner: LocalRunner, input: InputFile, outDir: string, g
   const base = join(outDir, input.reportsName);
   mkdirSync(base, { recursive: true });
   for (const [name, content] of Object.entries(job.reports)) writeFileSync(join(base, name), content);
+  onDone(job);
   say(job.table);
   for (const line of ignoredColumnLines(job.summary.ignoredColumns ?? [])) say(line);
   say(`Reports for ${input.path}:`);
   for (const name of Object.keys(job.reports)) say(`  ${join(base, name)}`);
+  const planKey = job.summary.reports.plan;
+  if (job.summary.mode === 'plan' && job.summary.planId && planKey) {
+    const planPath = join(base, 'plan.json');
+    writeFileSync(planPath, await runner.readObject(planKey));
+    say(`Plan ${job.summary.planId}: ${planPath}`);
+    say(`  apply it with: npm start -- --apply-plan ${planPath} --by WHO --reason WHY`);
+  } else if (job.summary.planId && job.summary.status === 'completed') {
+    say(`Plan ${job.summary.planId} applied by job ${job.jobId}`);
+  }
   const attention = NEEDS_ATTENTION.map((outcome) => [outcome, job.summary.outcomes[outcome] ?? 0] as const).filter(([, count]) => count > 0);
   if (job.summary.status === 'failed') {
     say(`${input.path}: the file was refused${job.summary.fileError ? `: ${job.summary.fileError}` : ''}`);

@@ -78,6 +78,8 @@ export const ConfigSchema = z.object({
   PARSE_LEASE_SECONDS: positiveInt.default(900),
   /** SendMessageBatch calls the parser keeps in flight. */
   PARSER_SEND_CONCURRENCY: positiveInt.default(8),
+  /** How long a saved plan (plan/ run) may be approved and applied, in hours. */
+  PLAN_TTL_HOURS: positiveInt.default(24),
   /** How long job rows and outcomes are kept, in days (DynamoDB TTL). */
   JOB_RETENTION_DAYS: positiveInt.default(90),
   /** How long reassignment audit entries are kept, in days; unset = forever (no TTL on them). */

@@ -20,6 +20,8 @@ export interface StartOptions {
   /** Undefined: derived from the stage's sizing (see defaultStallSeconds). */
   stallSeconds: number | undefined;
   reassign: { dnis: string; to: TargetSpec; expect: TargetSpec | null | undefined; by: string; reason: string } | undefined;
+  /** `--apply-plan PLAN.json`: approve that saved plan (as `by`, for `reason`) and apply it. */
+  applyPlan: { path: string; by: string; reason: string } | undefined;
 }
 
 const OPTIONS = {
@@ -27,6 +29,7 @@ const OPTIONS = {
   out: { type: 'string' },
   'no-export': { type: 'boolean' },
   reassign: { type: 'string' },
+  'apply-plan': { type: 'string' },
   to: { type: 'string' },
   expect: { type: 'string' },
   by: { type: 'string' },
@@ -101,8 +104,23 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   const stallSeconds = positiveNumber(text('stall-seconds'), '--stall-seconds', errors);
 
   const reassignDnis = text('reassign');
-  for (const dependent of ['to', 'expect', 'by', 'reason'] as const) {
+  const applyPlanPath = text('apply-plan');
+  for (const dependent of ['to', 'expect'] as const) {
     if (values.has(dependent) && reassignDnis === undefined) errors.push(`--${dependent} only goes with --reassign DNIS (see --help)`);
+  }
+  for (const dependent of ['by', 'reason'] as const) {
+    if (values.has(dependent) && reassignDnis === undefined && applyPlanPath === undefined) errors.push(`--${dependent} only goes with --reassign DNIS or --apply-plan PLAN.json (see --help)`);
+  }
+  let applyPlan: StartOptions['applyPlan'];
+  if (applyPlanPath !== undefined) {
+    if (reassignDnis !== undefined) errors.push('--apply-plan and --reassign are separate runs; give one of them');
+    if (values.has('plan')) errors.push('--apply-plan applies a saved plan; --plan makes one. Give one of them');
+    if (positionals.length > 0) errors.push(`--apply-plan takes no CSV files (got ${positionals.join(', ')})`);
+    const by = text('by') ?? `local:${env.USER ?? 'operator'}`;
+    const reason = text('reason') ?? 'approved with npm start --apply-plan';
+    if (by.trim() === '' || by.length > 200) errors.push('--by takes a name of 1 to 200 characters');
+    if (reason.trim() === '' || reason.length > 1_000) errors.push('--reason takes 1 to 1000 characters');
+    applyPlan = { path: applyPlanPath, by, reason };
   }
   let reassign: StartOptions['reassign'];
   if (reassignDnis !== undefined) {
@@ -123,16 +141,17 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.
 
   return {
     options: {
-      files: positionals.length > 0 || reassignDnis !== undefined ? positionals : [DEFAULT_EXAMPLE_FILE],
+      files: positionals.length > 0 || reassignDnis !== undefined || applyPlanPath !== undefined ? positionals : [DEFAULT_EXAMPLE_FILE],
       plan: values.has('plan'),
       out: text('out'),
-      export: !values.has('no-export') && reassignDnis === undefined,
+      export: !values.has('no-export') && reassignDnis === undefined && applyPlanPath === undefined,
       verbose: values.has('verbose'),
       help: values.has('help'),
       stage: stageText === 'prod' ? 'prod' : 'dev',
       timeScale,
       stallSeconds,
       reassign,
+      applyPlan,
     },
     errors,
   };

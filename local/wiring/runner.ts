@@ -219,6 +219,29 @@ export class LocalRunner {
     throw new Error('no answer to the reassignment request in time');
   }
 
+  /**
+   * Makes a plan saved by an earlier local run known to this one, as the plan run left it in AWS:
+   * plan.json at its key beside the plan's reports, and its PLAN# record (with the earlier apply,
+   * if one is known, so the pipeline's own apply-once check answers). Then an approval object put
+   * with runFile(`approved/<planId>.json`) applies it.
+   */
+  async importPlan(plan: { planId: string; jobId: string; createdAt: string; expiresAt: string; source: { key: string } }, text: string, applied?: { jobId: string; approvedBy: string; reason: string; at: string }): Promise<void> {
+    const { planKeyOf } = await import('../../shared/plans/savePlan');
+    const { safeRelativePath, modeOf } = await import('../../shared/ingest/parseObject');
+    const relative = modeOf(plan.source.key)?.relative ?? plan.source.key;
+    const planKey = planKeyOf({ resultsPrefix: `results/${safeRelativePath(relative.replace(/\.csv$/i, ''))}/${plan.jobId}` });
+    const bucket = this.stack.env.BUCKET_NAME as string;
+    await this.stack.s3.send(new PutObjectCommand({ Bucket: bucket, Key: planKey, Body: text, ContentType: 'application/json' }));
+    await this.store.putPlanRecord({ planId: plan.planId, planKey, planJobId: plan.jobId, createdAt: plan.createdAt, expiresAt: plan.expiresAt });
+    if (applied) await this.store.claimPlanApply(plan.planId, applied.jobId, { approvedBy: applied.approvedBy, reason: applied.reason, key: `approved/${plan.planId}.json`, at: applied.at });
+  }
+
+  /** An object of the local bucket as text (a saved plan, a report). */
+  async readObject(key: string): Promise<string> {
+    const object = await this.stack.s3.send(new GetObjectCommand({ Bucket: this.stack.env.BUCKET_NAME as string, Key: key }));
+    return (await object.Body?.transformToString('utf-8')) ?? '';
+  }
+
   /** Uploads a file; S3's notification invokes the parser. Resolves when the job's reports exist. */
   async runFile(key: string, body: Buffer, progress: (line: string) => void = () => undefined): Promise<FileOutcome> {
     const bucket = this.stack.env.BUCKET_NAME as string;

@@ -37,6 +37,21 @@ export type DesiredRow = z.infer<typeof DesiredRowSchema>;
 export const ModeSchema = z.enum(['apply', 'plan']);
 export type Mode = z.infer<typeof ModeSchema>;
 
+/**
+ * What an apply of a saved plan carries for a row: the actions a person approved and the RingCX
+ * state they were planned against (see shared/domain/savedPlan.ts), and who approved them.
+ */
+export const PlannedMessageSchema = z.object({
+  planId: z.string().min(1),
+  /** The state snapshot (shared/domain/stateFingerprint.ts) the actions were planned against. */
+  state: z.record(z.string(), z.unknown()),
+  fingerprint: z.string(),
+  actions: z.array(z.record(z.string(), z.unknown())),
+  approvedBy: z.string(),
+  reason: z.string(),
+});
+export type PlannedMessage = z.infer<typeof PlannedMessageSchema>;
+
 /** One SQS message of the work queue: one number of one file. */
 export const RowMessageSchema = z.object({
   v: z.literal(1),
@@ -49,6 +64,8 @@ export const RowMessageSchema = z.object({
   raw: z.array(z.string()),
   /** How often a worker handed this row on unstarted because its invocation was about to end. */
   deferrals: z.number().int().nonnegative().optional(),
+  /** Only for applies of a saved plan: the row is applied only if RingCX still matches the plan. */
+  planned: PlannedMessageSchema.optional(),
 });
 export type RowMessage = z.infer<typeof RowMessageSchema>;
 
@@ -63,6 +80,8 @@ export const OUTCOMES = [
   'skipped',
   'rejected',
   'failed',
+  /** A saved plan's row whose RingCX state changed since the plan: nothing was written. */
+  'stale',
 ] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 

@@ -8,7 +8,7 @@ import { describeStateChange, fingerprintOf, snapshotOf, type StateSnapshot } fr
  * made against. Applying it executes exactly those decisions, and only where the state is still the
  * one the reviewer saw.
  */
-const SnapshotSchema = z.object({
+export const SnapshotSchema = z.object({
   inPool: z.boolean(),
   accountId: z.string().nullable(),
   description: z.string().nullable(),
@@ -31,6 +31,8 @@ export const PlannedRowSchema = z.object({
   actions: z.array(z.record(z.string(), z.unknown())),
   state: SnapshotSchema,
   fingerprint: z.string().regex(/^[0-9a-f]{32}$/),
+  /** The input row's cells, so an apply's failed.csv gives them back as they were. */
+  raw: z.array(z.string()).optional(),
 });
 export type PlannedRow = z.infer<typeof PlannedRowSchema>;
 
@@ -44,6 +46,8 @@ export const SavedPlanSchema = z.object({
   source: z.object({ bucket: z.string(), key: z.string(), versionId: z.string().nullable(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
   /** The plan run's job, whose report the reviewer read. */
   jobId: z.string(),
+  /** The input file's header, for the apply's failed.csv. */
+  header: z.array(z.string()).optional(),
   rows: z.array(PlannedRowSchema),
 });
 export type SavedPlan = z.infer<typeof SavedPlanSchema>;
@@ -57,7 +61,7 @@ export const ApprovalSchema = z.object({
 export type Approval = z.infer<typeof ApprovalSchema>;
 
 /** Outcomes that change nothing: such rows are never touched by an apply. */
-const NOTHING_TO_DO = new Set(['unchanged', 'conflict', 'skipped', 'rejected', 'failed']);
+export const NOTHING_TO_DO: ReadonlySet<string> = new Set(['unchanged', 'conflict', 'skipped', 'rejected', 'failed']);
 
 export function plannedRow(line: number, row: PlannedRow['row'], current: CurrentState, plan: RowPlan): PlannedRow {
   const state = snapshotOf(current);

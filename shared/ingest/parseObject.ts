@@ -6,8 +6,10 @@ import { NumberLineIndex } from '../csv/numberIndex';
 import { CsvFileError, readCsvRecords } from '../csv/reader';
 import { validateRow } from '../csv/validateRow';
 import { encodeMessageBody, type Mode, type RowMessage } from '../domain/desiredRow';
-import { logger } from '../framework/powertools';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logger, metrics } from '../framework/powertools';
 import { Spool } from './spool';
+import { APPROVAL_PREFIX, applyApprovedPlan } from '../plans/applyPlan';
 import { completeIfDone, reportRefusedFile } from '../jobs/completion';
 import type { JobMeta, RowOutcome } from '../jobs/store';
 import type { Runtime } from '../runtime';
@@ -73,8 +75,9 @@ export function modeOf(key: string): { mode: Mode; relative: string } | undefine
  * index (about 24 bytes per number).
  */
 export async function ingestObject(rt: Runtime, ref: ObjectRef): Promise<IngestResult> {
+  if (ref.key.startsWith(APPROVAL_PREFIX)) return applyApprovedPlan(rt, ref);
   const placement = modeOf(ref.key);
-  if (!placement) return { status: 'ignored', reason: `key ${ref.key} is outside incoming/ and plan/` };
+  if (!placement) return { status: 'ignored', reason: `key ${ref.key} is outside incoming/, plan/ and approved/` };
   const { config, store } = rt;
   const jobId = jobIdFor(ref);
   const resultsPrefix = `results/${safeRelativePath(placement.relative.replace(/\.csv$/i, ''))}/${jobId}`;
@@ -111,6 +114,9 @@ async function runJob(rt: Runtime, ref: ObjectRef, jobId: string, mode: Mode): P
     await sendSpooled(rt, jobId, spool);
     const timings = { validateMs: Math.round(validated - started), sendMs: Math.round(performance.now() - validated) };
     await store.finishParsing(jobId, counts);
+    // The dashboard's "rows by outcome" shows rejected rows from here: they never reach a worker.
+    // After finishParsing, which succeeds once per job, so a taken-over parse does not count twice.
+    metrics.addMetric('Rows_rejected', MetricUnit.Count, counts.rejected);
     logger.info('job parsed', { jobId, total: counts.total, accepted: counts.accepted, rejected: counts.rejected, ...timings });
     // Every row may already have landed (a small file, or a re-run parse).
     await completeIfDone(rt, jobId);
@@ -174,6 +180,8 @@ async function validateIntoSpool(rt: Runtime, ref: ObjectRef, jobId: string, mod
     body.destroy?.();
     throw tooLarge(size, MAX_FILE_BYTES);
   }
+  // The bytes as read are what a saved plan names (its source's SHA-256).
+  const hash = createHash('sha256');
   const seen = new NumberLineIndex();
   const rules = { defaultRegion: config.DEFAULT_REGION, validation: config.NUMBER_VALIDATION, defaultAccountId: config.RINGCX_DEFAULT_ACCOUNT_ID };
   let header: HeaderMap | undefined;
@@ -186,7 +194,7 @@ async function validateIntoSpool(rt: Runtime, ref: ObjectRef, jobId: string, mod
     return spool.write(`R${encodeMessageBody(outcome)}`);
   };
   try {
-    for await (const record of readCsvRecords(body)) {
+    for await (const record of readCsvRecords(hashing(body, hash))) {
       if (!header) {
         const read = readHeader(record.cells);
         if (!read.ok) throw new CsvFileError(read.reason, record.line);
@@ -220,7 +228,14 @@ async function validateIntoSpool(rt: Runtime, ref: ObjectRef, jobId: string, mod
   await spool.close();
   if (!header) throw new CsvFileError('the file is empty');
   if (total === 0) throw Object.assign(new CsvFileError('the file has a header but no rows'), { header: headerCells });
-  return { total, accepted, rejected, header: headerCells, ignoredColumns: header.ignored };
+  return { total, accepted, rejected, header: headerCells, ignoredColumns: header.ignored, sha256: hash.digest('hex') };
+}
+
+async function* hashing(body: AsyncIterable<Uint8Array | string>, hash: ReturnType<typeof createHash>): AsyncGenerator<Uint8Array | string> {
+  for await (const chunk of body) {
+    hash.update(chunk);
+    yield chunk;
+  }
 }
 
 /** The file is good: rejections to the job table, messages to the work queue. */

@@ -7,6 +7,8 @@ import { completeIfDone } from '../jobs/completion';
 import type { LastAttempt, OutcomeWrite } from '../jobs/store';
 import type { Runtime } from '../runtime';
 import { rowIntentKey } from '../jobs/intents';
+import { SnapshotSchema } from '../domain/savedPlan';
+import { fingerprintOf, type StateSnapshot } from '../domain/stateFingerprint';
 import { type SyncOptions, type SyncRequest, type SyncResult, syncRows } from '../sync/syncRows';
 
 /** One SQS record as the worker sees it, independent of the Lambda event shape. */
@@ -37,6 +39,38 @@ export function describeFailure(error: unknown): string {
 }
 
 const SUCCESS_OUTCOMES = new Set(['created', 'updated', 'assigned', 'reassigned', 'unassigned', 'unchanged']);
+const WRITE_OUTCOMES = new Set(['created', 'updated', 'assigned', 'reassigned', 'unassigned']);
+
+function savedRowPlan(row: RowMessage['row'], planned: NonNullable<Extract<SyncResult, { status: 'done' }>['planned']>): NonNullable<OutcomeWrite['planned']> {
+  return { row, actions: planned.actions as unknown as Record<string, unknown>[], state: planned.state, fingerprint: fingerprintOf(planned.state) };
+}
+
+/**
+ * "Who approved moving this number?": each change an approved plan made goes into the number's
+ * audit trail with the approver, their reason, the plan and the apply job.
+ */
+async function auditPlannedChange(rt: Runtime, message: RowMessage, write: OutcomeWrite, result: Extract<SyncResult, { status: 'done' }>): Promise<void> {
+  const planned = message.planned as NonNullable<RowMessage['planned']>;
+  try {
+    await rt.store.audit({
+      dnis: message.row.dnis,
+      requestId: `${message.jobId}#${message.line}`,
+      at: new Date().toISOString(),
+      requestedBy: planned.approvedBy,
+      reason: planned.reason,
+      source: `approved/${planned.planId}.json`,
+      before: result.before?.target ?? null,
+      after: result.after,
+      outcome: write.outcome,
+      detail: write.detail,
+      planId: planned.planId,
+      jobId: message.jobId,
+    });
+  } catch (error) {
+    // The outcome is recorded; the plan's own record still names the approver for this job.
+    logger.error('audit entry for a planned change not written', { jobId: message.jobId, line: message.line, error: describeFailure(error) });
+  }
+}
 
 /**
  * A batch of row messages: drop the rows that already have an outcome (duplicate deliveries),
@@ -102,6 +136,7 @@ export async function processRowRecords(rt: Runtime, records: QueueRecord[], lim
     mode: message.mode,
     // The engine's rowIntentKey format (shared/jobs/intents.ts).
     intentKey: rowIntentKey(message.jobId, message.line),
+    ...(message.planned ? { expectedState: { snapshot: message.planned.state as unknown as StateSnapshot, fingerprint: message.planned.fingerprint, actions: message.planned.actions } } : {}),
   }));
   const engine: SyncOptions = {
     maxArray: rt.config.RINGCX_MAX_ARRAY,
@@ -173,6 +208,7 @@ export async function processRowRecords(rt: Runtime, records: QueueRecord[], lim
                   },
                 }
               : {}),
+            ...(result.planned ? { planned: savedRowPlan(message.row, result.planned) } : {}),
           };
     if (replacing.has(`${message.jobId}#${message.line}`)) write.replacesGaveUp = true;
     // The drift report must know that a file declared this number even when the row changed nothing.
@@ -204,7 +240,9 @@ export async function processRowRecords(rt: Runtime, records: QueueRecord[], lim
       }
       metrics.addMetric(`Rows_${write.outcome}`, MetricUnit.Count, 1);
       const message = todo.find((t) => t.message.jobId === jobId && t.message.line === write.line)?.message;
-      logger.info('row outcome', { jobId, line: write.line, dnis: write.dnis, outcome: write.outcome, detail: write.detail, mode: message?.mode });
+      const result = results.get(messageOf.get(`${jobId}#${write.line}`) as string);
+      if (message?.planned && result?.status === 'done' && WRITE_OUTCOMES.has(write.outcome)) await auditPlannedChange(rt, message, write, result);
+      logger.info('row outcome', { jobId, line: write.line, dnis: write.dnis, outcome: write.outcome, detail: write.detail, mode: message?.mode, ...(message?.planned ? { planId: message.planned.planId } : {}) });
     }
   }
   for (const jobId of byJob.keys()) {
@@ -291,6 +329,7 @@ function parseMessage(body: string): { ok: true; message: RowMessage } | { ok: f
     const issue = parsed.error.issues[0];
     return { ok: false, reason: `${issue?.path.join('.') || 'body'}: ${issue?.message}` };
   }
+  if (parsed.data.planned && !SnapshotSchema.safeParse(parsed.data.planned.state).success) return { ok: false, reason: 'planned.state: not a state snapshot' };
   return { ok: true, message: parsed.data };
 }
 

@@ -1,6 +1,7 @@
 import type { EventPublisher } from '../aws/events';
 import { logger } from '../framework/powertools';
 import type { Runtime } from '../runtime';
+import { savePlan } from '../plans/savePlan';
 import { writeJobReports } from './reports';
 import type { JobMeta } from './store';
 
@@ -14,7 +15,9 @@ async function writeReportsHoldingEvent(rt: Runtime, job: JobMeta): Promise<Held
       held.push({ detailType, detail });
     },
   };
-  await writeJobReports({ s3: rt.aws.s3, store: rt.store, events: holding, bucket: rt.config.BUCKET_NAME }, job);
+  // A plan run's plan.json comes first, so its report can name the plan.
+  const planId = await savePlan(rt, job);
+  await writeJobReports({ s3: rt.aws.s3, store: rt.store, events: holding, bucket: rt.config.BUCKET_NAME }, planId ? { ...job, planId } : job);
   return held[0];
 }
 

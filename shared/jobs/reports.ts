@@ -27,8 +27,17 @@ export interface JobSummary {
   startedAt: string;
   completedAt: string;
   durationMs: number;
-  reports: { results: string; failed: string; summary: string };
+  reports: { results: string; failed: string; summary: string; plan?: string };
+  /** A plan run: the saved plan it wrote. An apply of a plan: the plan it applied. */
+  planId?: string;
+  /** An apply of a plan: who approved it, and why. */
+  approval?: { approvedBy: string; reason: string };
 }
+
+/** The event a job's completion sends: an apply of a saved plan has its own. */
+export const PLAN_APPLIED_EVENT = 'DNIS Plan Applied';
+
+const isPlanApply = (job: JobMeta) => job.mode === 'apply' && job.source.key.startsWith('approved/');
 
 export function reportKeys(job: Pick<JobMeta, 'resultsPrefix'>) {
   return {
@@ -89,10 +98,12 @@ export async function writeJobReports(deps: { s3: S3Client; store: JobStore; eve
     startedAt: job.startedAt,
     completedAt,
     durationMs: Date.parse(completedAt) - Date.parse(job.startedAt),
-    reports: keys,
+    reports: job.mode === 'plan' && job.planId ? { ...keys, plan: `${job.resultsPrefix}/plan.json` } : keys,
+    ...(job.planId ? { planId: job.planId } : {}),
+    ...(job.approval ? { approval: job.approval } : {}),
   };
   await uploadLines(deps.s3, { bucket: deps.bucket, key: keys.summary, contentType: 'application/json' }, [`${JSON.stringify(summary, null, 2)}\n`]);
-  await deps.events.publish('DNIS Import Completed', { ...summary });
+  await deps.events.publish(isPlanApply(job) ? PLAN_APPLIED_EVENT : 'DNIS Import Completed', { ...summary });
   return summary;
 }
 

@@ -11,6 +11,8 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { DesiredRow, Mode, Outcome, Target } from '../domain/desiredRow';
 import { OUTCOMES } from '../domain/desiredRow';
+import type { StateSnapshot } from '../domain/stateFingerprint';
+import { JOB_TABLE } from './table';
 
 /*
  * One table, these kinds of item:
@@ -69,6 +71,26 @@ export interface JobMeta {
   lastProgressAt?: number;
   stalledAt?: string;
   pendingEvent?: PendingEvent;
+  /** SHA-256 of the object's bytes, as read. */
+  sha256?: string;
+  /** Plan mode: the saved plan this run wrote. Apply of a plan: the plan applied. */
+  planId?: string;
+  /** Apply of a plan: who approved it and why (the approval object's content). */
+  approval?: { approvedBy: string; reason: string };
+}
+
+/**
+ * PLAN#<id> / META: where a saved plan is, until when it may be applied, and (once) which job
+ * applied it, on whose approval. The conditional write on `appliedByJob` makes a plan apply once.
+ */
+export interface PlanRecord {
+  planId: string;
+  planKey: string;
+  planJobId: string;
+  createdAt: string;
+  expiresAt: string;
+  appliedByJob?: string;
+  approval?: { approvedBy: string; reason: string; key: string; versionId?: string | undefined; at: string };
 }
 
 /** A row's last allowed delivery, recorded before the work so its outcome can be settled if it dies. */
@@ -115,6 +137,8 @@ export interface RowOutcome {
   /** Set when a transient failure was recorded on the last allowed receive; a redrive may replace it. */
   gaveUp?: boolean;
   at?: string;
+  /** Plan mode: what was planned and the RingCX state it was planned against (the saved plan's row). */
+  planned?: { row: DesiredRow; actions: Record<string, unknown>[]; state: StateSnapshot; fingerprint: string };
 }
 
 /** The last desired state applied for a number; see ledgerUpdate for which fields a row sets. */
@@ -162,6 +186,9 @@ export interface AuditEntry {
   after: Target | null;
   outcome: string;
   detail: string;
+  /** Changes made by applying a saved plan: the plan, and the apply job. */
+  planId?: string;
+  jobId?: string;
 }
 
 export interface OutcomeWrite extends RowOutcome {
@@ -177,8 +204,9 @@ const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'META' });
 const rowKey = (jobId: string, line: number) => ({ pk: `JOB#${jobId}`, sk: `ROW#${String(line).padStart(10, '0')}` });
 const attemptKey = (jobId: string, line: number) => ({ pk: `JOB#${jobId}`, sk: `TRY#${String(line).padStart(10, '0')}` });
 const requestKey = (requestId: string) => ({ pk: `REQ#${requestId}`, sk: 'META' });
+const planKey = (planId: string) => ({ pk: `PLAN#${planId}`, sk: 'META' });
 /** Small on purpose: only unfinished jobs and unsent answers, so a sweep is one Query. */
-const OPEN_PK = 'OPEN';
+const OPEN_PK = JOB_TABLE.openListPartition;
 const openJobKey = (jobId: string) => ({ pk: OPEN_PK, sk: `JOB#${jobId}` });
 const openRequestKey = (requestId: string) => ({ pk: OPEN_PK, sk: `REQ#${requestId}` });
 /**
@@ -300,16 +328,42 @@ export class JobStore {
   }
 
   /** Parsing is over: from now on the job completes when `processed` reaches `accepted`. */
-  async finishParsing(jobId: string, counts: { total: number; accepted: number; rejected: number; header: string[]; ignoredColumns: string[] }) {
+  async finishParsing(
+    jobId: string,
+    counts: {
+      total: number;
+      accepted: number;
+      rejected: number;
+      header: string[];
+      ignoredColumns: string[];
+      sha256?: string | undefined;
+      /** Rows settled without a worker (an apply's rows planned as unchanged, conflict...), by outcome. */
+      settled?: Partial<Record<Outcome, number>>;
+    },
+  ) {
+    const settled = Object.entries(counts.settled ?? {}).filter(([outcome]) => outcome !== 'rejected');
+    const extraNames: Record<string, string> = {};
+    const extraValues: Record<string, unknown> = {};
+    const extraSets: string[] = [];
+    settled.forEach(([outcome, count], index) => {
+      extraNames[`#s${index}`] = outcome;
+      extraValues[`:s${index}`] = count;
+      extraSets.push(`#counts.#s${index} = :s${index}`);
+    });
+    if (counts.sha256) {
+      extraNames['#sha256'] = 'sha256';
+      extraValues[':sha256'] = counts.sha256;
+      extraSets.push('#sha256 = :sha256');
+    }
     await this.db.send(
       new UpdateCommand({
         TableName: this.table,
         Key: jobKey(jobId),
-        UpdateExpression:
-          'SET #status = :running, #total = :total, #accepted = :accepted, #rejected = :rejected, #counts.#rejected = :rejected, #header = :header, #ignored = :ignored, #parsedAt = :at, #version = #version + :one REMOVE #lease',
+        UpdateExpression: `SET #status = :running, #total = :total, #accepted = :accepted, #rejected = :rejected, #counts.#rejected = :rejected, #header = :header, #ignored = :ignored, #parsedAt = :at, #version = #version + :one${extraSets.map((set) => `, ${set}`).join('')} REMOVE #lease`,
         ConditionExpression: '#status = :parsing',
-        ExpressionAttributeNames: aliases('status', 'total', 'accepted', 'rejected', 'counts', 'header', 'parsedAt', { '#ignored': 'ignoredColumns', '#version': 'outcomeVersion', '#lease': 'leaseUntil' }),
+        ExpressionAttributeNames: aliases('status', 'total', 'accepted', 'rejected', 'counts', 'header', 'parsedAt', { '#ignored': 'ignoredColumns', '#version': 'outcomeVersion', '#lease': 'leaseUntil' }, extraNames),
         ExpressionAttributeValues: {
+          ...extraValues,
           ':running': 'running',
           ':parsing': 'parsing',
           ':total': counts.total,
@@ -322,6 +376,73 @@ export class JobStore {
         },
       }),
     );
+  }
+
+  /** Facts about a job learnt after it was claimed: the plan it writes or applies, and who approved it. */
+  async describeJob(jobId: string, facts: Pick<JobMeta, 'planId' | 'approval'>): Promise<void> {
+    const entries = Object.entries(facts).filter(([, value]) => value !== undefined);
+    if (entries.length === 0) return;
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: jobKey(jobId),
+        UpdateExpression: `SET ${entries.map(([name]) => `#${name} = :${name}`).join(', ')}`,
+        ExpressionAttributeNames: Object.fromEntries(entries.map(([name]) => [`#${name}`, name])),
+        ExpressionAttributeValues: Object.fromEntries(entries.map(([name, value]) => [`:${name}`, value])),
+      }),
+    );
+  }
+
+  /** Records where a saved plan is; a rewritten plan (a redrive) keeps the record of its apply. */
+  async putPlanRecord(record: Omit<PlanRecord, 'appliedByJob' | 'approval'>): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: planKey(record.planId),
+        UpdateExpression: 'SET #kind = :kind, #planId = :planId, #planKey = :planKey, #planJobId = :planJobId, #createdAt = :createdAt, #expiresAt = :expiresAt, #ttl = :ttl',
+        ExpressionAttributeNames: aliases('kind', 'planId', 'planKey', 'planJobId', 'createdAt', { '#expiresAt': 'planExpiresAt', '#ttl': 'expiresAt' }),
+        ExpressionAttributeValues: {
+          ':kind': 'plan',
+          ':planId': record.planId,
+          ':planKey': record.planKey,
+          ':planJobId': record.planJobId,
+          ':createdAt': record.createdAt,
+          ':expiresAt': record.expiresAt,
+          ':ttl': this.expiresAt(),
+        },
+      }),
+    );
+  }
+
+  async getPlanRecord(planId: string): Promise<PlanRecord | undefined> {
+    const result = await this.db.send(new GetCommand({ TableName: this.table, Key: planKey(planId), ConsistentRead: true }));
+    if (!result.Item) return undefined;
+    const { planExpiresAt, ...rest } = result.Item as PlanRecord & { planExpiresAt: string };
+    return { ...rest, expiresAt: planExpiresAt };
+  }
+
+  /**
+   * The one apply of a plan: the first approval's job takes it (a re-run of that same job keeps it);
+   * any later one learns which job did.
+   */
+  async claimPlanApply(planId: string, jobId: string, approval: NonNullable<PlanRecord['approval']>): Promise<{ status: 'claimed' } | { status: 'applied'; jobId: string; approval?: PlanRecord['approval'] }> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: planKey(planId),
+          UpdateExpression: 'SET #appliedByJob = :job, #approval = if_not_exists(#approval, :approval)',
+          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#appliedByJob) OR #appliedByJob = :job)',
+          ExpressionAttributeNames: aliases('appliedByJob', 'approval'),
+          ExpressionAttributeValues: { ':job': jobId, ':approval': approval },
+        }),
+      );
+      return { status: 'claimed' };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    const record = await this.getPlanRecord(planId);
+    return { status: 'applied', jobId: record?.appliedByJob ?? 'unknown', ...(record?.approval ? { approval: record.approval } : {}) };
   }
 
   /** The file cannot be used at all; the report says why. */
@@ -801,7 +922,7 @@ export class JobStore {
     await this.db.send(new DeleteCommand({ TableName: this.table, Key: openRequestKey(requestId) }));
   }
 
-  /** Who changed a number's routing, why, from where to where, and when. Kept like the jobs. */
+  /** Who changed a number's routing, why, from where to where, and when. Kept for auditRetentionDays, or forever. */
   async audit(entry: AuditEntry): Promise<void> {
     await this.db.send(new PutCommand({ TableName: this.table, Item: this.auditItem(entry) }));
   }

@@ -4,4 +4,9 @@ export const JOB_TABLE = {
   sortKey: 'sk',
   /** Epoch seconds; DynamoDB removes expired job rows. Ledger items never set it. */
   ttlAttribute: 'expiresAt',
+  /**
+   * The partition of the sweeper's list (unfinished jobs, unsent answers): the only items ever
+   * deleted, so the stack grants DeleteItem on this partition alone.
+   */
+  openListPartition: 'OPEN',
 } as const;

@@ -1,5 +1,5 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { DesiredRow, Mode, Outcome, Target } from '../domain/desiredRow';
+import { type DesiredRow, describeTarget, type Mode, type Outcome, type Target } from '../domain/desiredRow';
 import {
   type Action,
   checkExpectation,
@@ -19,6 +19,7 @@ import { withCallDeadline } from '../ringcx/transport';
 import { applyArray, type ItemResult } from './applyArray';
 import { type CallPace, InvocationDeadline } from './budget';
 import { readCurrentState, toCurrentAssignment } from './currentState';
+import { describeStateChange, fingerprintOf, snapshotOf, type StateSnapshot } from '../domain/stateFingerprint';
 
 export interface SyncRequest {
   /** Unique per request within the call, e.g. the SQS message id. */
@@ -31,6 +32,14 @@ export interface SyncRequest {
    * move or removal is written. When it does not hold nothing is written and the row is `stale`.
    */
   expectedCurrent?: Target | null;
+  /**
+   * A saved plan's precondition: the whole state (pool fields, assignment, active flags) the row was
+   * planned against, and the actions planned. Checked against every read: the first read of each
+   * round must match it exactly (and re-plan to the same actions), and the fresh read just before a
+   * move or removal must show the assignment that read saw. Otherwise the outcome is `stale` and
+   * nothing is written.
+   */
+  expectedState?: { snapshot: StateSnapshot; fingerprint: string; actions: unknown[] };
   /** Names this row's intent record (rowIntentKey / requestIntentKey), used with SyncOptions.intents. */
   intentKey?: string;
 }
@@ -47,6 +56,8 @@ export type SyncResult =
       stale?: true;
       /** For a number moved by removing then assigning: ms between the two answers, unrouted meanwhile. */
       unroutedMs?: number;
+      /** Plan mode: the actions planned and the state they were planned against, for a saved plan. */
+      planned?: { actions: Action[]; state: StateSnapshot };
     }
   | {
       status: 'retry';
@@ -82,6 +93,8 @@ interface Work {
   plan: RowPlan;
   record: DnisPool | undefined;
   before: CurrentAssignment | null;
+  /** The state this round's read saw. */
+  state: StateSnapshot;
   /** Set when an action of this row failed, was not started, or must be re-planned; later actions are skipped. */
   stopped?: Stop;
   error?: RingCxError;
@@ -171,7 +184,14 @@ async function syncWithin(
         results.set(request.key, stale);
         continue;
       }
-      work.push({ request, plan: planRow(request.row, current), record: read.records.get(request.row.dnis), before: current.assignment, done: [] });
+      const plan = planRow(request.row, current);
+      const state = snapshotOf(current);
+      const changed = planChanged(request, state, plan, intents.prior(request));
+      if (changed) {
+        results.set(request.key, { status: 'done', outcome: 'stale', stale: true, detail: changed, before: current.assignment, after: current.assignment?.target ?? null });
+        continue;
+      }
+      work.push({ request, plan, record: read.records.get(request.row.dnis), before: current.assignment, state, done: [] });
     }
     const writes = work.filter((w) => w.request.mode === 'apply' && w.plan.actions.length > 0);
     const admitted = deadline ? admit(writes, deadline, options) : writes;
@@ -188,7 +208,8 @@ async function syncWithin(
       } else if (w.stopped === 'deferred') {
         results.set(key, { status: 'retry', reason: w.reason ?? 'deadline', deferred: true });
       } else if (w.stopped === 'stale') {
-        results.set(key, { status: 'done', outcome: 'conflict', stale: true, detail: w.reason ?? 'stale', before: w.before, after: w.before?.target ?? null });
+        const outcome = w.request.expectedState ? 'stale' : 'conflict';
+        results.set(key, { status: 'done', outcome, stale: true, detail: w.reason ?? 'stale', before: w.before, after: w.before?.target ?? null });
       } else if (w.stopped) {
         results.set(key, failure(w.error, w.done));
       } else {
@@ -200,6 +221,7 @@ async function syncWithin(
           before: truth.before !== undefined ? truth.before : w.before,
           after: targetAfter(w),
           ...(w.unroutedMs !== undefined ? { unroutedMs: w.unroutedMs } : {}),
+          ...(w.request.mode === 'plan' ? { planned: { actions: w.plan.actions, state: w.state } } : {}),
         });
       }
       intents.endRound(w);
@@ -275,6 +297,51 @@ function clientPace(client: RingCxClient): CallPace {
     estimateWaitMs: (calls) => transport.limiter?.estimateWaitMs(calls) ?? 0,
     latencyMs: () => transport.expectedLatencyMs,
   };
+}
+
+/** Whether a check on a fresh read is owed before this row's routing is written. */
+const hasPrecondition = (request: SyncRequest) => request.expectedCurrent !== undefined || request.expectedState !== undefined;
+
+const ROUTING_FIELDS = ['target', 'tracId', 'assignmentActive', 'assignmentDescription'] as const;
+
+/**
+ * A saved plan's check on a full read: equal fingerprints mean the planner sees what it saw when
+ * the plan was made, so the fresh plan must be the saved one. Returns why not, or undefined.
+ *
+ * One exception: an earlier delivery of this very row may have written part of the plan before it
+ * died (intent recorded). The state then differs by this row's own change; it may go on as long as
+ * what is left to do is part of what was approved.
+ */
+function planChanged(request: SyncRequest, now: StateSnapshot, plan: RowPlan, intent: PriorIntent | undefined): string | undefined {
+  const expected = request.expectedState;
+  if (!expected) return undefined;
+  if (fingerprintOf(now) === expected.fingerprint) {
+    if (canonicalJson(plan.actions) === canonicalJson(expected.actions)) return undefined;
+    return 'the plan no longer matches what this version would do; plan again';
+  }
+  if (intent && ownProgress(request, expected, now) && plan.actions.every((action) => approvedKinds(expected.actions).has(action.kind))) return undefined;
+  return `RingCX changed since the plan: ${describeStateChange(expected.snapshot, now) || 'state differs'}`;
+}
+
+/**
+ * Whether the routing found is one this row's own approved actions lead through: still where the
+ * plan found it, removed (by its own move or unassign), or already on the planned target. Anyone
+ * else's move shows up as another target and stays stale.
+ */
+function ownProgress(request: SyncRequest, expected: NonNullable<SyncRequest['expectedState']>, now: StateSnapshot): boolean {
+  const kinds = new Set(expected.actions.map((a) => String((a as { kind?: unknown }).kind)));
+  const allowed = new Set<string | null>([expected.snapshot.target]);
+  if (kinds.has('reassign') || kinds.has('unassign')) allowed.add(null);
+  if (kinds.has('assign') || kinds.has('reassign') || kinds.has('updateAssignment')) allowed.add(describeTarget(request.row.target));
+  return allowed.has(now.target);
+}
+
+/** A move approved as remove-then-assign may be finished by its assignment alone. */
+function approvedKinds(actions: unknown[]): Set<string> {
+  const kinds = new Set(actions.map((a) => String((a as { kind?: unknown }).kind)));
+  if (kinds.has('reassign')) kinds.add('assign');
+  if (kinds.has('createPool')) kinds.add('updatePool');
+  return kinds;
 }
 
 function staleResult(request: SyncRequest, found: CurrentAssignment | null, intent: PriorIntent | undefined): SyncResult | undefined {
@@ -359,7 +426,7 @@ function removesFirst(action: Extract<Action, { kind: 'reassign' }>, options: Sy
 
 /** How a row's RingCX calls are made: in shared array calls, or as a unit of its own. */
 function shapeOf(w: Work, options: SyncOptions) {
-  const fresh = w.request.expectedCurrent !== undefined ? 1 : 0;
+  const fresh = hasPrecondition(w.request) ? 1 : 0;
   const reassign = actionsOf(w, 'reassign')[0];
   const unassign = actionsOf(w, 'unassign')[0];
   const assignment = assignmentAction(w);
@@ -466,7 +533,7 @@ async function applyWrites(
     const ready: Work[] = [];
     for (const w of rows) {
       // A move with a precondition is checked on a fresh read just before its PUT.
-      if (actionsOf(w, 'reassign').length > 0 && w.request.expectedCurrent !== undefined) {
+      if (actionsOf(w, 'reassign').length > 0 && hasPrecondition(w.request)) {
         if (!oneMoreCall()) {
           defer(w, deadline, 2, 'this move');
           continue;
@@ -509,7 +576,7 @@ async function applyWrites(
 async function applyUnit(client: RingCxClient, w: Work, options: SyncOptions, intents: IntentBook, unroutedSince: Map<string, number>): Promise<void> {
   const unassign = actionsOf(w, 'unassign')[0];
   const reassign = actionsOf(w, 'reassign')[0];
-  if ((unassign || reassign) && w.request.expectedCurrent !== undefined && !(await stillAsExpected(client, w, intents))) return;
+  if ((unassign || reassign) && hasPrecondition(w.request) && !(await stillAsExpected(client, w, intents))) return;
   if (unassign) {
     await remove(client, w, unassign.from);
     return;
@@ -637,6 +704,17 @@ async function stillAsExpected(client: RingCxClient, w: Work, intents: IntentBoo
     w.before = found;
     return false;
   }
+  const expected = w.request.expectedState;
+  if (expected) {
+    // Only the routing is read here; it must still be what this round's full read saw.
+    const now = { ...w.state, ...pick(snapshotOf({ pool: undefined, assignment: found }), ROUTING_FIELDS) };
+    if (ROUTING_FIELDS.some((field) => now[field] !== w.state[field])) {
+      w.stopped = 'stale';
+      w.reason = `RingCX changed since the plan: ${describeStateChange(expected.snapshot, now) || 'state differs'}`;
+      w.before = found;
+      return false;
+    }
+  }
   return true;
 }
 
@@ -670,4 +748,15 @@ function recordFields(record: DnisPool | undefined): Partial<DnisPoolInput> {
 
 function poolInput(w: Work, fields: Partial<DnisPoolInput>): DnisPoolInput {
   return { ...fields, dnis: w.request.row.dnis, dnisE164: w.request.row.e164 };
+}
+
+/** JSON with object keys sorted: a plan read back from storage need not keep its key order. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) =>
+    item && typeof item === 'object' && !Array.isArray(item) ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : item,
+  );
+}
+
+function pick<T extends object, K extends keyof T>(value: T, keys: readonly K[]): Pick<T, K> {
+  return Object.fromEntries(keys.map((key) => [key, value[key]])) as Pick<T, K>;
 }

@@ -17,6 +17,7 @@ const ENTRIES = {
   exporter: 'functions/exporter/app.ts',
   refresher: 'functions/token-refresher/app.ts',
   intake: 'functions/reassign-intake/app.ts',
+  sweeper: 'functions/sweeper/app.ts',
 } as const;
 
 const COMMAND_ACTIONS: Record<string, string[]> = {
@@ -128,6 +129,19 @@ describe('DynamoDB grants follow the code', () => {
     );
     expect([...methodActions(store, 'a')]).toEqual(['dynamodb:GetItem']);
     expect([...methodActions(store, 'b')].sort()).toEqual(['dynamodb:ConditionCheckItem', 'dynamodb:PutItem']);
+  });
+
+  it('deletes only items of the sweeper\'s list, the one partition the DeleteItem grant admits', () => {
+    const files = ['shared/jobs/store.ts', 'shared/jobs/intents.ts'].map((file) => readFileSync(join(ROOT, file), 'utf8'));
+    const deletes = files.flatMap((text) => [...text.matchAll(/(?:new Delete(?:Item)?Command\(|\bDelete:\s*)\{[^}]*Key:\s*([\w.]+)\(/g)].map((m) => m[1]));
+    const deleteSites = files.reduce((count, text) => count + [...text.matchAll(/new Delete(?:Item)?Command\(|\bDelete:\s*\{/g)].length, 0);
+    expect(deletes.length).toBe(deleteSites);
+    expect(deletes.length).toBeGreaterThan(0);
+    expect(new Set(deletes)).toEqual(new Set(['openJobKey', 'openRequestKey']));
+    const store = files[0]!;
+    expect(store).toMatch(/const OPEN_PK = JOB_TABLE\.openListPartition;/);
+    expect(store).toMatch(/const openJobKey = \(jobId: string\) => \(\{ pk: OPEN_PK,/);
+    expect(store).toMatch(/const openRequestKey = \(requestId: string\) => \(\{ pk: OPEN_PK,/);
   });
 
   it.each(Object.entries(ENTRIES))('grants %s exactly the DynamoDB actions its code path can send', async (name, entry) => {

@@ -1,8 +1,13 @@
 import { ReceiveMessageCommand, SendMessageBatchCommand, ChangeMessageVisibilityBatchCommand } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RingCxSimulator } from '../../../local/ringcx-simulator/server';
 import { parseCsv, type Pipeline } from '../../helpers/pipeline';
 import { runFile, startIngestPipeline } from '../../helpers/ingest';
+import { loadConfig } from '../../../shared/config';
+import { metrics } from '../../../shared/framework/powertools';
+import { ingestObject } from '../../../shared/ingest/parseObject';
+import { createRuntime } from '../../../shared/runtime';
 
 let pipeline: Pipeline;
 let sim: RingCxSimulator;
@@ -141,6 +146,22 @@ describe('bad and repeated input', () => {
     ]);
     expect(run.failed.trim().split('\r\n')).toHaveLength(4);
     expect(sim.apiCalls()).toEqual([]);
+  });
+
+  it('counts the rows the parser rejects in the Rows_rejected metric the dashboard shows, once per parse', async () => {
+    const rt = createRuntime(loadConfig(pipeline.stack.env));
+    const key = 'incoming/rejected-metric.csv';
+    const put = await rt.aws.s3.send(new PutObjectCommand({ Bucket: rt.config.BUCKET_NAME, Key: key, Body: 'dnis,target_type,target_id\nabc,queue,1\n123,queue,1\n' }));
+    const added = vi.spyOn(metrics, 'addMetric');
+    try {
+      const ref = { bucket: rt.config.BUCKET_NAME, key, versionId: put.VersionId, etag: put.ETag };
+      expect(await ingestObject(rt, ref)).toMatchObject({ status: 'accepted', rejected: 2, accepted: 0 });
+      // A repeated notification of the same version is a duplicate and counts nothing more.
+      expect(await ingestObject(rt, ref)).toMatchObject({ status: 'duplicate' });
+      expect(added.mock.calls.filter(([name]) => name === 'Rows_rejected')).toEqual([['Rows_rejected', 'Count', 2]]);
+    } finally {
+      added.mockRestore();
+    }
   });
 
   it('rejects the later copy of a number with "duplicate of line N"', async () => {
