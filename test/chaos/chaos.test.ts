@@ -1,6 +1,7 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { demoTenant } from '../../local/ringcx-simulator/fixtures';
+import { outcomeMismatches } from '../../local/twin/outcomeAudit';
 import { distribution, invocationSpans, leftUnrouted, unroutedIntervals } from '../../local/twin/routingAudit';
 import { readRun } from '../helpers/ingest';
 import { startTwin, type Twin } from '../helpers/pipeline';
@@ -10,8 +11,9 @@ import { DEMO_JWT_CREDENTIALS } from '../helpers/ringcx';
 /**
  * The pipeline on a bad day, on the local twin with prod sizing at a time scale: worker instances
  * are separate processes with 12 s deadlines (at ×10) that are enforced with SIGKILL; RingCX
- * answers 15% 5xx, 5% hangs, connection resets, 429 bursts and an outage, and slows down now and
- * then so invocations outlive their deadline; instances are also SIGKILLed at random; 10% of
+ * answers 15% 5xx, 5% hangs, connection resets, 429 bursts and an outage, loses 5% of its answers
+ * after the change stood, and slows down now and then so invocations outlive their deadline; the
+ * credentials are revoked for a while (an auth outage); instances are also SIGKILLed at random; 10% of
  * messages are delivered twice and the S3 notification arrives twice. The invariants are checked
  * against the simulator's final state, its timestamped write log and the twin's invocation log.
  * CHAOS_ROWS sets the size (`npm run test:chaos` runs 5,000; `npm test` 500), CHAOS_TIME_SCALE
@@ -45,7 +47,7 @@ beforeAll(async () => {
         // Retry-After counts whole seconds, a large part of a scaled budget window; without it the
         // client's own backoff (scaled with the window) applies.
         rateLimit: { retryAfter: false },
-        faults: { errorRate: 0.15, timeoutRate: 0.05, resetRate: 0.02, hangMs: 1_500 },
+        faults: { errorRate: 0.15, timeoutRate: 0.05, resetRate: 0.02, hangMs: 1_500, loseAnswerRate: 0.05 },
       },
     },
     env: { RINGCX_MAX_ATTEMPTS: '3' },
@@ -115,8 +117,20 @@ it(`keeps every invariant through ${ROWS} rows of chaos on the twin (prod sizing
   const started = Date.now();
   let randomKills = 0;
   let slowdowns = 0;
+  // The auth outage: from one budget window in to two, the secret holds a token RingCX refuses and
+  // nothing to log in with, so workers meet RingCxAuthError (not a RingCX answer) until it is back.
+  const secretId = twin.stack.env.RINGCX_SECRET_ID as string;
+  const credentials = { working: '', outage: 'pending' as 'pending' | 'on' | 'over' };
   const storms = setInterval(() => {
     const elapsed = Date.now() - started;
+    if (credentials.outage === 'pending' && elapsed > windowMs) {
+      credentials.working = twin.stack.json.currentSecretValue(secretId) as string;
+      twin.stack.json.setSecret(secretId, JSON.stringify({ accessToken: 'revoked-token', expiresAt: '2001-01-01T00:00:00Z' }));
+      credentials.outage = 'on';
+    } else if (credentials.outage === 'on' && elapsed > windowMs * 2) {
+      twin.stack.json.setSecret(secretId, credentials.working);
+      credentials.outage = 'over';
+    }
     // 429 bursts; one outage early on (a third of a budget window); now and then RingCX slows to
     // just under the client's request timeout for a while, so invocations in flight outlive their
     // deadline and are killed.
@@ -134,8 +148,10 @@ it(`keeps every invariant through ${ROWS} rows of chaos on the twin (prod sizing
     await waitForQuiet(twin);
   } finally {
     clearInterval(storms);
+    if (credentials.outage === 'on') twin.stack.json.setSecret(secretId, credentials.working);
   }
-  sim.setKnobs({ latencyMs: 0, faults: { errorRate: 0, timeoutRate: 0, resetRate: 0, forced429: 0 } });
+  expect(credentials.outage, 'the run went through an auth outage').toBe('over');
+  sim.setKnobs({ latencyMs: 0, faults: { errorRate: 0, timeoutRate: 0, resetRate: 0, forced429: 0, loseAnswerRate: 0 } });
 
   // RingCX recovers; the DLQ is redriven; the redriven rows complete.
   const dead = [];
@@ -164,7 +180,7 @@ it(`keeps every invariant through ${ROWS} rows of chaos on the twin (prod sizing
   console.log(
     `chaos tally (${ROWS} rows, prod sizing, ×${TIME_SCALE}, ${((Date.now() - started) / 1000).toFixed(0)} s): RingCX answers ${JSON.stringify(Object.fromEntries(statuses))}; ` +
       `worker invocations ${stats.invocations} (${stats.timeouts} killed at their deadline, ${stats.crashes} crashed, ${randomKills} of them SIGKILLed at random, ${stats.coldStarts} cold starts); ` +
-      `${slowdowns} RingCX slowdowns; ${duplicates} messages delivered twice, 1 duplicate S3 notification, ${dead.length} messages DLQ'd and redriven; ` +
+      `${slowdowns} RingCX slowdowns; ${sim.log.filter((e) => e.answerLost).length} answers lost after the change stood; an auth outage of one budget window; ${duplicates} messages delivered twice, 1 duplicate S3 notification, ${dead.length} messages DLQ'd and redriven; ` +
       `unrouted gaps of moved numbers (ms): ${JSON.stringify(gaps)}; numbers left unrouted past an invocation: ${stranded.length}`,
   );
   expect(stats.timeouts + stats.crashes, 'the run had deadline kills or crashes').toBeGreaterThan(0);
@@ -183,6 +199,10 @@ it(`keeps every invariant through ${ROWS} rows of chaos on the twin (prod sizing
   expect(run.summary.rows).toEqual({ total: ROWS, accepted: wants.size, rejected: ROWS - wants.size });
   const wrong = [...wants].filter(([line, want]) => run.rows.get(line)?.outcome !== want.label).map(([line, want]) => `line ${line} ${want.dnis}: ${run.rows.get(line)?.outcome}, want ${want.label}`);
   expect(wrong).toEqual([]);
+  // Each label says what this job did, as the simulator's write log shows it: lost answers and
+  // redeliveries never turn this job's own create or move into `unchanged`.
+  const reportedRows = [...run.rows].map(([line, row]) => ({ line, dnis: wants.get(line)?.dnis ?? '', outcome: row.outcome }));
+  expect(outcomeMismatches(reportedRows.filter((r) => r.dnis), sim.state.events, started)).toEqual([]);
 
   // 3. The final RingCX state is the desired state of every row.
   const misplaced = [...wants.values()].filter((want) => {
