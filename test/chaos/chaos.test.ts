@@ -2,7 +2,7 @@ import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchComma
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { demoTenant } from '../../local/ringcx-simulator/fixtures';
 import { outcomeMismatches } from '../../local/twin/outcomeAudit';
-import { distribution, invocationSpans, leftUnrouted, unroutedIntervals } from '../../local/twin/routingAudit';
+import { distribution, invocationSpans, leftUnrouted, numbersOf, unroutedIntervals } from '../../local/twin/routingAudit';
 import { readRun } from '../helpers/ingest';
 import { startTwin, type Twin } from '../helpers/pipeline';
 import { seededRandom } from '../helpers/random';
@@ -168,24 +168,39 @@ it(`keeps every invariant through ${ROWS} rows of chaos on the twin (prod sizing
 
   // 1. No number left unassigned at the end of any invocation unless its row asked for it, and the
   //    unrouted gap of every moved number, from the simulator's timestamped writes.
-  // A random SIGKILL between a move's two calls is a crash no worker can prevent: requests already sent may land.
+  //    A random SIGKILL (a crash, not a deadline) can fall while a move's remove is on the wire:
+  //    requests already sent may land (the span allowance),
+  //    and no remove-then-assign worker can send the assign of a move whose process is gone. Such
+  //    a number waits for its redelivery; it is measured and bounded (one per crashed batch, as
+  //    moves run one at a time), never excused after a deadline kill or a normal return.
   const spans = invocationSpans(twin.invocations, twin.stack.sizing.ringcx.requestTimeoutMs);
   const intervals = unroutedIntervals(sim.state.events, liveNumbers);
-  const stranded = leftUnrouted(intervals, spans, unassignRows);
+  const left = leftUnrouted(intervals, spans, unassignRows);
+  const crashedDuring = (s: (typeof left)[number]) =>
+    twin.invocations.find((i) => i.outcome.status === 'crashed' && i.startedAt <= s.from && s.from <= i.endedAt && numbersOf(i).includes(s.dnis));
+  const byCrash = left.filter((s) => crashedDuring(s) !== undefined);
+  const stranded = left.filter((s) => crashedDuring(s) === undefined);
   const moved = new Set([...wants.values()].filter((w) => w.label === 'reassigned').map((w) => w.dnis));
-  const gaps = distribution(intervals.filter((g) => moved.has(g.dnis)).map((g) => (g.to ?? Date.now()) - g.from));
+  const gapOf = (g: (typeof intervals)[number]) => (g.to ?? Date.now()) - g.from;
+  const gaps = distribution(intervals.filter((g) => moved.has(g.dnis) && !byCrash.includes(g)).map(gapOf));
   const stats = twin.runner.workerPool.stats;
   const statuses = new Map<string, number>();
   for (const e of sim.log) statuses.set(String(e.status), (statuses.get(String(e.status)) ?? 0) + 1);
   console.log(
     `chaos tally (${ROWS} rows, prod sizing, ×${TIME_SCALE}, ${((Date.now() - started) / 1000).toFixed(0)} s): RingCX answers ${JSON.stringify(Object.fromEntries(statuses))}; ` +
       `worker invocations ${stats.invocations} (${stats.timeouts} killed at their deadline, ${stats.crashes} crashed, ${randomKills} of them SIGKILLed at random, ${stats.coldStarts} cold starts); ` +
-      `${slowdowns} RingCX slowdowns; ${sim.log.filter((e) => e.answerLost).length} answers lost after the change stood; an auth outage of one budget window; ${duplicates} messages delivered twice, 1 duplicate S3 notification, ${dead.length} messages DLQ'd and redriven; ` +
-      `unrouted gaps of moved numbers (ms): ${JSON.stringify(gaps)}; numbers left unrouted past an invocation: ${stranded.length}`,
+      `${slowdowns} RingCX slowdowns; ${sim.log.filter((e) => e.answerLost).length} answers lost after the change stood; an auth outage of one budget window; ` +
+      `${duplicates} messages delivered twice, 1 duplicate S3 notification, ${dead.length} messages DLQ'd and redriven; ` +
+      `unrouted gaps of moved numbers (ms): ${JSON.stringify(gaps)}; numbers left unrouted past an invocation: ${stranded.length}; ` +
+      `stranded by a crash until their redelivery: ${byCrash.length} (gaps ms ${JSON.stringify(byCrash.map(gapOf))})`,
   );
   expect(stats.timeouts + stats.crashes, 'the run had deadline kills or crashes').toBeGreaterThan(0);
   expect.soft(stranded.map((s) => `${s.dnis} unrouted from ${new Date(s.from).toISOString()} ${s.to ? `for ${s.to - s.from} ms` : 'to the end'}`)).toEqual([]);
   expect.soft(gaps.max, 'largest unrouted gap of a moved number (ms)').toBeLessThanOrEqual(MAX_GAP_MS);
+  // At most one number per crashed batch, and every one back in place by the end (checked below).
+  const perCrash = new Map<unknown, number>();
+  for (const s of byCrash) perCrash.set(crashedDuring(s), (perCrash.get(crashedDuring(s)) ?? 0) + 1);
+  expect.soft(Math.max(0, ...perCrash.values()), 'numbers stranded by one crashed batch').toBeLessThanOrEqual(1);
 
   // Every row has its outcome once the queue is quiet: the job completes and its reports exist.
   await twin.waitForJob(jobId, 2 * twin.stack.sizing.queues.work.visibilityTimeoutMs);
