@@ -98,6 +98,8 @@ interface Work {
   /** Set when an action of this row failed, was not started, or must be re-planned; later actions are skipped. */
   stopped?: Stop;
   error?: RingCxError;
+  /** This invocation removed the number's assignment and has not yet given it the new one. */
+  mustFinish?: boolean;
   /** Why the row was deferred or found stale. */
   reason?: string;
   /** Whether a re-plan is owed to a lost answer (true) or to someone else's change (409). */
@@ -155,9 +157,13 @@ async function syncWithin(
   const unroutedSince: UnroutedSince = new Map();
   for (let round = 1; round <= MAX_ROUNDS && pending.length > 0; round++) {
     if (deadline && !deadline.fits(1)) {
+      // A number this invocation left unrouted (its move's assign failed after the remove) is
+      // finished on the margin kept for the deadline: deferring it would leave it routing nowhere
+      // until a redelivery. Everything else waits.
       const reason = deadline.explain(1, 'reading the current state');
-      for (const request of pending) results.set(request.key, { status: 'retry', reason, deferred: true });
-      return results;
+      for (const request of pending) if (!unroutedSince.has(request.key)) results.set(request.key, { status: 'retry', reason, deferred: true });
+      pending = pending.filter((request) => unroutedSince.has(request.key));
+      if (pending.length === 0) return results;
     }
     let read;
     try {
@@ -194,6 +200,7 @@ async function syncWithin(
       work.push({ request, plan, record: read.records.get(request.row.dnis), before: current.assignment, state, done: [] });
     }
     const writes = work.filter((w) => w.request.mode === 'apply' && w.plan.actions.length > 0);
+    for (const w of writes) if (unroutedSince.has(w.request.key)) w.mustFinish = true;
     const admitted = deadline ? admit(writes, deadline, options) : writes;
     await intents.record(admitted);
     await applyWrites(client, admitted, options, deadline, intents, unroutedSince);
@@ -466,7 +473,7 @@ function admit(writes: Work[], deadline: InvocationDeadline, options: SyncOption
     units += shape.unitCalls;
     if (shape.arrayTarget) arrays.set(shape.arrayTarget, (arrays.get(shape.arrayTarget) ?? 0) + 1);
     const total = calls();
-    if (deadline.fits(total)) {
+    if (w.mustFinish || deadline.fits(total)) {
       admitted.push(w);
       continue;
     }
@@ -543,12 +550,14 @@ async function applyWrites(
       ready.push(w);
     }
     const voiceType = target.type as Exclude<Target['type'], 'trackingGroup'>;
-    const assignResults = await applyArray(
-      ready,
-      options.maxArray,
-      (chunk) => client.assign(voiceType, target.id, chunk.map((w) => ({ dnis: w.request.row.dnis, ...itemOf(w) }))),
-      oneMoreCall,
-    );
+    // Numbers this invocation unrouted go first, in calls of their own that the deadline never holds back.
+    ready.sort((a, b) => Number(b.mustFinish ?? false) - Number(a.mustFinish ?? false));
+    const rescued = ready.filter((w) => w.mustFinish).length;
+    const send = (chunk: Work[]) => client.assign(voiceType, target.id, chunk.map((w) => ({ dnis: w.request.row.dnis, ...itemOf(w) })));
+    const assignResults = [
+      ...(await applyArray(ready.slice(0, rescued), options.maxArray, send, () => true)),
+      ...(await applyArray(ready.slice(rescued), options.maxArray, send, oneMoreCall)),
+    ];
     assignResults.forEach((result, i) => {
       const w = ready[i] as Work;
       // A 409 on a plain assign: someone assigned the number since the search; re-plan so the
@@ -565,7 +574,7 @@ async function applyWrites(
   for (const w of units) {
     if (!alive(w)) continue;
     const calls = shapeOf(w, options).unitCalls;
-    if (deadline && !deadline.fits(calls)) {
+    if (deadline && !w.mustFinish && !deadline.fits(calls)) {
       defer(w, deadline, calls, actionsOf(w, 'reassign').length > 0 ? 'this move' : 'this number');
       continue;
     }

@@ -276,6 +276,26 @@ describe('sync engine: a refused move', () => {
     expect(fake.assignments.get('12125550600')).toEqual(queue(4501));
   });
 
+  it('finishes a move whose assign failed near the deadline on the margin, instead of deferring it unrouted', async () => {
+    const fake = new FakeRingCx(1_000);
+    fake.seed('12125550602', queue(4501));
+    fake.arm('assign', { kind: 'before', status: 503 });
+    // 6 s left and a 2 s margin: the read and the move's two calls fit; after the failed assign,
+    // the re-read and the second assign no longer would.
+    const results = await syncRows(fake.client, [{ key: 'x', row: row('12125550602', queue(4502)), mode: 'apply' }], {
+      ...base,
+      remainingMs: fake.remainingMs(6_000),
+      pace: fake.pace(),
+      deadlineMarginMs: 2_000,
+      now: () => fake.clock,
+    });
+    expect(done(results.get('x'))).toMatchObject({ outcome: 'reassigned' });
+    expect(fake.assignments.get('12125550602')).toEqual(queue(4502));
+    expect(fake.unassignedSpans.every((span) => span.to !== undefined)).toBe(true);
+    // Within the invocation: the margin was spent, not the deadline.
+    expect(fake.clock).toBeLessThanOrEqual(6_000);
+  });
+
   it('finishes a move in the same call when the assign answer is lost', async () => {
     const fake = new FakeRingCx(10);
     fake.seed('12125550601', queue(4501));
