@@ -1,7 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import type { FromHost, ToHost } from './protocol';
+import type { FromHost, HostError, ToHost } from './protocol';
 
 const HOST_SCRIPT = fileURLToPath(new URL('./host.ts', import.meta.url));
 /** Lambda gives init its own 10 s; a forked Node with tsx on a busy machine needs more, and init is not what the twin measures. */
@@ -9,7 +9,7 @@ const INIT_TIMEOUT_MS = 60_000;
 
 export type InvocationOutcome =
   | { status: 'ok'; value: unknown }
-  | { status: 'error'; message: string }
+  | { status: 'error'; message: string; error?: HostError }
   /** Still running at its timeout: SIGKILLed, like Lambda stopping it. */
   | { status: 'timeout'; message: string }
   /** The environment died mid-invocation (killed from outside, or crashed). */
@@ -158,7 +158,7 @@ export class FunctionPool {
       };
       const onMessage = (message: FromHost) => {
         if (message.type !== 'result' || message.id !== id) return;
-        settle(message.ok ? { status: 'ok', value: message.value } : { status: 'error', message: `${message.error.name}: ${message.error.message}` });
+        settle(message.ok ? { status: 'ok', value: message.value } : { status: 'error', message: `${message.error.name}: ${message.error.message}`, error: message.error });
       };
       const seconds = (this.options.timeoutMs / 1000).toFixed(2);
       const timer = setTimeout(() => {

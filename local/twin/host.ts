@@ -6,7 +6,8 @@
  */
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
-import type { FromHost, ToHost } from './protocol';
+import { isRingCxError } from '../../shared/ringcx/errors';
+import type { FromHost, HostError, ToHost } from './protocol';
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
@@ -29,6 +30,22 @@ function contextFor(message: ToHost): Context {
   };
 }
 
+function hostError(error: unknown): HostError {
+  const err = error instanceof Error ? error : new Error(String(error));
+  if (!isRingCxError(err)) return { name: err.name, message: err.message };
+  const causeCodes: string[] = [];
+  for (let cause: unknown = err.cause; cause && causeCodes.length < 8; cause = (cause as { cause?: unknown }).cause) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string') causeCodes.push(code);
+    for (const inner of (cause as { errors?: unknown[] }).errors ?? []) {
+      const innerCode = (inner as { code?: unknown }).code;
+      if (typeof innerCode === 'string') causeCodes.push(innerCode);
+    }
+  }
+  const { kind, method, path, status, errorCode, generalMessage } = err;
+  return { name: err.name, message: err.message, ringcx: { kind, method, path, status, errorCode, generalMessage, causeCodes } };
+}
+
 async function main() {
   const entry = process.env.TWIN_FUNCTION_ENTRY;
   if (!entry) throw new Error('TWIN_FUNCTION_ENTRY is not set');
@@ -46,8 +63,7 @@ async function main() {
     handler(message.event, contextFor(message)).then(
       (value) => send({ type: 'result', id: message.id, ok: true, value: value ?? null }),
       (error: unknown) => {
-        const err = error instanceof Error ? error : new Error(String(error));
-        send({ type: 'result', id: message.id, ok: false, error: { name: err.name, message: err.message } });
+        send({ type: 'result', id: message.id, ok: false, error: hostError(error) });
       },
     );
   });

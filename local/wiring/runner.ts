@@ -7,8 +7,10 @@ import { loadConfig } from '../../shared/config';
 import type { IngestResult } from '../../shared/ingest/parseObject';
 import { reportKeys, type JobSummary } from '../../shared/jobs/reports';
 import { JobStore, type JobMeta } from '../../shared/jobs/store';
+import { RingCxAuthError, RingCxError } from '../../shared/ringcx/errors';
 import type { LocalStack } from '../stack';
 import { FunctionPool } from '../twin/functionPool';
+import type { HostError } from '../twin/protocol';
 import { type MappingInvocation, TwinEventSourceMapping } from '../twin/eventSourceMapping';
 import { lambdaContext, s3ObjectCreatedEvent } from './lambdaEvents';
 
@@ -183,7 +185,7 @@ export class LocalRunner {
     const outcome = await this.exporterPool.invoke({});
     if (outcome.status !== 'ok') {
       this.report({ fn: this.exporterPool.functionName, message: outcome.message });
-      throw new Error(`the export failed: ${outcome.message}`);
+      throw (outcome.status === 'error' && outcome.error && rebuiltError(outcome.error)) || new Error(`the export failed: ${outcome.message}`);
     }
     const manifest = outcome.value as Record<string, unknown> & { files: Record<string, string> };
     const bucket = this.stack.env.BUCKET_NAME as string;
@@ -297,4 +299,13 @@ export function summaryTable(summary: JobSummary): string {
     `  ${'total'.padEnd(width)}  ${String(summary.rows.total).padStart(4)}   (${summary.apiCalls} RingCX calls, ${(summary.durationMs / 1000).toFixed(1)} s)`,
   ];
   return lines.join('\n');
+}
+
+/** A RingCX failure from an environment, as the error it was there, so callers can tell what failed. */
+function rebuiltError(error: HostError): Error | undefined {
+  if (error.name === 'RingCxAuthError') return new RingCxAuthError(error.message);
+  if (!error.ringcx) return undefined;
+  const { causeCodes, ...fields } = error.ringcx;
+  const cause = causeCodes.reduceRight<unknown>((inner, code) => Object.assign(new Error(code), { code, cause: inner }), undefined);
+  return new RingCxError({ ...fields, cause });
 }

@@ -214,9 +214,9 @@ describe('npm start', () => {
       await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
       const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
       try {
-        const result = await runCli(['--no-export', '--stall-seconds', '5', '--out', tempDir('stall'), 'examples/numbers.csv'], cleanEnv({ PATH: java.path, RINGCX_BASE_URL: url, RINGCX_SECRET_JSON: '{"apiToken":"any"}' }));
+        const result = await runCli(['--no-export', '--stall-seconds', '20', '--out', tempDir('stall'), 'examples/numbers.csv'], cleanEnv({ PATH: java.path, RINGCX_BASE_URL: url, RINGCX_SECRET_JSON: '{"apiToken":"any"}' }));
         expect(result.code, result.stderr).toBe(4);
-        expect(result.stderr).toContain('npm start: no progress for 5 s; stopping');
+        expect(result.stderr).toContain('npm start: no progress for 20 s; stopping');
         expect(result.stderr).not.toMatch(STACK_FRAME);
         expect(requests).toBeGreaterThan(1);
         const [dynamo] = java.dynamoPids();
