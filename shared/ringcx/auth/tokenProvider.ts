@@ -33,7 +33,10 @@ export interface SecretTokenProviderOptions {
 
 interface CachedAuth {
   header: AuthHeader;
+  /** When to look at the secret again. */
   validUntil: number;
+  /** When the token itself stops being usable (its expiry less the skew); later than validUntil. */
+  tokenValidUntil: number;
 }
 
 /**
@@ -64,7 +67,17 @@ export class SecretTokenProvider implements TokenProvider {
     this.inflight ??= this.load().finally(() => {
       this.inflight = undefined;
     });
-    this.cached = await this.inflight;
+    try {
+      this.cached = await this.inflight;
+    } catch (error) {
+      // The secret no longer yields a usable token (an outage, an operator mid-edit), but the one
+      // this process holds is still alive: keep using it until it expires or RingCX refuses it.
+      // Dropping it early would, among other things, split a move between its remove and its assign.
+      if (error instanceof RingCxAuthError && cached && cached.header.value !== this.rejectedValue && this.now() < cached.tokenValidUntil) {
+        return cached.header;
+      }
+      throw error;
+    }
     return this.cached.header;
   }
 
@@ -81,7 +94,8 @@ export class SecretTokenProvider implements TokenProvider {
     const secret = parseRingCxSecret(await this.options.readSecret());
     const now = this.now();
     if (secret.apiToken) {
-      return { header: { name: 'x-auth-token', value: secret.apiToken }, validUntil: now + this.maxCacheMs };
+      // An API token has no expiry to hold it to, so it is never used past a failed re-read.
+      return { header: { name: 'x-auth-token', value: secret.apiToken }, validUntil: now + this.maxCacheMs, tokenValidUntil: now + this.maxCacheMs };
     }
     const expiresAt = parseExpiresAt(secret.expiresAt);
     const bearer = secret.accessToken ? `Bearer ${secret.accessToken}` : undefined;
@@ -90,8 +104,8 @@ export class SecretTokenProvider implements TokenProvider {
       bearer !== this.rejectedValue &&
       (expiresAt === undefined || expiresAt - this.skewMs > now);
     if (secretTokenUsable && bearer) {
-      const until = expiresAt === undefined ? now + this.maxCacheMs : Math.min(now + this.maxCacheMs, expiresAt - this.skewMs);
-      return { header: { name: 'authorization', value: bearer }, validUntil: until };
+      const tokenValidUntil = expiresAt === undefined ? now + this.maxCacheMs : expiresAt - this.skewMs;
+      return { header: { name: 'authorization', value: bearer }, validUntil: Math.min(now + this.maxCacheMs, tokenValidUntil), tokenValidUntil };
     }
 
     const credentials = jwtCredentialsOf(secret);
@@ -106,6 +120,7 @@ export class SecretTokenProvider implements TokenProvider {
     return {
       header: { name: 'authorization', value: `Bearer ${session.accessToken}` },
       validUntil: Math.min(now + this.maxCacheMs, session.expiresAt - this.skewMs),
+      tokenValidUntil: session.expiresAt - this.skewMs,
     };
   }
 

@@ -77,6 +77,30 @@ describe('SecretTokenProvider', () => {
     expect(reads).toBe(2);
   });
 
+  it('keeps a token it holds through a secret outage until the token itself expires or is refused', async () => {
+    let now = Date.parse('2026-11-30T08:00:00Z');
+    let secret = JSON.stringify({ accessToken: 'tok-held', expiresAt: new Date(now + 120_000).toISOString() });
+    const provider = new SecretTokenProvider({ readSecret: async () => secret, maxCacheMs: 60_000, expirySkewMs: 30_000, now: () => now, selfLogin: false });
+    expect((await provider.getAuthHeader()).value).toBe('Bearer tok-held');
+    // The secret now holds a dead token and nothing to log in with.
+    secret = JSON.stringify({ accessToken: 'revoked', expiresAt: '2001-01-01T00:00:00Z' });
+    now += 61_000;
+    expect((await provider.getAuthHeader()).value).toBe('Bearer tok-held');
+    // Past the held token's own life (less the skew), the outage shows.
+    now += 30_000;
+    await expect(provider.getAuthHeader()).rejects.toBeInstanceOf(RingCxAuthError);
+  });
+
+  it('does not fall back to a held token RingCX refused', async () => {
+    const now = Date.parse('2026-11-30T08:00:00Z');
+    let secret = JSON.stringify({ accessToken: 'tok-held', expiresAt: new Date(now + 120_000).toISOString() });
+    const provider = new SecretTokenProvider({ readSecret: async () => secret, now: () => now, selfLogin: false });
+    const held = await provider.getAuthHeader();
+    secret = JSON.stringify({ accessToken: 'revoked', expiresAt: '2001-01-01T00:00:00Z' });
+    provider.invalidate(held);
+    await expect(provider.getAuthHeader()).rejects.toBeInstanceOf(RingCxAuthError);
+  });
+
   it('logs in with JWT credentials once and shares the session across concurrent callers', async () => {
     const provider = new SecretTokenProvider({ readSecret: async () => JSON.stringify(DEMO_JWT_CREDENTIALS), endpoints: endpoints() });
     const { client } = testClient(sim, { tokenProvider: provider });
