@@ -33,6 +33,7 @@ import {
   aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { FUNCTION_BUNDLING, ROOT } from './bundling';
 import { JOB_TABLE } from '../shared/jobs/table';
 import { ringcxBudget, type StageConfig } from './config';
 import { CompletionSweeper } from './sweeper';
@@ -80,7 +81,6 @@ export interface DnisSyncStackProps extends StackProps {
   config: StageConfig;
 }
 
-const ROOT = join(import.meta.dirname, '..');
 
 /**
  * dnis-sync in one stack: bucket → parser → work queue → worker → RingCX, the priority queue fed
@@ -263,20 +263,7 @@ export class DnisSyncStack extends Stack {
         ...(options.reservedConcurrency ? { reservedConcurrentExecutions: options.reservedConcurrency } : {}),
         logGroup,
         environment: { ...commonEnv, POWERTOOLS_SERVICE_NAME: `dnis-sync-${name.toLowerCase()}`, ...options.env },
-        depsLockFilePath: join(ROOT, 'package-lock.json'),
-        projectRoot: ROOT,
-        bundling: {
-          format: nodejs.OutputFormat.ESM,
-          target: 'node22',
-          minify: true,
-          sourceMap: true,
-          forceDockerBundling: false,
-          // The pinned, tested AWS SDK ships inside the bundle instead of the runtime's own copy,
-          // so what the tests ran is what runs (test/infra/bundles.test.ts loads bundles without it).
-          externalModules: [],
-          mainFields: ['module', 'main'],
-          banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
-        },
+        ...FUNCTION_BUNDLING,
       });
       new cloudwatch.Alarm(this, `${name}Errors`, {
         metric: f.metricErrors({ period: Duration.minutes(5) }),

@@ -19,6 +19,7 @@ import {
   type aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { FUNCTION_BUNDLING, ROOT } from './bundling';
 import { SWEEP_EVERY_MINUTES, type StageConfig } from './config';
 import type { DnisSyncStack } from './stack';
 
@@ -40,7 +41,6 @@ export interface CompletionSweeperProps {
   jobAgeAlarmHours?: number;
 }
 
-const ROOT = join(import.meta.dirname, '..');
 const SERVICE = 'dnis-sync-sweeper';
 
 /**
@@ -82,19 +82,7 @@ export class CompletionSweeper extends Construct {
         SWEEP_INTERVAL_SECONDS: String(everyMinutes * 60),
         PARSE_LEASE_SECONDS: String(config.parser.timeoutSeconds),
       },
-      depsLockFilePath: join(ROOT, 'package-lock.json'),
-      projectRoot: ROOT,
-      bundling: {
-        format: nodejs.OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        forceDockerBundling: false,
-        // The pinned, tested AWS SDK ships in the bundle, as for every function of the stack.
-        externalModules: [],
-        mainFields: ['module', 'main'],
-        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
-      },
+      ...FUNCTION_BUNDLING,
     });
     this.function = fn;
 
