@@ -116,6 +116,8 @@ it(`keeps every invariant through ${ROWS} rows of chaos on the twin (prod sizing
   });
 
   // The S3 notification, twice at once.
+  // Workers start on the first rows while the parser still sends the rest: this job's writes begin here.
+  const uploadedAt = Date.now();
   const parsed = await twin.uploadNotifiedTwice('incoming/chaos.csv', lines.join('\n'));
   expect(parsed.map((p) => p.status).sort()).toEqual(['accepted', 'duplicate']);
   const jobId = parsed.find((p) => p.status === 'accepted')?.jobId as string;
@@ -227,7 +229,7 @@ it(`keeps every invariant through ${ROWS} rows of chaos on the twin (prod sizing
   // Each label says what this job did, as the simulator's write log shows it: lost answers and
   // redeliveries never turn this job's own create or move into `unchanged`.
   const reportedRows = [...run.rows].map(([line, row]) => ({ line, dnis: wants.get(line)?.dnis ?? '', outcome: row.outcome }));
-  expect(outcomeMismatches(reportedRows.filter((r) => r.dnis), sim.state.events, started)).toEqual([]);
+  expect(outcomeMismatches(reportedRows.filter((r) => r.dnis), sim.state.events, uploadedAt)).toEqual([]);
 
   // 3. The final RingCX state is the desired state of every row.
   const misplaced = [...wants.values()].filter((want) => {
