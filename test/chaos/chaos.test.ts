@@ -205,7 +205,8 @@ it(`keeps every invariant through ${ROWS} rows of chaos on the twin (prod sizing
       `unrouted gaps of moved numbers (ms): ${JSON.stringify(gaps)}; numbers left unrouted past an invocation: ${stranded.length}; ` +
       `stranded by a crash until their redelivery: ${byCrash.length} (gaps ms ${JSON.stringify(byCrash.map(gapOf))})`,
   );
-  expect(stats.timeouts + stats.crashes, 'the run had deadline kills or crashes').toBeGreaterThan(0);
+  // A SIGKILL can land as the batch answers, so it is counted as it is sent as well as by its effect.
+  expect(stats.timeouts + stats.crashes + randomKills, 'the run had deadline kills or crashes').toBeGreaterThan(0);
   expect.soft(stranded.map((s) => `${s.dnis} unrouted from ${new Date(s.from).toISOString()} ${s.to ? `for ${s.to - s.from} ms` : 'to the end'}`)).toEqual([]);
   const gapBound = Math.max(MAX_GAP_MS, twin.stack.sizing.ringcx.requestTimeoutMs * (RINGCX_MAX_ATTEMPTS + 2));
   console.log(`unrouted gap goal ${MAX_GAP_MS} ms: ${gaps.max <= MAX_GAP_MS ? 'met' : `missed, largest ${gaps.max} ms`} (${gaps.count} moves); bound ${gapBound} ms`);
