@@ -3,8 +3,8 @@
  * loads the same bundle and exits: the baseline the export's memory is compared with.
  */
 import { loadConfig } from '../shared/config';
-import { exportInventory } from '../shared/export/exportInventory';
-import { createRuntime } from '../shared/runtime';
+import { exportInventory } from '../shared/exporter/exportInventory';
+import { createRuntime } from '../shared/dependencies';
 
 const mode = process.argv[2];
 const started = performance.now();

@@ -9,8 +9,8 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { parse } from 'csv-parse';
 import { createAwsClients } from '../shared/aws/clients';
 import { loadConfig } from '../shared/config';
-import { ingestObject } from '../shared/ingest/parseObject';
-import { createRuntime } from '../shared/runtime';
+import { ingestObject } from '../shared/parser/ingestObject';
+import { createRuntime } from '../shared/dependencies';
 
 const config = loadConfig();
 const bucket = config.BUCKET_NAME;

@@ -34,7 +34,7 @@ import {
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { FUNCTION_BUNDLING, ROOT } from './bundling';
-import { JOB_TABLE } from '../shared/jobs/table';
+import { JOB_TABLE } from '../shared/store/table';
 import { ringcxBudget, type StageConfig } from './config';
 import { CompletionSweeper } from './sweeper';
 
@@ -318,7 +318,7 @@ export class DnisSyncStack extends Stack {
     const refresher = fn('TokenRefresher', 'functions/token-refresher/app.ts', { timeoutSeconds: 60, memoryMb: 256, reservedConcurrency: 1, asyncRetries: 0 });
 
     // ---- wiring and least privilege ----
-    // approved/<planId>.json starts the apply of a saved plan (shared/plans/applyPlan.ts).
+    // approved/<planId>.json starts the apply of a saved plan (shared/parser/applyPlan.ts).
     for (const prefix of ['incoming/', 'plan/', 'approved/']) {
       bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(parser), { prefix });
     }
@@ -357,7 +357,7 @@ export class DnisSyncStack extends Stack {
     grantTable(exporter, TABLE_ACTIONS.exporter);
     grantTable(refresher, TABLE_ACTIONS.refresher);
     for (const f of [worker, exporter]) secret.grantRead(f);
-    // Exactly the refresher's calls (shared/auth/refreshToken.ts), a compare-and-set: it puts its value
+    // Exactly the refresher's calls (shared/tokens/refreshToken.ts), a compare-and-set: it puts its value
     // as AWSPENDING, then UpdateSecretVersionStage moves AWSCURRENT to it only off the version this
     // attempt read, so an operator's write made meanwhile is never overwritten. Never UpdateSecret:
     // the secret's settings are not the refresher's to change.

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { assertRegion } from './phone/normalize';
+import { assertRegion } from './domain/phoneNumber';
 
 const positiveInt = z.coerce.number().int().positive();
 const optionalUrl = z.string().url().optional();

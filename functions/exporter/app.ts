@@ -1,7 +1,7 @@
 import { loadConfig } from '../../shared/config';
-import { exportInventory } from '../../shared/export/exportInventory';
-import { lambdaHandler } from '../../shared/framework/handler';
-import { createRuntime } from '../../shared/runtime';
+import { exportInventory } from '../../shared/exporter/exportInventory';
+import { lambdaHandler } from '../../shared/lambda/handler';
+import { createRuntime } from '../../shared/dependencies';
 
 const config = loadConfig();
 const runtime = createRuntime(config);

@@ -1,9 +1,9 @@
 import type { S3Event } from 'aws-lambda';
 import { loadConfig } from '../../shared/config';
-import { lambdaHandler } from '../../shared/framework/handler';
-import { objectsOf } from '../../shared/framework/s3Events';
-import { ingestObject } from '../../shared/ingest/parseObject';
-import { createRuntime } from '../../shared/runtime';
+import { lambdaHandler } from '../../shared/lambda/handler';
+import { objectsOf } from '../../shared/lambda/s3Events';
+import { ingestObject } from '../../shared/parser/ingestObject';
+import { createRuntime } from '../../shared/dependencies';
 
 const runtime = createRuntime(loadConfig());
 

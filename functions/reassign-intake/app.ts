@@ -1,8 +1,8 @@
 import type { EventBridgeEvent } from 'aws-lambda';
 import { loadConfig } from '../../shared/config';
-import { lambdaHandler } from '../../shared/framework/handler';
-import { intakeReassignment } from '../../shared/reassign/intake';
-import { createRuntime } from '../../shared/runtime';
+import { lambdaHandler } from '../../shared/lambda/handler';
+import { intakeReassignment } from '../../shared/intake/intake';
+import { createRuntime } from '../../shared/dependencies';
 
 const runtime = createRuntime(loadConfig());
 

@@ -1,7 +1,7 @@
 import { loadConfig } from '../../shared/config';
-import { lambdaHandler } from '../../shared/framework/handler';
-import { sweep } from '../../shared/jobs/sweeper';
-import { createRuntime } from '../../shared/runtime';
+import { lambdaHandler } from '../../shared/lambda/handler';
+import { sweep } from '../../shared/sweeper/sweeper';
+import { createRuntime } from '../../shared/dependencies';
 
 const runtime = createRuntime(loadConfig());
 

@@ -1,7 +1,7 @@
 import { loadConfig } from '../../shared/config';
-import { refreshRingCxToken } from '../../shared/auth/refreshToken';
-import { lambdaHandler } from '../../shared/framework/handler';
-import { createRuntime } from '../../shared/runtime';
+import { refreshRingCxToken } from '../../shared/tokens/refreshToken';
+import { lambdaHandler } from '../../shared/lambda/handler';
+import { createRuntime } from '../../shared/dependencies';
 
 const runtime = createRuntime(loadConfig());
 

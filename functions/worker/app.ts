@@ -1,11 +1,11 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { loadConfig } from '../../shared/config';
-import { lambdaHandler } from '../../shared/framework/handler';
-import { toQueueRecords, RetryLater } from '../../shared/framework/sqsRecords';
+import { lambdaHandler } from '../../shared/lambda/handler';
+import { toQueueRecords, RetryLater } from '../../shared/lambda/sqsRecords';
 import { parseMaintenanceWindow } from '../../shared/domain/maintenanceWindow';
-import { processQueueRecords } from '../../shared/ingest/processQueue';
-import { createRuntime } from '../../shared/runtime';
+import { processQueueRecords } from '../../shared/worker/batch';
+import { createRuntime } from '../../shared/dependencies';
 
 const config = loadConfig();
 const runtime = createRuntime(config);

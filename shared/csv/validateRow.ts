@@ -1,4 +1,4 @@
-import { normalizeNumber, type NumberValidation } from '../phone/normalize';
+import { normalizeNumber, type NumberValidation } from '../domain/phoneNumber';
 import type { DesiredRow, OnConflict, Target, TargetType } from '../domain/desiredRow';
 import { type Column, type HeaderMap, stripNeutraliser } from './columns';
 

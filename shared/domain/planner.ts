@@ -189,7 +189,7 @@ function describeActions(actions: Action[], changes: PoolFields): string {
 
 // ---- preconditions and intents: what a re-read means for a change this job already began ----
 
-/** What a row or request set out to do, as recorded before its first write (see shared/jobs/intents.ts). */
+/** What a row or request set out to do, as recorded before its first write (see shared/store/intents.ts). */
 export interface PriorIntent {
   action: 'create' | 'assign' | 'reassign' | 'unassign' | 'update';
   from: Target | null;

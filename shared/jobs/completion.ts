@@ -1,9 +1,9 @@
 import type { EventPublisher } from '../aws/events';
-import { logger } from '../framework/powertools';
-import type { Runtime } from '../runtime';
-import { savePlan } from '../plans/savePlan';
+import { logger } from '../observability/powertools';
+import type { Runtime } from '../dependencies';
+import { savePlan } from './savePlan';
 import { writeJobReports } from './reports';
-import type { JobMeta } from './store';
+import type { JobMeta } from '../store/jobStore';
 
 type HeldEvent = { detailType: string; detail: Record<string, unknown> };
 

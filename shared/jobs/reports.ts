@@ -4,7 +4,7 @@ import { csvLine } from '../csv/writer';
 import { OUTCOMES, planLabel } from '../domain/desiredRow';
 import type { EventPublisher } from '../aws/events';
 import { uploadLines } from '../aws/s3Text';
-import type { JobMeta, JobStore, RowOutcome } from './store';
+import type { JobMeta, JobStore, RowOutcome } from '../store/jobStore';
 
 export const RESULTS_HEADER = ['line', 'dnis', 'outcome', 'target', 'detail'];
 

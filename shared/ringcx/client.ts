@@ -1,6 +1,6 @@
 import { FormData } from 'undici';
 import { z } from 'zod';
-import { toWireDnis } from '../phone/normalize';
+import { toWireDnis } from '../domain/phoneNumber';
 import { isRingCxError } from './errors';
 import {
   AccountSchema,

@@ -217,7 +217,7 @@ export async function startTwin(options: LocalStackOptions & LocalRunnerOptions 
   const runner = new LocalRunner(stack, { parser, intake: intake as never, refresher }, options);
   const invocations: MappingInvocation[] = [];
   runner.onInvocation((invocation) => invocations.push(invocation));
-  const { JobStore } = await import('../../shared/jobs/store');
+  const { JobStore } = await import('../../shared/store/jobStore');
   const { createAwsClients } = await import('../../shared/aws/clients');
   const { loadConfig } = await import('../../shared/config');
   const config = loadConfig(stack.env);

@@ -132,7 +132,7 @@ describe('DynamoDB grants follow the code', () => {
   });
 
   it('deletes only items of the sweeper\'s list, the one partition the DeleteItem grant admits', () => {
-    const files = ['shared/jobs/store.ts', 'shared/jobs/intents.ts'].map((file) => readFileSync(join(ROOT, file), 'utf8'));
+    const files = ['shared/store/jobStore.ts', 'shared/store/intents.ts'].map((file) => readFileSync(join(ROOT, file), 'utf8'));
     const deletes = files.flatMap((text) => [...text.matchAll(/(?:new Delete(?:Item)?Command\(|\bDelete:\s*)\{[^}]*Key:\s*([\w.]+)\(/g)].map((m) => m[1]));
     const deleteSites = files.reduce((count, text) => count + [...text.matchAll(/new Delete(?:Item)?Command\(|\bDelete:\s*\{/g)].length, 0);
     expect(deletes.length).toBe(deleteSites);

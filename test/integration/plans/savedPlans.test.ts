@@ -4,7 +4,7 @@ import type { RequestLogEntry, RingCxSimulator } from '../../../local/ringcx-sim
 import { createAwsClients } from '../../../shared/aws/clients';
 import { loadConfig } from '../../../shared/config';
 import { type SavedPlan, SavedPlanSchema } from '../../../shared/domain/savedPlan';
-import { JobStore } from '../../../shared/jobs/store';
+import { JobStore } from '../../../shared/store/jobStore';
 import { runFile, startIngestPipeline } from '../../helpers/ingest';
 import { byLine, type Pipeline } from '../../helpers/pipeline';
 import { testClient } from '../../helpers/ringcx';

@@ -2,8 +2,8 @@ import { DeleteMessageBatchCommand, PurgeQueueCommand, ReceiveMessageCommand, Se
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RingCxSimulator } from '../../../local/ringcx-simulator/server';
 import { lambdaContext } from '../../../local/wiring/lambdaEvents';
-import type { JobStore } from '../../../shared/jobs/store';
-import type { SweepResult } from '../../../shared/jobs/sweeper';
+import type { JobStore } from '../../../shared/store/jobStore';
+import type { SweepResult } from '../../../shared/sweeper/sweeper';
 import { reassignmentEvent } from '../../helpers/events';
 import { startIngestPipeline } from '../../helpers/ingest';
 import type { Pipeline } from '../../helpers/pipeline';
@@ -27,7 +27,7 @@ interface Harness {
 async function harness(env: Record<string, string> = {}): Promise<Harness> {
   const pipeline = await startIngestPipeline({ maxReceiveCount: 3, env: { RINGCX_MAX_ATTEMPTS: '1', SWEEP_INTERVAL_SECONDS: '1', WORK_VISIBILITY_TIMEOUT_SECONDS: '1', ...env } });
   const sweeper = (await import('../../../functions/sweeper/app')).handler as unknown as (event: unknown, context: unknown) => Promise<SweepResult>;
-  const { JobStore } = await import('../../../shared/jobs/store');
+  const { JobStore } = await import('../../../shared/store/jobStore');
   const { createAwsClients } = await import('../../../shared/aws/clients');
   const { loadConfig } = await import('../../../shared/config');
   const config = loadConfig(pipeline.stack.env);

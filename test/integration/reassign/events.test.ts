@@ -45,7 +45,7 @@ describe('EventBridge reassignments', () => {
       to: 'queue:4503',
       requestedBy: 'crm:agent-42',
     });
-    const { JobStore } = await import('../../../shared/jobs/store');
+    const { JobStore } = await import('../../../shared/store/jobStore');
     const { createAwsClients } = await import('../../../shared/aws/clients');
     const { loadConfig } = await import('../../../shared/config');
     const config = loadConfig(pipeline.stack.env);

@@ -1,0 +1,54 @@
+import { ReassignMessageSchema } from '../domain/reassignment';
+import { logger } from '../observability/powertools';
+import { processReassign, type ReassignContext } from './reassign';
+import type { Runtime } from '../dependencies';
+import { describeFailure, type InvocationLimits, processRowRecords, type QueueRecord, type RecordVerdict } from './rows';
+
+/**
+ * Both queues feed the same worker: file rows go through the batch path; reassignment requests
+ * (the priority queue) one at a time, through the same planner and sync engine.
+ *
+ * Nothing here throws for a whole batch: a failure that is not a verdict on a row (DynamoDB,
+ * configuration, a bug) becomes a `retry` verdict for the records it touched, so each one keeps its
+ * own receive count and reaches its own outcome, instead of the batch failing as one.
+ */
+export async function processQueueRecords(rt: Runtime, records: QueueRecord[], ctx: ReassignContext, limits: InvocationLimits = {}): Promise<Map<string, RecordVerdict>> {
+  const rows: QueueRecord[] = [];
+  const verdicts = new Map<string, RecordVerdict>();
+  for (const record of records) {
+    const kind = peekKind(record.body);
+    if (kind !== 'reassign') {
+      rows.push(record);
+      continue;
+    }
+    const parsed = ReassignMessageSchema.safeParse(JSON.parse(record.body));
+    if (!parsed.success) {
+      logger.error('unreadable reassignment message', { messageId: record.messageId, problem: parsed.error.issues[0]?.message });
+      verdicts.set(record.messageId, { status: 'retry', reason: 'unreadable reassignment message' });
+      continue;
+    }
+    try {
+      verdicts.set(record.messageId, await processReassign(rt, parsed.data, record.receiveCount, ctx, limits));
+    } catch (error) {
+      logger.error('reassignment request will be retried', { requestId: parsed.data.requestId, error: describeFailure(error) });
+      verdicts.set(record.messageId, { status: 'retry', reason: describeFailure(error) });
+    }
+  }
+  if (rows.length > 0) {
+    try {
+      for (const [id, verdict] of await processRowRecords(rt, rows, limits)) verdicts.set(id, verdict);
+    } catch (error) {
+      logger.error('row batch will be retried', { rows: rows.length, error: describeFailure(error) });
+      for (const record of rows) if (!verdicts.has(record.messageId)) verdicts.set(record.messageId, { status: 'retry', reason: describeFailure(error) });
+    }
+  }
+  return verdicts;
+}
+
+function peekKind(body: string): unknown {
+  try {
+    return (JSON.parse(body) as { kind?: unknown })?.kind;
+  } catch {
+    return undefined;
+  }
+}

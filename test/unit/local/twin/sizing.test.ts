@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { deployedSizing, stageConfig } from '../../../../infra/config';
+import { twinSizing } from '../../../../local/twin/sizing';
+
+describe('twinSizing', () => {
+  it('copies the stage and divides every duration by the time scale', () => {
+    const prod = twinSizing('prod', 10);
+    const deployed = deployedSizing(stageConfig('prod'));
+    expect(prod.timeoutMs.worker).toBe(12_000);
+    expect(prod.ringcx).toMatchObject({ windowMs: 6_000, workerRequestsPerWindow: 27, tenantRequestsPerWindow: 120 });
+    expect(prod.queues.work).toEqual({
+      batchSize: deployed.queues.work.batchSize,
+      batchWindowMs: deployed.queues.work.batchWindowSeconds * 100,
+      maxConcurrency: deployed.queues.work.maxConcurrency,
+      visibilityTimeoutMs: deployed.worker.visibilityTimeoutSeconds * 100,
+    });
+    expect(prod.queues.priority.maxConcurrency).toBe(deployed.queues.priority.maxConcurrency);
+    expect(prod.maxReceiveCount).toBe(deployed.maxReceiveCount);
+    expect(prod.refreshEveryMs).toBe(deployed.refresher.everyMinutes * 6_000);
+    expect(prod.sweepEveryMs).toBe(deployed.sweeper.everyMinutes * 6_000);
+    expect(prod.timeoutMs.sweeper).toBe(deployed.sweeper.timeoutSeconds * 100);
+    expect(prod.ringcx.tokenLifetimeMs).toBe(30_000);
+  });
+
+  it('is the deployed sizing at scale 1 and refuses a scale that is not positive', () => {
+    const dev = twinSizing();
+    expect(dev.timeoutMs.worker).toBe(deployedSizing(stageConfig('dev')).worker.timeoutSeconds * 1000);
+    expect(dev.ringcx.windowMs).toBe(60_000);
+    expect(() => twinSizing('dev', 0)).toThrow(/positive/);
+    expect(() => twinSizing('dev', Number.NaN)).toThrow(/positive/);
+  });
+});

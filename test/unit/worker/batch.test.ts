@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../shared/config';
+import { encodeMessageBody } from '../../../shared/domain/desiredRow';
+import { processQueueRecords } from '../../../shared/worker/batch';
+import type { Runtime } from '../../../shared/dependencies';
+
+const row = (line: number) => ({
+  v: 1,
+  kind: 'row',
+  jobId: 'job-1',
+  line,
+  mode: 'apply',
+  row: { dnis: `1212555010${line}`, e164: `+1212555010${line}`, accountId: '1', category: 'VOICE', active: true, target: null, assignmentActive: true, onConflict: 'fail', action: 'upsert' },
+  raw: [],
+});
+const request = {
+  v: 1,
+  kind: 'reassign',
+  requestId: 'req-1',
+  source: 'crm',
+  dnis: '12125550100',
+  e164: '+12125550100',
+  target: { type: 'gate', id: 1 },
+  requestedBy: 'someone',
+  reason: 'why',
+  receivedAt: new Date(0).toISOString(),
+};
+
+describe('processQueueRecords', () => {
+  it('turns a failure that is not a verdict on a row (the table unreachable) into a retry per record, never a thrown batch', async () => {
+    const unreachable = async () => {
+      throw Object.assign(new Error('connect ECONNREFUSED'), { name: 'NetworkingError' });
+    };
+    const rt = { config: loadConfig({}), store: { existingOutcomes: unreachable, getRequest: unreachable } } as unknown as Runtime;
+    const records = [
+      { messageId: 'a', body: encodeMessageBody(row(2)), receiveCount: 1 },
+      { messageId: 'b', body: encodeMessageBody(row(3)), receiveCount: 5 },
+      { messageId: 'c', body: encodeMessageBody(request), receiveCount: 1 },
+    ];
+    const verdicts = await processQueueRecords(rt, records, { window: undefined, now: () => new Date() });
+    expect(Object.fromEntries(verdicts)).toEqual({
+      a: { status: 'retry', reason: 'NetworkingError: connect ECONNREFUSED' },
+      b: { status: 'retry', reason: 'NetworkingError: connect ECONNREFUSED' },
+      c: { status: 'retry', reason: 'NetworkingError: connect ECONNREFUSED' },
+    });
+  });
+});

@@ -1,0 +1,309 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryIntentStore } from '../../../../shared/store/intents';
+import { type SyncOptions, type SyncRequest, type SyncResult, syncRows } from '../../../../shared/worker/sync/syncRows';
+import { FakeRingCx, Killed, queue, row } from './fakeRingCx';
+
+const base: SyncOptions = { maxArray: 100, maxRows: 1000, reassignMode: 'unassign-first' };
+
+function moves(count: number, from: number, to: number, fake: FakeRingCx, first = 100): SyncRequest[] {
+  return Array.from({ length: count }, (_, i) => {
+    const dnis = `1212555${first + i}`.padEnd(11, '0');
+    fake.seed(dnis, queue(from));
+    return { key: `m${i}`, row: row(dnis, queue(to)), mode: 'apply', intentKey: `job#j1#${i + 2}` };
+  });
+}
+
+const done = (result: SyncResult | undefined) => {
+  if (result?.status !== 'done') throw new Error(`expected a done result, got ${JSON.stringify(result)}`);
+  return result;
+};
+
+describe('sync engine: deadline', () => {
+  it('starts only the moves it can finish; the rest go back untouched as deadline retries', async () => {
+    const fake = new FakeRingCx(2_000);
+    const requests = moves(20, 4501, 4502, fake);
+    // 60 s left, 2 s a call, 5 s margin: the read, then (60 - 2 - 5) / 4 → 13 whole moves at most.
+    const results = await syncRows(fake.client, requests, { ...base, remainingMs: fake.remainingMs(60_000), pace: fake.pace(), deadlineMarginMs: 5_000 });
+
+    const moved = requests.filter((r) => results.get(r.key)?.status === 'done');
+    const deferred = requests.filter((r) => results.get(r.key)?.status === 'retry');
+    expect(moved.length).toBeGreaterThan(5);
+    expect(moved.length + deferred.length).toBe(20);
+    expect(deferred.length).toBeGreaterThan(0);
+    for (const r of moved) {
+      expect(done(results.get(r.key)).outcome).toBe('reassigned');
+      expect(fake.assignments.get(r.row.dnis)).toEqual(queue(4502));
+    }
+    for (const r of deferred) {
+      expect(results.get(r.key)).toMatchObject({ status: 'retry', reason: expect.stringMatching(/^deadline: /) });
+      expect(fake.assignments.get(r.row.dnis)).toEqual(queue(4501));
+    }
+    // Every call, margin included, ended before the deadline; no number is left unassigned.
+    expect(fake.clock).toBeLessThanOrEqual(60_000 - 5_000);
+    expect(fake.unassignedSpans.every((s) => s.to !== undefined)).toBe(true);
+  });
+
+  it('runs each move back to back: remove and assign of one number are never split by other calls', async () => {
+    const fake = new FakeRingCx(500);
+    const requests = moves(6, 4501, 4503, fake);
+    const results = await syncRows(fake.client, requests, { ...base, now: () => fake.clock });
+    const writes = fake.calls.filter((c) => c.endpoint !== 'findMany');
+    for (let i = 0; i < writes.length; i += 2) {
+      expect(writes[i]?.endpoint).toBe('removeAssignment');
+      expect(writes[i + 1]).toMatchObject({ endpoint: 'assign', dnis: writes[i]?.dnis });
+    }
+    for (const r of requests) expect(done(results.get(r.key)).unroutedMs).toBe(500);
+  });
+
+  it('in direct mode a move is one array PUT, with no unrouted gap, after a fresh read when it has a precondition', async () => {
+    const fake = new FakeRingCx(500);
+    fake.movesOnPut = true;
+    const requests = moves(3, 4501, 4502, fake);
+    const results = await syncRows(fake.client, requests, { ...base, reassignMode: 'direct' });
+    expect(fake.calls.map((c) => c.endpoint)).toEqual(['findMany', 'assign']);
+    expect(fake.unassignedSpans).toEqual([]);
+    for (const r of requests) expect(done(results.get(r.key))).toMatchObject({ outcome: 'reassigned', unroutedMs: 0 });
+
+    const guarded = moves(1, 4502, 4503, fake, 200).map((r) => ({ ...r, expectedCurrent: queue(4502) }));
+    const checked = await syncRows(fake.client, guarded, { ...base, reassignMode: 'direct' });
+    expect(fake.calls.slice(2).map((c) => c.endpoint)).toEqual(['findMany', 'getAssignment', 'assign']);
+    expect(done(checked.get('m0')).outcome).toBe('reassigned');
+  });
+
+  it('sends plain assignments as one array call even under a deadline', async () => {
+    const fake = new FakeRingCx(1_000);
+    const requests = Array.from({ length: 50 }, (_, i): SyncRequest => ({ key: `n${i}`, row: row(`121255520${String(i).padStart(2, '0')}`, queue(4501)), mode: 'apply' }));
+    const results = await syncRows(fake.client, requests, { ...base, remainingMs: fake.remainingMs(10_000), pace: fake.pace(), deadlineMarginMs: 2_000 });
+    expect(fake.calls.map((c) => c.endpoint)).toEqual(['findMany', 'createDnisPool', 'assign']);
+    expect([...results.values()].every((r) => r.status === 'done' && r.outcome === 'created')).toBe(true);
+  });
+
+  it('creates only the tracking numbers it can also assign: none is left created but unrouted', async () => {
+    const fake = new FakeRingCx(1_000);
+    const requests = Array.from({ length: 30 }, (_, i): SyncRequest => ({
+      key: `t${i}`,
+      row: row(`121255521${String(i).padStart(2, '0')}`, { type: 'trackingGroup', id: 901 }),
+      mode: 'apply',
+    }));
+    const results = await syncRows(fake.client, requests, { ...base, remainingMs: fake.remainingMs(20_000), pace: fake.pace(), deadlineMarginMs: 2_000 });
+    const created = requests.filter((r) => fake.pool.has(r.row.dnis));
+    expect(created.length).toBeGreaterThan(5);
+    expect(created.length).toBeLessThan(30);
+    for (const r of created) {
+      expect(fake.assignments.get(r.row.dnis)).toMatchObject({ type: 'trackingGroup', id: 901 });
+      expect(results.get(r.key)).toMatchObject({ status: 'done', outcome: 'created' });
+    }
+    for (const r of requests.filter((q) => !fake.pool.has(q.row.dnis))) expect(results.get(r.key)).toMatchObject({ status: 'retry', reason: expect.stringMatching(/^deadline: /) });
+    expect(fake.clock).toBeLessThanOrEqual(18_000);
+  });
+
+  it('unassigns one number a call, only as many as fit', async () => {
+    const fake = new FakeRingCx(1_000);
+    const requests = moves(10, 4501, 4501, fake).map((r) => ({ ...r, row: { ...r.row, action: 'unassign' as const } }));
+    const results = await syncRows(fake.client, requests, { ...base, remainingMs: fake.remainingMs(8_000), pace: fake.pace(), deadlineMarginMs: 2_000 });
+    const unassigned = requests.filter((r) => !fake.assignments.has(r.row.dnis));
+    // 8 s - 2 s margin - 1 s read: five removals.
+    expect(unassigned).toHaveLength(5);
+    for (const r of unassigned) expect(results.get(r.key)).toMatchObject({ status: 'done', outcome: 'unassigned' });
+    expect([...results.values()].filter((r) => r.status === 'retry')).toHaveLength(5);
+  });
+
+  it('does not even read when the invocation has no time left', async () => {
+    const fake = new FakeRingCx(1_000);
+    const requests = moves(2, 4501, 4502, fake);
+    const results = await syncRows(fake.client, requests, { ...base, remainingMs: () => 1_500, pace: fake.pace(), deadlineMarginMs: 1_000 });
+    expect(fake.calls).toHaveLength(0);
+    expect([...results.values()].every((r) => r.status === 'retry' && r.reason.startsWith('deadline: '))).toBe(true);
+  });
+});
+
+describe('sync engine: a kill mid-move, then redelivery', () => {
+  it('finishes a move found half done and reports it as reassigned', async () => {
+    const fake = new FakeRingCx(100);
+    const intents = new MemoryIntentStore();
+    const requests = moves(3, 4501, 4502, fake);
+    // Killed right after the second number's removal answered: read, remove, assign, remove | kill.
+    fake.killAfterCalls = 4;
+    await expect(syncRows(fake.client, requests, { ...base, intents })).rejects.toBeInstanceOf(Killed);
+    const [first, second, third] = requests.map((r) => r.row.dnis);
+    expect(fake.assignments.get(first as string)).toEqual(queue(4502));
+    expect(fake.assignments.has(second as string)).toBe(false);
+    expect(fake.assignments.get(third as string)).toEqual(queue(4501));
+
+    fake.killAfterCalls = undefined;
+    const results = await syncRows(fake.client, requests, { ...base, intents });
+    for (const r of requests) expect(fake.assignments.get(r.row.dnis)).toEqual(queue(4502));
+    expect(done(results.get('m0'))).toMatchObject({ outcome: 'reassigned', detail: expect.stringContaining('confirmed by re-reading'), before: { target: queue(4501) } });
+    expect(done(results.get('m1'))).toMatchObject({ outcome: 'reassigned', detail: expect.stringContaining('already removed it from queue:4501'), before: { target: queue(4501) } });
+    expect(done(results.get('m2')).outcome).toBe('reassigned');
+  });
+
+  it('unassigns and new tracking numbers cut off by a kill are reported as what this job did', async () => {
+    const fake = new FakeRingCx(100);
+    const intents = new MemoryIntentStore();
+    fake.seed('12125550700', queue(4501));
+    fake.seed('12125550701', queue(4501));
+    const requests: SyncRequest[] = [
+      { key: 'u0', row: row('12125550700', null, { action: 'unassign' }), mode: 'apply', intentKey: 'job#k#2' },
+      { key: 'u1', row: row('12125550701', null, { action: 'unassign' }), mode: 'apply', intentKey: 'job#k#3' },
+      { key: 't0', row: row('12125550702', { type: 'trackingGroup', id: 901 }), mode: 'apply', intentKey: 'job#k#4' },
+      { key: 't1', row: row('12125550703', { type: 'trackingGroup', id: 901 }), mode: 'apply', intentKey: 'job#k#5' },
+    ];
+    // read, create (both new numbers), remove, remove, tracking | kill: one tracking number done.
+    fake.killAfterCalls = 5;
+    await expect(syncRows(fake.client, requests, { ...base, intents })).rejects.toBeInstanceOf(Killed);
+    expect(fake.assignments.has('12125550700')).toBe(false);
+    expect(fake.assignments.get('12125550702')).toMatchObject({ type: 'trackingGroup', id: 901 });
+    expect(fake.assignments.has('12125550703')).toBe(false);
+    fake.killAfterCalls = undefined;
+    const results = await syncRows(fake.client, requests, { ...base, intents });
+    expect(done(results.get('u0'))).toMatchObject({ outcome: 'unassigned', detail: expect.stringContaining('confirmed by re-reading'), before: { target: queue(4501) }, after: null });
+    expect(done(results.get('u1')).outcome).toBe('unassigned');
+    expect(done(results.get('t0'))).toMatchObject({ outcome: 'created', detail: expect.stringContaining('confirmed by re-reading') });
+    expect(done(results.get('t1'))).toMatchObject({ outcome: 'created', detail: expect.stringContaining('created by an earlier attempt') });
+    expect(fake.count('createDnisPool')).toBe(1);
+    expect(fake.assignments.get('12125550703')).toMatchObject({ type: 'trackingGroup', id: 901 });
+  });
+
+  it('without an intent record the same redelivery would misreport (the test can fail)', async () => {
+    const fake = new FakeRingCx(100);
+    const requests = moves(2, 4501, 4502, fake);
+    fake.killAfterCalls = 2;
+    await expect(syncRows(fake.client, requests, base)).rejects.toBeInstanceOf(Killed);
+    fake.killAfterCalls = undefined;
+    const results = await syncRows(fake.client, requests, base);
+    expect(done(results.get('m0')).outcome).toBe('assigned');
+  });
+});
+
+describe('sync engine: lost answers', () => {
+  it('re-reads after a create whose answer was lost and never creates twice', async () => {
+    const fake = new FakeRingCx(10);
+    fake.arm('createDnisPool', { kind: 'after', status: 503 });
+    const requests: SyncRequest[] = [0, 1, 2].map((i) => ({ key: `c${i}`, row: row(`1212555040${i}`, queue(4501)), mode: 'apply' }));
+    const results = await syncRows(fake.client, requests, base);
+    expect(fake.count('createDnisPool')).toBe(1);
+    for (const r of requests) {
+      expect(done(results.get(r.key))).toMatchObject({ outcome: 'created', detail: expect.stringContaining('confirmed by re-reading') });
+      expect(fake.assignments.get(r.row.dnis)).toEqual(queue(4501));
+    }
+  });
+
+  it('creates again only what the fresh read shows missing', async () => {
+    const fake = new FakeRingCx(10);
+    fake.arm('createDnisPool', { kind: 'before', status: 503 });
+    const requests: SyncRequest[] = [0, 1].map((i) => ({ key: `c${i}`, row: row(`1212555041${i}`, null), mode: 'apply' }));
+    const results = await syncRows(fake.client, requests, base);
+    expect(fake.count('createDnisPool')).toBe(2);
+    expect([...results.values()].map((r) => r.status === 'done' && r.outcome)).toEqual(['created', 'created']);
+  });
+
+  it('a redelivery after the work was done, before its outcome was recorded, reports what this job did', async () => {
+    const fake = new FakeRingCx(10);
+    const intents = new MemoryIntentStore();
+    const requests: SyncRequest[] = [{ key: 'r1', row: row('12125550420', queue(4501)), mode: 'apply', intentKey: 'job#j#2' }];
+    await syncRows(fake.client, requests, { ...base, intents });
+    const again = await syncRows(fake.client, [{ ...requests[0] as SyncRequest, key: 'r1-again' }], { ...base, intents });
+    expect(done(again.get('r1-again'))).toMatchObject({ outcome: 'created', detail: 'create pool record; assign to queue:4501 (confirmed by re-reading)' });
+    // Another job's intent does not count: a number already as desired is unchanged for it.
+    const other = await syncRows(fake.client, [{ ...requests[0] as SyncRequest, key: 'x', intentKey: 'job#other#2' }], { ...base, intents });
+    expect(done(other.get('x')).outcome).toBe('unchanged');
+  });
+});
+
+describe('sync engine: precondition', () => {
+  const expecting = (dnis: string, to: number, expected: number | null): SyncRequest => ({
+    key: 'p',
+    row: row(dnis, queue(to)),
+    mode: 'apply',
+    expectedCurrent: expected === null ? null : queue(expected),
+  });
+
+  it('refuses, writing nothing, when the first read disagrees', async () => {
+    const fake = new FakeRingCx(10);
+    fake.seed('12125550500', queue(4502));
+    const results = await syncRows(fake.client, [expecting('12125550500', 4503, 4501)], base);
+    expect(done(results.get('p'))).toMatchObject({ outcome: 'conflict', stale: true, detail: 'stale: expected queue:4501, found queue:4502', after: queue(4502) });
+    expect(fake.calls.map((c) => c.endpoint)).toEqual(['findMany']);
+  });
+
+  it('re-checks on a fresh read just before the move: a number moved meanwhile is not moved again', async () => {
+    const fake = new FakeRingCx(10);
+    fake.seed('12125550501', queue(4501));
+    fake.onCall = (endpoint) => {
+      if (endpoint === 'getAssignment') fake.assignments.set('12125550501', queue(4502));
+    };
+    const results = await syncRows(fake.client, [expecting('12125550501', 4503, 4501)], base);
+    expect(done(results.get('p'))).toMatchObject({ stale: true, detail: 'stale: expected queue:4501, found queue:4502' });
+    expect(fake.count('removeAssignment')).toBe(0);
+    expect(fake.assignments.get('12125550501')).toEqual(queue(4502));
+  });
+
+  it('holds on the re-plan read after a 409', async () => {
+    const fake = new FakeRingCx(10);
+    fake.seed('12125550502');
+    // Between the read and the assign, someone else routes the number: the assign answers 409.
+    fake.onCall = (endpoint) => {
+      if (endpoint === 'assign' && !fake.assignments.has('12125550502')) fake.assignments.set('12125550502', queue(4502));
+    };
+    const results = await syncRows(fake.client, [expecting('12125550502', 4503, null)], base);
+    expect(done(results.get('p'))).toMatchObject({ stale: true, detail: 'stale: expected unassigned, found queue:4502' });
+    expect(fake.assignments.get('12125550502')).toEqual(queue(4502));
+  });
+
+  it('a redelivery of its own half-done move still meets the expectation and finishes it', async () => {
+    const fake = new FakeRingCx(10);
+    const intents = new MemoryIntentStore();
+    fake.seed('12125550503', queue(4501));
+    const request = { ...expecting('12125550503', 4503, 4501), intentKey: 'request#abc' };
+    fake.killAfterCalls = 3; // read, fresh read, remove | kill
+    await expect(syncRows(fake.client, [request], { ...base, intents })).rejects.toBeInstanceOf(Killed);
+    expect(fake.assignments.has('12125550503')).toBe(false);
+    fake.killAfterCalls = undefined;
+    const results = await syncRows(fake.client, [request], { ...base, intents });
+    expect(done(results.get('p'))).toMatchObject({ outcome: 'reassigned', before: { target: queue(4501) }, after: queue(4503) });
+    expect(fake.assignments.get('12125550503')).toEqual(queue(4503));
+  });
+});
+
+describe('sync engine: a refused move', () => {
+  it('puts the number back on its old target when RingCX refuses the new one', async () => {
+    const fake = new FakeRingCx(10);
+    fake.seed('12125550600', queue(4501));
+    fake.arm('assign', { kind: 'before', status: 400 });
+    const results = await syncRows(fake.client, [{ key: 'x', row: row('12125550600', queue(9999)), mode: 'apply' }], base);
+    expect(done(results.get('x'))).toMatchObject({ outcome: 'failed', detail: expect.stringContaining('put back on gate:4501') });
+    expect(fake.assignments.get('12125550600')).toEqual(queue(4501));
+  });
+
+  it('finishes a move whose assign failed near the deadline on the margin, instead of deferring it unrouted', async () => {
+    const fake = new FakeRingCx(1_000);
+    fake.seed('12125550602', queue(4501));
+    fake.arm('assign', { kind: 'before', status: 503 });
+    // 6 s left and a 2 s margin: the read and the move's two calls fit; after the failed assign,
+    // the re-read and the second assign no longer would.
+    const results = await syncRows(fake.client, [{ key: 'x', row: row('12125550602', queue(4502)), mode: 'apply' }], {
+      ...base,
+      remainingMs: fake.remainingMs(6_000),
+      pace: fake.pace(),
+      deadlineMarginMs: 2_000,
+      now: () => fake.clock,
+    });
+    expect(done(results.get('x'))).toMatchObject({ outcome: 'reassigned' });
+    expect(fake.assignments.get('12125550602')).toEqual(queue(4502));
+    expect(fake.unassignedSpans.every((span) => span.to !== undefined)).toBe(true);
+    // Within the invocation: the margin was spent, not the deadline.
+    expect(fake.clock).toBeLessThanOrEqual(6_000);
+  });
+
+  it('finishes a move in the same call when the assign answer is lost', async () => {
+    const fake = new FakeRingCx(10);
+    fake.seed('12125550601', queue(4501));
+    fake.arm('assign', { kind: 'before', status: 503 });
+    const results = await syncRows(fake.client, [{ key: 'x', row: row('12125550601', queue(4502)), mode: 'apply' }], { ...base, now: () => fake.clock });
+    expect(done(results.get('x'))).toMatchObject({ outcome: 'reassigned', before: { target: queue(4501) } });
+    // remove answered → failed assign → re-read → assign answered: three calls of 10 ms.
+    expect(done(results.get('x')).unroutedMs).toBe(30);
+    expect(fake.assignments.get('12125550601')).toEqual(queue(4502));
+  });
+});
