@@ -4,14 +4,14 @@
  */
 import { loadConfig } from '../shared/config';
 import { exportInventory } from '../shared/exporter/exportInventory';
-import { createRuntime } from '../shared/dependencies';
+import { createDependencies } from '../shared/dependencies';
 
 const mode = process.argv[2];
 const started = performance.now();
 let manifest: Awaited<ReturnType<typeof exportInventory>> | undefined;
 if (mode === 'export') {
   const config = loadConfig();
-  manifest = await exportInventory(createRuntime(config), {
+  manifest = await exportInventory(createDependencies(config), {
     accountIds: config.RINGCX_ACCOUNT_IDS ?? [],
     pageSize: config.EXPORT_PAGE_SIZE,
     remainingMs: () => 15 * 60_000,

@@ -10,7 +10,7 @@ import { parse } from 'csv-parse';
 import { createAwsClients } from '../shared/aws/clients';
 import { loadConfig } from '../shared/config';
 import { ingestObject } from '../shared/parser/ingestObject';
-import { createRuntime } from '../shared/dependencies';
+import { createDependencies } from '../shared/dependencies';
 
 const config = loadConfig();
 const bucket = config.BUCKET_NAME;
@@ -35,7 +35,7 @@ if (mode === 'baseline') {
   for await (const _ of parser) rows += 1;
   rows -= 1;
 } else {
-  const rt = createRuntime(config, { aws: { ...aws, sqs: countingSqs } });
+  const rt = createDependencies(config, { aws: { ...aws, sqs: countingSqs } });
   const head = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: 'bytes=0-0' }));
   const etag = head.ETag?.replace(/"/g, '');
   const result = await ingestObject(rt, { bucket, key, etag });

@@ -10,7 +10,7 @@ import { RateLimiter } from './ringcx/rateLimiter';
 import { DynamoIntentStore, type IntentStore } from './store/intents';
 
 /** Everything a function needs, built once per process from validated config. */
-export interface Runtime {
+export interface Dependencies {
   config: Config;
   aws: AwsClients;
   store: JobStore;
@@ -22,7 +22,7 @@ export interface Runtime {
   intents: IntentStore;
 }
 
-export function createRuntime(config: Config, overrides: Partial<Pick<Runtime, 'aws' | 'events'>> = {}): Runtime {
+export function createDependencies(config: Config, overrides: Partial<Pick<Dependencies, 'aws' | 'events'>> = {}): Dependencies {
   const aws = overrides.aws ?? createAwsClients(config);
   const limiter = new RateLimiter({ budget: config.RINGCX_REQUESTS_PER_WINDOW, windowMs: config.RINGCX_WINDOW_MS });
   const tokens = new SecretTokenProvider({

@@ -1,15 +1,15 @@
 import { loadConfig } from '../../shared/config';
 import { exportInventory } from '../../shared/exporter/exportInventory';
 import { lambdaHandler } from '../../shared/lambda/handler';
-import { createRuntime } from '../../shared/dependencies';
+import { createDependencies } from '../../shared/dependencies';
 
 const config = loadConfig();
-const runtime = createRuntime(config);
+const deps = createDependencies(config);
 
 /** Scheduled (EventBridge Scheduler) or on demand: every number and its routing to S3, plus drift. */
 export const handler = lambdaHandler(async (_event: unknown, context) => {
-  const accountIds = config.RINGCX_ACCOUNT_IDS ?? (await runtime.ringcx.listAccounts()).map((a) => a.accountId).filter((id): id is string => Boolean(id));
-  return exportInventory(runtime, {
+  const accountIds = config.RINGCX_ACCOUNT_IDS ?? (await deps.ringcx.listAccounts()).map((a) => a.accountId).filter((id): id is string => Boolean(id));
+  return exportInventory(deps, {
     accountIds,
     pageSize: config.EXPORT_PAGE_SIZE,
     remainingMs: () => context.getRemainingTimeInMillis(),

@@ -3,13 +3,13 @@ import { loadConfig } from '../../shared/config';
 import { lambdaHandler } from '../../shared/lambda/handler';
 import { objectsOf } from '../../shared/lambda/s3Events';
 import { ingestObject } from '../../shared/parser/ingestObject';
-import { createRuntime } from '../../shared/dependencies';
+import { createDependencies } from '../../shared/dependencies';
 
-const runtime = createRuntime(loadConfig());
+const deps = createDependencies(loadConfig());
 
 /** S3 ObjectCreated on incoming/ or plan/ → one job per object version, rows fanned out to SQS. */
 export const handler = lambdaHandler(async (event: S3Event) => {
   const results = [];
-  for (const object of objectsOf(event)) results.push(await ingestObject(runtime, object));
+  for (const object of objectsOf(event)) results.push(await ingestObject(deps, object));
   return results;
 });

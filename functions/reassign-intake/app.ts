@@ -2,9 +2,9 @@ import type { EventBridgeEvent } from 'aws-lambda';
 import { loadConfig } from '../../shared/config';
 import { lambdaHandler } from '../../shared/lambda/handler';
 import { intakeReassignment } from '../../shared/intake/intake';
-import { createRuntime } from '../../shared/dependencies';
+import { createDependencies } from '../../shared/dependencies';
 
-const runtime = createRuntime(loadConfig());
+const deps = createDependencies(loadConfig());
 
 /** The bus rule's target: validate a reassignment request and queue it with priority. */
-export const handler = lambdaHandler(async (event: EventBridgeEvent<string, unknown>) => intakeReassignment(runtime, event));
+export const handler = lambdaHandler(async (event: EventBridgeEvent<string, unknown>) => intakeReassignment(deps, event));

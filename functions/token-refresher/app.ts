@@ -1,9 +1,9 @@
 import { loadConfig } from '../../shared/config';
 import { refreshRingCxToken } from '../../shared/tokens/refreshToken';
 import { lambdaHandler } from '../../shared/lambda/handler';
-import { createRuntime } from '../../shared/dependencies';
+import { createDependencies } from '../../shared/dependencies';
 
-const runtime = createRuntime(loadConfig());
+const deps = createDependencies(loadConfig());
 
 /** Every 4 minutes (tokens live 5): renew the RingCX token in the secret. */
-export const handler = lambdaHandler(async () => refreshRingCxToken(runtime));
+export const handler = lambdaHandler(async () => refreshRingCxToken(deps));

@@ -5,16 +5,16 @@ import { lambdaHandler } from '../../shared/lambda/handler';
 import { toQueueRecords, RetryLater } from '../../shared/lambda/sqsRecords';
 import { parseMaintenanceWindow } from '../../shared/domain/maintenanceWindow';
 import { processQueueRecords } from '../../shared/worker/batch';
-import { createRuntime } from '../../shared/dependencies';
+import { createDependencies } from '../../shared/dependencies';
 
 const config = loadConfig();
-const runtime = createRuntime(config);
+const deps = createDependencies(config);
 const reassignContext = { window: parseMaintenanceWindow(config.MAINTENANCE_WINDOW), now: () => new Date() };
 const processor = new BatchProcessor(EventType.SQS);
 
 /** Work and priority queue batches → RingCX; failed records are reported individually for redelivery. */
 export const handler = lambdaHandler(async (event: SQSEvent, context) => {
-  const verdicts = await processQueueRecords(runtime, toQueueRecords(event), reassignContext, {
+  const verdicts = await processQueueRecords(deps, toQueueRecords(event), reassignContext, {
     // The sync engine starts only the RingCX work it can finish before this invocation ends.
     remainingMs: () => context.getRemainingTimeInMillis(),
   });

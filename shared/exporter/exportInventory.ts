@@ -10,7 +10,7 @@ import { withCallTally } from '../observability/ringcxCalls';
 import type { LedgerDeclaration, LedgerEntry, LedgerItem } from '../store/jobStore';
 import type { DnisPool } from '../ringcx/schemas';
 import { uploadLines } from '../aws/s3Text';
-import type { Runtime } from '../dependencies';
+import type { Dependencies } from '../dependencies';
 import { toCurrentAssignment } from '../ringcx/currentState';
 import { toWireDnis } from '../domain/phoneNumber';
 
@@ -97,7 +97,7 @@ const zeroDrift = (): Record<DriftKind, number> => ({
  * numbers, its ledger entries, and a 12-byte-per-number set of exported numbers (for "declared
  * but missing"): about 1.2 MB at 100,000 numbers.
  */
-export async function exportInventory(rt: Runtime, options: ExportOptions): Promise<ExportManifest> {
+export async function exportInventory(rt: Dependencies, options: ExportOptions): Promise<ExportManifest> {
   const started = options.now ?? new Date();
   const stamp = started.toISOString().replace(/[:.]/g, '-');
   const day = started.toISOString().slice(0, 10).split('-');
@@ -237,7 +237,7 @@ export async function exportInventory(rt: Runtime, options: ExportOptions): Prom
   return manifest;
 }
 
-async function exportLine(rt: Runtime, record: DnisPool, tracking: Map<string, string>) {
+async function exportLine(rt: Dependencies, record: DnisPool, tracking: Map<string, string>) {
   const dnis = toWireDnis(record.dnis as string);
   // Inline assignment data where the search returns it; one GET only where it does not.
   let assigned = record.assignedDnis;

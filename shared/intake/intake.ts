@@ -4,7 +4,7 @@ import { encodeMessageBody } from '../domain/desiredRow';
 import { REASSIGNMENT_REQUESTED, type ReassignMessage, ReassignmentDetailSchema } from '../domain/reassignment';
 import { logger } from '../observability/powertools';
 import { normalizeNumber } from '../domain/phoneNumber';
-import type { Runtime } from '../dependencies';
+import type { Dependencies } from '../dependencies';
 
 export type IntakeResult = { status: 'queued'; requestId: string } | { status: 'invalid'; requestId: string; problems: string[] };
 
@@ -13,7 +13,7 @@ export type IntakeResult = { status: 'queued'; requestId: string } | { status: '
  * not usable, the event and the reason on the events DLQ (never dropped) plus a
  * "DNIS Reassignment Failed" answer to the caller.
  */
-export async function intakeReassignment(rt: Runtime, event: EventBridgeEvent<string, unknown>): Promise<IntakeResult> {
+export async function intakeReassignment(rt: Dependencies, event: EventBridgeEvent<string, unknown>): Promise<IntakeResult> {
   const requestId = event.id;
   const problems: string[] = [];
   if (event['detail-type'] !== REASSIGNMENT_REQUESTED) problems.push(`detail-type must be "${REASSIGNMENT_REQUESTED}"`);

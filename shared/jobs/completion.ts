@@ -1,6 +1,6 @@
 import type { EventPublisher } from '../aws/events';
 import { logger } from '../observability/powertools';
-import type { Runtime } from '../dependencies';
+import type { Dependencies } from '../dependencies';
 import { savePlan } from './savePlan';
 import { writeJobReports } from './reports';
 import type { JobMeta } from '../store/jobStore';
@@ -8,7 +8,7 @@ import type { JobMeta } from '../store/jobStore';
 type HeldEvent = { detailType: string; detail: Record<string, unknown> };
 
 /** Writes a job's three reports, keeping the event they announce instead of sending it. */
-async function writeReportsHoldingEvent(rt: Runtime, job: JobMeta): Promise<HeldEvent | undefined> {
+async function writeReportsHoldingEvent(rt: Dependencies, job: JobMeta): Promise<HeldEvent | undefined> {
   const held: HeldEvent[] = [];
   const holding: EventPublisher = {
     async publish(detailType, detail) {
@@ -27,7 +27,7 @@ async function writeReportsHoldingEvent(rt: Runtime, job: JobMeta): Promise<Held
  * leaves the job completed and the event pending; the sweeper sends it later. Returns whether
  * this caller wrote the reports.
  */
-export async function completeIfDone(rt: Runtime, jobId: string): Promise<boolean> {
+export async function completeIfDone(rt: Dependencies, jobId: string): Promise<boolean> {
   const job = await rt.store.tryStartReport(jobId);
   if (!job) return false;
   const event = await writeReportsHoldingEvent(rt, job);
@@ -38,7 +38,7 @@ export async function completeIfDone(rt: Runtime, jobId: string): Promise<boolea
 }
 
 /** A file refused whole: its report says why, and its event is owed like any other. */
-export async function reportRefusedFile(rt: Runtime, jobId: string): Promise<void> {
+export async function reportRefusedFile(rt: Dependencies, jobId: string): Promise<void> {
   const job = await rt.store.getJob(jobId);
   if (!job) return;
   const event = await writeReportsHoldingEvent(rt, job);
@@ -50,7 +50,7 @@ export async function reportRefusedFile(rt: Runtime, jobId: string): Promise<voi
  * Sends the job's owed event, if any, and takes the job off the sweeper's list once nothing is
  * left to do. Never throws for a refused event: it stays owed. Returns whether nothing is owed now.
  */
-export async function sendPendingEvent(rt: Runtime, jobId: string): Promise<boolean> {
+export async function sendPendingEvent(rt: Dependencies, jobId: string): Promise<boolean> {
   const job = await rt.store.getJob(jobId);
   if (!job) return true;
   const pending = job.pendingEvent;

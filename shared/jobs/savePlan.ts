@@ -2,7 +2,7 @@ import { type PlannedRow, type SavedPlan } from '../domain/savedPlan';
 import { uploadLines } from '../aws/s3Text';
 import { logger } from '../observability/powertools';
 import type { JobMeta } from '../store/jobStore';
-import type { Runtime } from '../dependencies';
+import type { Dependencies } from '../dependencies';
 
 /** One plan per plan run, named after its job, so a rewritten report rewrites the same plan. */
 export const planIdOf = (jobId: string) => `plan-${jobId}`;
@@ -13,7 +13,7 @@ export const planKeyOf = (job: Pick<JobMeta, 'resultsPrefix'>) => `${job.results
  * finds it by. Rows the plan could not decide (rejected, or failed to read) are not in it: an apply
  * only ever does what a reviewer could read. Returns the plan id, or undefined for a refused file.
  */
-export async function savePlan(rt: Runtime, job: JobMeta): Promise<string | undefined> {
+export async function savePlan(rt: Dependencies, job: JobMeta): Promise<string | undefined> {
   if (job.mode !== 'plan' || job.status === 'failed') return undefined;
   const planId = planIdOf(job.jobId);
   // Stable across rewrites of the same run: the plan was made when its rows were read.

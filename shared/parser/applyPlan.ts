@@ -6,7 +6,7 @@ import { logger } from '../observability/powertools';
 import { type IngestResult, jobIdFor, type ObjectRef, safeRelativePath } from './ingestObject';
 import { completeIfDone, reportRefusedFile } from '../jobs/completion';
 import type { PlanRecord, RowOutcome } from '../store/jobStore';
-import type { Runtime } from '../dependencies';
+import type { Dependencies } from '../dependencies';
 
 export const APPROVAL_PREFIX = 'approved/';
 /** An approval is three short fields; anything much larger is not one, and is not read. */
@@ -22,7 +22,7 @@ class Refusal extends Error {}
  * to RingCX. Rows the plan left alone are recorded at once; the others go to the workers with the
  * state they were planned against, and are applied only where RingCX still matches it.
  */
-export async function applyApprovedPlan(rt: Runtime, ref: ObjectRef): Promise<IngestResult> {
+export async function applyApprovedPlan(rt: Dependencies, ref: ObjectRef): Promise<IngestResult> {
   const jobId = jobIdFor(ref);
   const named = ref.key.slice(APPROVAL_PREFIX.length).replace(/\.json$/i, '');
   const approval = await readApproval(rt, ref, named).catch((error: unknown) => {
@@ -60,7 +60,7 @@ export async function applyApprovedPlan(rt: Runtime, ref: ObjectRef): Promise<In
   }
 }
 
-async function readApproval(rt: Runtime, ref: ObjectRef, named: string): Promise<Approval> {
+async function readApproval(rt: Dependencies, ref: ObjectRef, named: string): Promise<Approval> {
   if (ref.size !== undefined && ref.size > MAX_APPROVAL_BYTES) throw new Refusal(`the approval is ${ref.size} bytes; an approval is {"planId", "approvedBy", "reason"} in at most ${MAX_APPROVAL_BYTES} bytes`);
   const text = await readText(rt, ref.bucket, ref.key, ref.versionId);
   if (text === undefined) throw new Refusal('the approval object no longer exists');
@@ -79,7 +79,7 @@ async function readApproval(rt: Runtime, ref: ObjectRef, named: string): Promise
   return parsed.data;
 }
 
-async function loadPlan(rt: Runtime, planId: string, record: PlanRecord | undefined): Promise<SavedPlan> {
+async function loadPlan(rt: Dependencies, planId: string, record: PlanRecord | undefined): Promise<SavedPlan> {
   if (!record) throw new Refusal(`unknown plan id ${planId}: no plan run saved it (or it is past retention)`);
   const text = await readText(rt, rt.config.BUCKET_NAME, record.planKey);
   if (text === undefined) throw new Refusal(`plan ${planId} is missing from ${record.planKey}`);
@@ -90,7 +90,7 @@ async function loadPlan(rt: Runtime, planId: string, record: PlanRecord | undefi
   return { ...parsed.data, expiresAt: record.expiresAt };
 }
 
-async function sendPlannedRows(rt: Runtime, jobId: string, plan: SavedPlan, approval: Approval): Promise<IngestResult> {
+async function sendPlannedRows(rt: Dependencies, jobId: string, plan: SavedPlan, approval: Approval): Promise<IngestResult> {
   const started = performance.now();
   const sender = new SqsBatchSender(rt.aws.sqs, rt.config.WORK_QUEUE_URL, rt.config.PARSER_SEND_CONCURRENCY);
   const untouched: RowOutcome[] = [];
@@ -125,14 +125,14 @@ async function sendPlannedRows(rt: Runtime, jobId: string, plan: SavedPlan, appr
   return { status: 'accepted', jobId, total: plan.rows.length, accepted: sent, rejected: 0, timings: { validateMs: 0, sendMs } };
 }
 
-async function refuse(rt: Runtime, jobId: string, reason: string): Promise<IngestResult> {
+async function refuse(rt: Dependencies, jobId: string, reason: string): Promise<IngestResult> {
   logger.warn('approval refused', { jobId, reason });
   await rt.store.failJob(jobId, reason, []);
   await reportRefusedFile(rt, jobId);
   return { status: 'failed', jobId, reason };
 }
 
-async function readText(rt: Runtime, bucket: string, key: string, versionId?: string): Promise<string | undefined> {
+async function readText(rt: Dependencies, bucket: string, key: string, versionId?: string): Promise<string | undefined> {
   try {
     const object = await rt.aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) }));
     return (await object.Body?.transformToString('utf-8')) ?? '';

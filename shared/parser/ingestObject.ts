@@ -12,7 +12,7 @@ import { Spool } from './spool';
 import { APPROVAL_PREFIX, applyApprovedPlan } from './applyPlan';
 import { completeIfDone, reportRefusedFile } from '../jobs/completion';
 import type { JobMeta, RowOutcome } from '../store/jobStore';
-import type { Runtime } from '../dependencies';
+import type { Dependencies } from '../dependencies';
 
 export interface ObjectRef {
   bucket: string;
@@ -74,7 +74,7 @@ export function modeOf(key: string): { mode: Mode; relative: string } | undefine
  * well-formed CSV, within the limits) is anything sent. Memory stays flat apart from the duplicate
  * index (about 24 bytes per number).
  */
-export async function ingestObject(rt: Runtime, ref: ObjectRef): Promise<IngestResult> {
+export async function ingestObject(rt: Dependencies, ref: ObjectRef): Promise<IngestResult> {
   if (ref.key.startsWith(APPROVAL_PREFIX)) return applyApprovedPlan(rt, ref);
   const placement = modeOf(ref.key);
   if (!placement) return { status: 'ignored', reason: `key ${ref.key} is outside incoming/, plan/ and approved/` };
@@ -98,7 +98,7 @@ export async function ingestObject(rt: Runtime, ref: ObjectRef): Promise<IngestR
   }
 }
 
-async function runJob(rt: Runtime, ref: ObjectRef, jobId: string, mode: Mode): Promise<IngestResult> {
+async function runJob(rt: Dependencies, ref: ObjectRef, jobId: string, mode: Mode): Promise<IngestResult> {
   const { config, store } = rt;
   const spool = new Spool();
   try {
@@ -130,11 +130,11 @@ async function runJob(rt: Runtime, ref: ObjectRef, jobId: string, mode: Mode): P
  * The sweeper's recovery of a parse that died (crash, timeout) before it finished: the same object
  * version is parsed again under the same job, once the dead parser's lease has run out.
  */
-export async function reparseJob(rt: Runtime, job: Pick<JobMeta, 'source'>): Promise<IngestResult> {
+export async function reparseJob(rt: Dependencies, job: Pick<JobMeta, 'source'>): Promise<IngestResult> {
   return ingestObject(rt, { bucket: job.source.bucket, key: job.source.key, versionId: job.source.versionId, etag: job.source.etag });
 }
 
-async function openBody(rt: Runtime, ref: ObjectRef) {
+async function openBody(rt: Dependencies, ref: ObjectRef) {
   const response = await rt.aws.s3
     .send(
     new GetObjectCommand({
@@ -160,7 +160,7 @@ function tooLarge(size: number, max: number) {
   return new CsvFileError(`the file is ${mb(size)}; the limit is ${mb(max)}. Split it into smaller files`);
 }
 
-async function failWholeFile(rt: Runtime, jobId: string, reason: string, header: string[] | undefined): Promise<IngestResult> {
+async function failWholeFile(rt: Dependencies, jobId: string, reason: string, header: string[] | undefined): Promise<IngestResult> {
   logger.warn('file refused', { jobId, reason });
   await rt.store.failJob(jobId, reason, header);
   await reportRefusedFile(rt, jobId);
@@ -171,7 +171,7 @@ async function failWholeFile(rt: Runtime, jobId: string, reason: string, header:
  * Reads the file once: validates, de-duplicates and spools each row's message (or rejection).
  * Anything that makes the file unusable as a whole throws CsvFileError before a row is sent.
  */
-async function validateIntoSpool(rt: Runtime, ref: ObjectRef, jobId: string, mode: Mode, spool: Spool) {
+async function validateIntoSpool(rt: Dependencies, ref: ObjectRef, jobId: string, mode: Mode, spool: Spool) {
   const { config } = rt;
   const { MAX_FILE_BYTES, MAX_ROWS } = config;
   if (ref.size !== undefined && ref.size > MAX_FILE_BYTES) throw tooLarge(ref.size, MAX_FILE_BYTES);
@@ -239,7 +239,7 @@ async function* hashing(body: AsyncIterable<Uint8Array | string>, hash: ReturnTy
 }
 
 /** The file is good: rejections to the job table, messages to the work queue. */
-async function sendSpooled(rt: Runtime, jobId: string, spool: Spool): Promise<void> {
+async function sendSpooled(rt: Dependencies, jobId: string, spool: Spool): Promise<void> {
   const sender = new SqsBatchSender(rt.aws.sqs, rt.config.WORK_QUEUE_URL, rt.config.PARSER_SEND_CONCURRENCY);
   let rejects: RowOutcome[] = [];
   for await (const line of spool.read()) {

@@ -5,7 +5,7 @@ import { logger, metrics } from '../observability/powertools';
 import { describeFailure } from '../worker/rows';
 import { reparseJob } from '../parser/ingestObject';
 import { resendOwedAnswer } from '../worker/reassign';
-import type { Runtime } from '../dependencies';
+import type { Dependencies } from '../dependencies';
 import { completeIfDone, reportRefusedFile, sendPendingEvent } from '../jobs/completion';
 import type { JobMeta, OutcomeWrite } from '../store/jobStore';
 
@@ -28,7 +28,7 @@ export interface SweepResult {
  * How long an accepted row can take to get its outcome, counted from its first delivery: every
  * allowed receive may run into the visibility timeout, then the next sweep settles it.
  */
-export function completionBoundMs(config: Runtime['config']): number {
+export function completionBoundMs(config: Dependencies['config']): number {
   return config.WORK_VISIBILITY_TIMEOUT_SECONDS * 1000 * config.MAX_RECEIVE_COUNT + config.SWEEP_INTERVAL_SECONDS * 1000;
 }
 
@@ -42,7 +42,7 @@ export function completionBoundMs(config: Runtime['config']): number {
  * - a job with no progress for longer than the completion bound is marked `stalled` and announced
  *   with "DNIS Import Stalled"; it still completes if its rows land later.
  */
-export async function sweep(rt: Runtime, options: { now?: () => number } = {}): Promise<SweepResult> {
+export async function sweep(rt: Dependencies, options: { now?: () => number } = {}): Promise<SweepResult> {
   const now = options.now ?? Date.now;
   const result: SweepResult = { settled: 0, completed: [], stalled: [], reparsed: [], eventsSent: 0, answersSent: 0, oldestOpenJobAgeSeconds: 0 };
   const owner = randomUUID();
@@ -89,7 +89,7 @@ export async function sweep(rt: Runtime, options: { now?: () => number } = {}): 
 }
 
 /** Returns the job when it needs a re-parse. */
-async function sweepJob(rt: Runtime, jobId: string, now: number, result: SweepResult, queueEmpty: boolean): Promise<JobMeta | undefined> {
+async function sweepJob(rt: Dependencies, jobId: string, now: number, result: SweepResult, queueEmpty: boolean): Promise<JobMeta | undefined> {
   const job = await rt.store.getJob(jobId);
   if (!job) {
     await rt.store.forgetOpenJob(jobId);
@@ -138,7 +138,7 @@ async function sweepJob(rt: Runtime, jobId: string, now: number, result: SweepRe
  * timeout has passed: the worker died during it (crash, timeout), and SQS has moved the message
  * to the DLQ. Recorded as gave-up, so a redrive still replaces them with the real outcome.
  */
-async function settleDeadDeliveries(rt: Runtime, job: JobMeta, now: number): Promise<number> {
+async function settleDeadDeliveries(rt: Dependencies, job: JobMeta, now: number): Promise<number> {
   const attempts = [];
   for await (const attempt of rt.store.lastAttempts(job.jobId)) attempts.push(attempt);
   if (attempts.length === 0) return 0;
@@ -161,7 +161,7 @@ async function settleDeadDeliveries(rt: Runtime, job: JobMeta, now: number): Pro
   return recorded.length;
 }
 
-async function announceStall(rt: Runtime, job: JobMeta, lastProgress: number, boundMs: number): Promise<void> {
+async function announceStall(rt: Dependencies, job: JobMeta, lastProgress: number, boundMs: number): Promise<void> {
   const detail = {
     jobId: job.jobId,
     source: job.source,
@@ -183,7 +183,7 @@ async function announceStall(rt: Runtime, job: JobMeta, lastProgress: number, bo
 }
 
 /** No message on the work queue, visible or in flight: nothing more will reach the worker. */
-async function workQueueEmpty(rt: Runtime): Promise<boolean> {
+async function workQueueEmpty(rt: Dependencies): Promise<boolean> {
   try {
     const { Attributes: attributes } = await rt.aws.sqs.send(
       new GetQueueAttributesCommand({

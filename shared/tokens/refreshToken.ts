@@ -5,7 +5,7 @@ import { awaitingCredentials, jwtCredentialsOf, parseRingCxSecret, type RingCxSe
 import { loginWithJwt, refreshSession, type RingCxSession } from '../ringcx/auth/exchange';
 import { RingCxAuthError } from '../ringcx/errors';
 import { logger, metrics } from '../observability/powertools';
-import type { Runtime } from '../dependencies';
+import type { Dependencies } from '../dependencies';
 
 export type RefreshResult =
   | { status: 'refreshed' | 'logged-in'; expiresAt: string; attempts: number }
@@ -36,7 +36,7 @@ const CREDENTIAL_KEYS = ['apiToken', 'clientId', 'clientSecret', 'jwt'] as const
  * operator's new credentials (changed ones). A written value only ever holds credentials read in
  * that same attempt.
  */
-export async function refreshRingCxToken(rt: Runtime, owner = randomUUID()): Promise<RefreshResult> {
+export async function refreshRingCxToken(rt: Dependencies, owner = randomUUID()): Promise<RefreshResult> {
   if (!(await rt.store.acquireLease(LEASE, owner, 60_000))) {
     logger.info('another refresher run holds the lease; nothing to do');
     return { status: 'busy' };
@@ -82,7 +82,7 @@ export async function refreshRingCxToken(rt: Runtime, owner = randomUUID()): Pro
   }
 }
 
-function reportAwaitingCredentials(rt: Runtime, fieldsPresent: string[]): void {
+function reportAwaitingCredentials(rt: Dependencies, fieldsPresent: string[]): void {
   const found = fieldsPresent.length > 0 ? ` (it has only ${fieldsPresent.join(', ')})` : '';
   logger.warn(
     `RingCX credentials not entered yet: secret ${rt.config.RINGCX_SECRET_ID} holds no apiToken and no clientId + clientSecret + jwt${found}; put them with aws secretsmanager put-secret-value. Nothing to refresh until then.`,
@@ -91,7 +91,7 @@ function reportAwaitingCredentials(rt: Runtime, fieldsPresent: string[]): void {
 }
 
 async function obtainSession(
-  rt: Runtime,
+  rt: Dependencies,
   credentials: NonNullable<ReturnType<typeof jwtCredentialsOf>>,
   refreshToken: string | undefined,
 ): Promise<{ session: RingCxSession; status: 'refreshed' | 'logged-in' }> {
@@ -111,7 +111,7 @@ function sameCredentials(a: RingCxSecret, b: RingCxSecret): boolean {
   return CREDENTIAL_KEYS.every((key) => a[key] === b[key]);
 }
 
-async function readCurrent(rt: Runtime): Promise<SecretVersion> {
+async function readCurrent(rt: Dependencies): Promise<SecretVersion> {
   const current = await rt.aws.secrets.send(new GetSecretValueCommand({ SecretId: rt.config.RINGCX_SECRET_ID }));
   if (!current.VersionId) throw new Error('Secrets Manager returned the RingCX secret without a version id');
   return { versionId: current.VersionId, raw: current.SecretString ?? '' };
@@ -121,7 +121,7 @@ async function readCurrent(rt: Runtime): Promise<SecretVersion> {
  * Writes `value` as the new AWSCURRENT only if AWSCURRENT is still `expectedVersionId`. Returns
  * undefined when written, or the version that is AWSCURRENT now when someone wrote in between.
  */
-async function compareAndSet(rt: Runtime, expectedVersionId: string, value: string): Promise<SecretVersion | undefined> {
+async function compareAndSet(rt: Dependencies, expectedVersionId: string, value: string): Promise<SecretVersion | undefined> {
   const secretId = rt.config.RINGCX_SECRET_ID;
   const pending = await rt.aws.secrets.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: value, VersionStages: ['AWSPENDING'] }));
   try {

@@ -1,7 +1,7 @@
 import { ReassignMessageSchema } from '../domain/reassignment';
 import { logger } from '../observability/powertools';
 import { processReassign, type ReassignContext } from './reassign';
-import type { Runtime } from '../dependencies';
+import type { Dependencies } from '../dependencies';
 import { describeFailure, type InvocationLimits, processRowRecords, type QueueRecord, type RecordVerdict } from './rows';
 
 /**
@@ -12,7 +12,7 @@ import { describeFailure, type InvocationLimits, processRowRecords, type QueueRe
  * configuration, a bug) becomes a `retry` verdict for the records it touched, so each one keeps its
  * own receive count and reaches its own outcome, instead of the batch failing as one.
  */
-export async function processQueueRecords(rt: Runtime, records: QueueRecord[], ctx: ReassignContext, limits: InvocationLimits = {}): Promise<Map<string, RecordVerdict>> {
+export async function processQueueRecords(rt: Dependencies, records: QueueRecord[], ctx: ReassignContext, limits: InvocationLimits = {}): Promise<Map<string, RecordVerdict>> {
   const rows: QueueRecord[] = [];
   const verdicts = new Map<string, RecordVerdict>();
   for (const record of records) {

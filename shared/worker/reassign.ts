@@ -9,7 +9,7 @@ import { withCallTally } from '../observability/ringcxCalls';
 import { describeFailure, type InvocationLimits, type RecordVerdict } from './rows';
 import type { OutcomeWrite, RequestRecord } from '../store/jobStore';
 import { isRingCxError } from '../ringcx/errors';
-import type { Runtime } from '../dependencies';
+import type { Dependencies } from '../dependencies';
 import { readCurrentState } from '../ringcx/currentState';
 import { requestIntentKey } from '../store/intents';
 import { type SyncOptions, type SyncRequest, syncRows } from './sync/syncRows';
@@ -48,7 +48,7 @@ type Decision =
  *   EventBridge takes it, and always says what RingCX holds.
  */
 export async function processReassign(
-  rt: Runtime,
+  rt: Dependencies,
   message: ReassignMessage,
   receiveCount: number,
   ctx: ReassignContext,
@@ -97,7 +97,7 @@ export async function processReassign(
   return sent || lastReceive ? { status: 'done' } : { status: 'retry', reason: 'the answer is still owed' };
 }
 
-async function decide(rt: Runtime, message: ReassignMessage, ctx: ReassignContext, limits: InvocationLimits): Promise<Decision> {
+async function decide(rt: Dependencies, message: ReassignMessage, ctx: ReassignContext, limits: InvocationLimits): Promise<Decision> {
   let current;
   try {
     current = (await readCurrentState(rt.ringcx, [message.dnis], 1)).state.get(message.dnis);
@@ -182,7 +182,7 @@ function matches(expected: Target | null, actual: Target | null): boolean {
  * sends the answer. Returns whether the answer was sent.
  */
 async function settle(
-  rt: Runtime,
+  rt: Dependencies,
   message: ReassignMessage,
   decision: Extract<Decision, { kind: 'answer' }>,
   apiCalls: number,
@@ -245,7 +245,7 @@ async function settle(
 }
 
 /** Sends a recorded answer and marks it sent. Never throws for a refused event: it stays owed. */
-export async function sendAnswer(rt: Runtime, record: RequestRecord): Promise<boolean> {
+export async function sendAnswer(rt: Dependencies, record: RequestRecord): Promise<boolean> {
   try {
     await rt.events.publish(record.answer.detailType, record.answer.detail);
   } catch (error) {
@@ -257,7 +257,7 @@ export async function sendAnswer(rt: Runtime, record: RequestRecord): Promise<bo
 }
 
 /** The sweeper's half of the outbox: sends a request's answer if it is still owed. */
-export async function resendOwedAnswer(rt: Runtime, requestId: string): Promise<boolean> {
+export async function resendOwedAnswer(rt: Dependencies, requestId: string): Promise<boolean> {
   const record = await rt.store.getRequest(requestId);
   if (!record || record.answerSent) {
     await rt.store.forgetOpenRequest(requestId);

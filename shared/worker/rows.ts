@@ -5,7 +5,7 @@ import { logger, metrics } from '../observability/powertools';
 import { withCallTally } from '../observability/ringcxCalls';
 import { completeIfDone } from '../jobs/completion';
 import type { LastAttempt, OutcomeWrite } from '../store/jobStore';
-import type { Runtime } from '../dependencies';
+import type { Dependencies } from '../dependencies';
 import { rowIntentKey } from '../store/intents';
 import { SnapshotSchema } from '../domain/savedPlan';
 import { fingerprintOf, type StateSnapshot } from '../domain/stateFingerprint';
@@ -49,7 +49,7 @@ function savedRowPlan(row: RowMessage['row'], planned: NonNullable<Extract<SyncR
  * "Who approved moving this number?": each change an approved plan made goes into the number's
  * audit trail with the approver, their reason, the plan and the apply job.
  */
-async function auditPlannedChange(rt: Runtime, message: RowMessage, write: OutcomeWrite, result: Extract<SyncResult, { status: 'done' }>): Promise<void> {
+async function auditPlannedChange(rt: Dependencies, message: RowMessage, write: OutcomeWrite, result: Extract<SyncResult, { status: 'done' }>): Promise<void> {
   const planned = message.planned as NonNullable<RowMessage['planned']>;
   try {
     await rt.store.audit({
@@ -77,7 +77,7 @@ async function auditPlannedChange(rt: Runtime, message: RowMessage, write: Outco
  * sync the rest against RingCX in one go, record each final outcome exactly once, and write the
  * job's reports when its last row lands.
  */
-export async function processRowRecords(rt: Runtime, records: QueueRecord[], limits: InvocationLimits = {}): Promise<Map<string, RecordVerdict>> {
+export async function processRowRecords(rt: Dependencies, records: QueueRecord[], limits: InvocationLimits = {}): Promise<Map<string, RecordVerdict>> {
   const verdicts = new Map<string, RecordVerdict>();
   const messages: { record: QueueRecord; message: RowMessage }[] = [];
   for (const record of records) {
@@ -270,7 +270,7 @@ interface Deferred {
  * A row whose fresh copy could not be sent stays a batch item failure, so it is never lost; a copy
  * sent by a delivery that then dies is a duplicate, which the outcome record absorbs.
  */
-async function handOnDeferred(rt: Runtime, deferred: Deferred[]): Promise<Map<string, RecordVerdict>> {
+async function handOnDeferred(rt: Dependencies, deferred: Deferred[]): Promise<Map<string, RecordVerdict>> {
   const verdicts = new Map<string, RecordVerdict>();
   const sent: Deferred[] = [];
   for (let i = 0; i < deferred.length; i += 10) {

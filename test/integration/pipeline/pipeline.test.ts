@@ -7,7 +7,7 @@ import { runFile, startIngestPipeline } from '../../helpers/ingest';
 import { loadConfig } from '../../../shared/config';
 import { metrics } from '../../../shared/observability/powertools';
 import { ingestObject } from '../../../shared/parser/ingestObject';
-import { createRuntime } from '../../../shared/dependencies';
+import { createDependencies } from '../../../shared/dependencies';
 
 let pipeline: Pipeline;
 let sim: RingCxSimulator;
@@ -149,7 +149,7 @@ describe('bad and repeated input', () => {
   });
 
   it('counts the rows the parser rejects in the Rows_rejected metric the dashboard shows, once per parse', async () => {
-    const rt = createRuntime(loadConfig(pipeline.stack.env));
+    const rt = createDependencies(loadConfig(pipeline.stack.env));
     const key = 'incoming/rejected-metric.csv';
     const put = await rt.aws.s3.send(new PutObjectCommand({ Bucket: rt.config.BUCKET_NAME, Key: key, Body: 'dnis,target_type,target_id\nabc,queue,1\n123,queue,1\n' }));
     const added = vi.spyOn(metrics, 'addMetric');

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { lambdaContext } from '../../../local/wiring/lambdaEvents';
 import type { RingCxSimulator } from '../../../local/ringcx-simulator/server';
 import { loadConfig } from '../../../shared/config';
-import { createRuntime } from '../../../shared/dependencies';
+import { createDependencies } from '../../../shared/dependencies';
 import { startIngestPipeline } from '../../helpers/ingest';
 import { DEMO_JWT_CREDENTIALS } from '../../helpers/ringcx';
 import type { Pipeline } from '../../helpers/pipeline';
@@ -26,7 +26,7 @@ afterAll(() => pipeline?.stop());
 it('keeps a 20-minute run going on 5-minute tokens with zero failed calls and one exchange', async () => {
   const refresh = () => pipeline.refresher({}, lambdaContext('token-refresher')) as Promise<{ status: string }>;
   // A worker's view: reads the token from the secret, never logs in itself.
-  const worker = createRuntime(loadConfig({ ...pipeline.stack.env, RINGCX_SELF_LOGIN: 'false' }));
+  const worker = createDependencies(loadConfig({ ...pipeline.stack.env, RINGCX_SELF_LOGIN: 'false' }));
   const results: string[] = [];
   const statuses: string[] = [(await refresh()).status];
 

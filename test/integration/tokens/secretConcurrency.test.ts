@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import type { RingCxSimulator } from '../../../local/ringcx-simulator/server';
 import { lambdaContext } from '../../../local/wiring/lambdaEvents';
 import { loadConfig } from '../../../shared/config';
-import { createRuntime } from '../../../shared/dependencies';
+import { createDependencies } from '../../../shared/dependencies';
 import { outcomeTenant, startIngestPipeline } from '../../helpers/ingest';
 import type { Pipeline } from '../../helpers/pipeline';
 import { DEMO_JWT_CREDENTIALS } from '../../helpers/ringcx';
@@ -21,7 +21,7 @@ beforeAll(async () => {
   seed.apps.push({ ...ROTATED, principal: seed.apps[0]?.principal ?? 'demo-admin' });
   pipeline = await startIngestPipeline({ simulator: { seed }, env: { RINGCX_SELF_LOGIN: 'false' } });
   sim = pipeline.stack.simulator as RingCxSimulator;
-  secrets = createRuntime(loadConfig(pipeline.stack.env)).aws.secrets;
+  secrets = createDependencies(loadConfig(pipeline.stack.env)).aws.secrets;
 });
 afterAll(() => pipeline?.stop());
 beforeEach(() => {
@@ -76,7 +76,7 @@ describe('token refresher and an operator writing the secret', () => {
     expect((await read('AWSPREVIOUS')).versionId).toBe(operatorVersion);
 
     // And the token works for a worker that reads the secret.
-    const worker = createRuntime(loadConfig({ ...pipeline.stack.env, RINGCX_SELF_LOGIN: 'false' }));
+    const worker = createDependencies(loadConfig({ ...pipeline.stack.env, RINGCX_SELF_LOGIN: 'false' }));
     await expect(worker.ringcx.searchDnis({ searchText: '1212555012' })).resolves.toBeDefined();
   });
 

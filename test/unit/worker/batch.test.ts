@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../shared/config';
 import { encodeMessageBody } from '../../../shared/domain/desiredRow';
 import { processQueueRecords } from '../../../shared/worker/batch';
-import type { Runtime } from '../../../shared/dependencies';
+import type { Dependencies } from '../../../shared/dependencies';
 
 const row = (line: number) => ({
   v: 1,
@@ -31,7 +31,7 @@ describe('processQueueRecords', () => {
     const unreachable = async () => {
       throw Object.assign(new Error('connect ECONNREFUSED'), { name: 'NetworkingError' });
     };
-    const rt = { config: loadConfig({}), store: { existingOutcomes: unreachable, getRequest: unreachable } } as unknown as Runtime;
+    const rt = { config: loadConfig({}), store: { existingOutcomes: unreachable, getRequest: unreachable } } as unknown as Dependencies;
     const records = [
       { messageId: 'a', body: encodeMessageBody(row(2)), receiveCount: 1 },
       { messageId: 'b', body: encodeMessageBody(row(3)), receiveCount: 5 },
