@@ -9,6 +9,7 @@ import {
   type PriorIntent,
   reconcileWithIntent,
   type RowPlan,
+  sameTarget,
 } from '../../domain/planner';
 import { logger, metrics } from '../../observability/powertools';
 import type { IntentStore } from '../../store/intents';
@@ -169,7 +170,8 @@ async function syncWithin(
     try {
       read = await readCurrentState(client, pending.map((r) => r.row.dnis), options.maxRows);
     } catch (error) {
-      for (const request of pending) results.set(request.key, failure(error, []));
+      const finished = await finishOwedMoves(client, pending, unroutedSince, options, results);
+      for (const request of pending) if (!finished.has(request.key)) results.set(request.key, failure(error, []));
       return results;
     }
     const work: Work[] = [];
@@ -200,7 +202,19 @@ async function syncWithin(
       work.push({ request, plan, record: read.records.get(request.row.dnis), before: current.assignment, state, done: [] });
     }
     const writes = work.filter((w) => w.request.mode === 'apply' && w.plan.actions.length > 0);
-    for (const w of writes) if (unroutedSince.has(w.request.key)) w.mustFinish = true;
+    for (const w of work) {
+      // The read settles whether a removal whose answer was lost stood: a number still on its old
+      // target owes nothing; one found unrouted is finished whatever the deadline says.
+      const owed = unroutedSince.get(w.request.key);
+      if (!owed) continue;
+      if (w.before === null) {
+        w.mustFinish = true;
+      } else {
+        // Already on the new target (the assignment stood, its answer lost): the gap ends now.
+        if (sameTarget(w.before.target, owed.move.target)) finishGap(w, options, unroutedSince);
+        unroutedSince.delete(w.request.key);
+      }
+    }
     const admitted = deadline ? admit(writes, deadline, options) : writes;
     await intents.record(admitted);
     await applyWrites(client, admitted, options, deadline, intents, unroutedSince);
@@ -234,7 +248,9 @@ async function syncWithin(
       intents.endRound(w);
     }
   }
+  const finished = await finishOwedMoves(client, pending, unroutedSince, options, results);
   for (const request of pending) {
+    if (finished.has(request.key)) continue;
     if (lostAnswers.has(request.key)) {
       // RingCX's answers kept getting lost; the change may stand. The next delivery re-reads.
       results.set(request.key, { status: 'retry', reason: `RingCX's answer was lost ${MAX_ROUNDS} times; the next delivery re-reads before writing` });
@@ -486,8 +502,17 @@ function admit(writes: Work[], deadline: InvocationDeadline, options: SyncOption
   return admitted;
 }
 
-/** Numbers this call removed from their old target whose new assignment is still owed, and since when. */
-type UnroutedSince = Map<string, number>;
+/**
+ * Numbers this call removed from their old target (or may have: the removal's answer was lost)
+ * whose new assignment is still owed: since when, and the move itself, so the assignment can be
+ * sent even when no fresh read can be had.
+ */
+type UnroutedSince = Map<string, OwedMove>;
+
+interface OwedMove {
+  since: number;
+  move: Extract<Action, { kind: 'reassign' }>;
+}
 
 async function applyWrites(
   client: RingCxClient,
@@ -582,7 +607,7 @@ async function applyWrites(
   }
 }
 
-async function applyUnit(client: RingCxClient, w: Work, options: SyncOptions, intents: IntentBook, unroutedSince: Map<string, number>): Promise<void> {
+async function applyUnit(client: RingCxClient, w: Work, options: SyncOptions, intents: IntentBook, unroutedSince: UnroutedSince): Promise<void> {
   const unassign = actionsOf(w, 'unassign')[0];
   const reassign = actionsOf(w, 'reassign')[0];
   if ((unassign || reassign) && hasPrecondition(w.request) && !(await stillAsExpected(client, w, intents))) return;
@@ -606,11 +631,17 @@ async function applyUnit(client: RingCxClient, w: Work, options: SyncOptions, in
 }
 
 /** Remove, then assign, back to back; the time between the two answers is the unrouted gap. */
-async function move(client: RingCxClient, w: Work, action: Extract<Action, { kind: 'reassign' }>, options: SyncOptions, unroutedSince: Map<string, number>): Promise<void> {
+async function move(client: RingCxClient, w: Work, action: Extract<Action, { kind: 'reassign' }>, options: SyncOptions, unroutedSince: UnroutedSince): Promise<void> {
   const now = clockOf(options);
   // Both calls' turns are taken first, so the assign leaves as soon as the remove is answered.
   await client.transport?.limiter?.reserve(2);
-  if (!(await remove(client, w, action.from))) return;
+  const removing = now();
+  if (!(await remove(client, w, action.from))) {
+    // The removal may have stood without its answer: until a read says otherwise, the number is
+    // treated as unrouted by this call, so its assignment is owed before the invocation ends.
+    if (w.lostAnswer) unroutedSince.set(w.request.key, { since: removing, move: action });
+    return;
+  }
   const removedAt = now();
   try {
     if (action.target.type === 'trackingGroup') {
@@ -627,7 +658,7 @@ async function move(client: RingCxClient, w: Work, action: Extract<Action, { kin
       w.error = error;
       w.stopped = 'replan';
       w.lostAnswer = error.status !== 409;
-      unroutedSince.set(w.request.key, removedAt);
+      unroutedSince.set(w.request.key, { since: removedAt, move: action });
       return;
     }
     // RingCX refused the new target for good: put the number back where it was.
@@ -644,11 +675,48 @@ async function move(client: RingCxClient, w: Work, action: Extract<Action, { kin
   logGap(w, 'moved');
 }
 
+/**
+ * The last resort for numbers this call unrouted when no fresh read can be had (the read failed,
+ * or the rounds ran out): their new assignment is sent as it stands. That is safe without a read:
+ * an unrouted number gains the target its row asked for, and a number whose removal did not stand
+ * after all is either moved there too (what the row asked) or refused with a 409, changing nothing.
+ * Tracking numbers are left to the redelivery: creating one blind could create it twice.
+ */
+async function finishOwedMoves(
+  client: RingCxClient,
+  pending: SyncRequest[],
+  unroutedSince: UnroutedSince,
+  options: SyncOptions,
+  results: Map<string, SyncResult>,
+): Promise<Set<string>> {
+  const finished = new Set<string>();
+  for (const request of pending) {
+    const owed = unroutedSince.get(request.key);
+    if (!owed) continue;
+    const { target, item, from } = owed.move;
+    if (target.type === 'trackingGroup') continue;
+    try {
+      await client.assign(target.type, target.id, [{ dnis: request.row.dnis, ...item }]);
+    } catch (error) {
+      if (!isRingCxError(error)) throw error;
+      // A 409: the number is routed after all (its removal never stood, or someone routed it).
+      if (error.status !== 409) logger.error('a number this invocation unrouted could not be given its new target; its redelivery will', { dnis: request.row.dnis, error: error.summary });
+      continue;
+    }
+    const unroutedMs = clockOf(options)() - owed.since;
+    metrics.addMetric('UnroutedGapMs', MetricUnit.Milliseconds, Math.round(unroutedMs));
+    logger.info('number moved by remove-then-assign', { dnis: request.row.dnis, result: 'moved without a re-read', unroutedMs: Math.round(unroutedMs) });
+    results.set(request.key, { status: 'done', outcome: 'reassigned', detail: `moved from ${describe(from)} to ${target.type}:${target.id}`, before: from, after: target, unroutedMs });
+    finished.add(request.key);
+  }
+  return finished;
+}
+
 /** A move whose assignment came in a later round than its removal: the gap runs from the removal. */
 function finishGap(w: Work, options: SyncOptions, unroutedSince: UnroutedSince) {
-  const since = unroutedSince.get(w.request.key);
-  if (since === undefined) return;
-  w.unroutedMs = clockOf(options)() - since;
+  const owed = unroutedSince.get(w.request.key);
+  if (owed === undefined) return;
+  w.unroutedMs = clockOf(options)() - owed.since;
   logGap(w, 'moved after a re-read');
 }
 
@@ -659,7 +727,7 @@ function describe(from: CurrentAssignment): string {
 }
 
 /** The unrouted gap of one number, as a metric (its distribution is what matters) and a log line. */
-function logGap(w: Work, result: 'moved' | 'moved after a re-read' | 'put back' | 'left unassigned') {
+function logGap(w: Work, result: 'moved' | 'moved after a re-read' | 'moved without a re-read' | 'put back' | 'left unassigned') {
   const unroutedMs = Math.round(w.unroutedMs ?? 0);
   metrics.addMetric('UnroutedGapMs', MetricUnit.Milliseconds, unroutedMs);
   logger.info('number moved by remove-then-assign', { dnis: w.request.row.dnis, result, unroutedMs });
