@@ -12,7 +12,8 @@ import { isRingCxError } from '../ringcx/errors';
 import type { Dependencies } from '../dependencies';
 import { readCurrentState } from '../ringcx/currentState';
 import { requestIntentKey } from '../store/intents';
-import { type SyncOptions, type SyncRequest, syncRows } from './sync/syncRows';
+import type { SyncOptions, SyncRequest } from './sync/contract';
+import { syncRows } from './sync/syncRows';
 
 const SUCCESS = new Set(['reassigned', 'assigned', 'updated', 'unchanged']);
 /** SQS delays a message by 15 minutes at most; a longer wait is a chain of such hops. */

@@ -9,7 +9,8 @@ import type { Dependencies } from '../dependencies';
 import { rowIntentKey } from '../store/intents';
 import { SnapshotSchema } from '../domain/savedPlan';
 import { fingerprintOf, type StateSnapshot } from '../domain/stateFingerprint';
-import { type SyncOptions, type SyncRequest, type SyncResult, syncRows } from './sync/syncRows';
+import type { SyncOptions, SyncRequest, SyncResult } from './sync/contract';
+import { syncRows } from './sync/syncRows';
 
 /** One SQS record as the worker sees it, independent of the Lambda event shape. */
 export interface QueueRecord {
