@@ -200,7 +200,6 @@ async function throughputSection() {
     const { LocalRunner } = await import('../local/wiring/runner');
     const handlers = {
       parser: (await import('../functions/parser/app')).handler as never,
-      worker: (await import('../functions/worker/app')).handler as never,
       intake: (await import('../functions/reassign-intake/app')).handler as never,
     };
     const runner = new LocalRunner(tStack, handlers);

@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { ChangeMessageVisibilityBatchCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -14,6 +13,7 @@ import { FunctionPool } from '../twin/functionPool';
 import type { QueueSizing } from '../twin/sizing';
 import { InProcessFunction } from './inProcessFunction';
 import { progressLine, summaryTable } from './jobText';
+import { functionEntry } from './functionEntry';
 import { lambdaContext, s3ObjectCreatedEvent } from './lambdaEvents';
 
 export type ParserHandler = (event: S3Event, context: Context) => Promise<unknown>;
@@ -92,8 +92,6 @@ const PART_SIZE_BYTES = 5 * 1024 * 1024;
 const IN_PROCESS_TIMEOUT_MS = 60_000;
 const IN_PROCESS_SIZING = { work: { batchSize: 50, batchWindowMs: 200 }, priority: { batchSize: 10, batchWindowMs: 50 } } as const;
 const JOB_POLL_MS = 250;
-
-const functionEntry = (name: string) => fileURLToPath(new URL(`../../functions/${name}/app.ts`, import.meta.url));
 
 /**
  * The one driver of the local pipeline, for `npm start` (through LocalRunner), the tests, the

@@ -1,6 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import type { Context } from 'aws-lambda';
 import { FunctionPool, type InvocationOutcome } from '../twin/functionPool';
+import { functionEntry } from './functionEntry';
 import { lambdaContext } from './lambdaEvents';
 
 export type InProcessHandler = (event: never, context: Context) => Promise<unknown>;
@@ -33,7 +33,7 @@ export class InProcessFunction extends FunctionPool {
   constructor(private readonly inProcess: InProcessFunctionOptions) {
     super({
       functionName: inProcess.functionName,
-      entry: fileURLToPath(new URL(`../../functions/${inProcess.entryName}/app.ts`, import.meta.url)),
+      entry: functionEntry(inProcess.entryName),
       env: {},
       timeoutMs: inProcess.timeoutMs,
     });

@@ -1,6 +1,5 @@
-import { fileURLToPath } from 'node:url';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context } from 'aws-lambda';
 import { createAwsClients } from '../../shared/aws/clients';
 import { loadConfig } from '../../shared/config';
 import { JobStore } from '../../shared/store/jobStore';
@@ -10,21 +9,17 @@ import type { MappingInvocation } from '../twin/eventSourceMapping';
 import { FunctionPool } from '../twin/functionPool';
 import type { HostError } from '../twin/protocol';
 import { type DriverError, type FileOutcome, LocalDriver, type ParserHandler, type WorkerDelivery } from './driver';
+import { functionEntry } from './functionEntry';
 import { lambdaContext } from './lambdaEvents';
 
 export type { FileOutcome } from './driver';
 export { summaryTable } from './jobText';
 
+/** The functions that run in this process; the worker, the exporter and the sweeper run in environments of their own. */
 export interface LocalHandlers {
-  /** Invoked in this process with the S3 event (bench/run.ts wraps an environment of its own). */
+  /** Invoked with the S3 event (bench/run.ts wraps an environment of its own). */
   parser: ParserHandler;
-  /**
-   * Ignored: the worker and the exporter run on the twin, each environment a process of its own
-   * loading functions/<name>/app.ts. Still accepted so callers written for in-process runs compile.
-   */
-  worker?: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
   intake?: (event: never, context: Context) => Promise<unknown>;
-  exporter?: (event: unknown, context: Context) => Promise<unknown>;
   refresher?: (event: unknown, context: Context) => Promise<unknown>;
 }
 
@@ -32,8 +27,6 @@ export type LocalRunnerOptions = Omit<Extract<WorkerDelivery, { mode: 'twin' }>,
 
 /** A failure the runner reports: the driver's, or one of the scheduled functions'. */
 export type RunnerError = DriverError;
-
-const functionEntry = (name: string) => fileURLToPath(new URL(`../../functions/${name}/app.ts`, import.meta.url));
 
 /**
  * AWS's event delivery, locally, with the deployed stack's sizing (local/twin/sizing.ts): the
