@@ -16,8 +16,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { build } from 'esbuild';
 import { Agent } from 'undici';
 import { startLocalStack, type LocalStack } from '../local/stack';
-import { lambdaContext, s3ObjectCreatedEvent } from '../local/wiring/lambdaEvents';
-import { SqsPoller } from '../local/wiring/sqsPoller';
+import { LocalDriver } from '../local/wiring/driver';
 import type { RingCxSimulator } from '../local/ringcx-simulator/server';
 import { staticTokenProvider } from '../shared/ringcx/auth/tokenProvider';
 import { RingCxClient } from '../shared/ringcx/client';
@@ -91,15 +90,16 @@ async function requestsSection(stack: LocalStack) {
   // Unthrottled, so this section measures calls per number, not pacing (the throughput section does that).
   sim.setKnobs({ rateLimit: { budget: 1_000_000 }, latencyMs: 0 });
   Object.assign(process.env, stack.env, { RINGCX_REQUESTS_PER_WINDOW: '1000000', POWERTOOLS_LOG_LEVEL: 'ERROR' });
-  const parser = (await import('../functions/parser/app')).handler as unknown as (e: unknown, c: unknown) => Promise<unknown>;
+  const parser = (await import('../functions/parser/app')).handler as never;
   const worker = (await import('../functions/worker/app')).handler as never;
+  // Batches of 100 in this process: this section counts requests, not instances or deadlines.
+  const driver = new LocalDriver(stack, { parser, worker: { mode: 'in-process', handler: worker, batchSize: 100 } });
   const csv = ['dnis,description,target_type,target_id', ...Array.from({ length: numbers }, (_, i) => `${benchNumber(i)},Bench ${i},queue,${4501 + (i % 5)}`)].join('\n');
-  const key = 'incoming/bench/requests.csv';
-  const put = await new Upload({ client: stack.s3, params: { Bucket: stack.env.BUCKET_NAME, Key: key, Body: csv } }).done();
+  const event = await driver.upload('incoming/bench/requests.csv', csv);
   const started = performance.now();
-  await parser(s3ObjectCreatedEvent(stack.env.BUCKET_NAME as string, key, { size: csv.length, eTag: put.ETag }), lambdaContext('parser'));
-  const poller = new SqsPoller({ sqs: stack.sqs, queueUrl: stack.queues.work.url, queueArn: stack.queues.work.arn, functionName: 'worker', handler: worker, batchSize: 100, batchWindowMs: 500, concurrency: 1, retryDelayMs: 0 });
-  while (await poller.pollOnce());
+  await driver.parse(event);
+  await driver.drain();
+  await driver.stop();
   const pipelineSeconds = (performance.now() - started) / 1000;
   const pipelineCalls = sim.apiCalls().length;
 
@@ -200,7 +200,6 @@ async function throughputSection() {
     const { LocalRunner } = await import('../local/wiring/runner');
     const handlers = {
       parser: (await import('../functions/parser/app')).handler as never,
-      worker: (await import('../functions/worker/app')).handler as never,
       intake: (await import('../functions/reassign-intake/app')).handler as never,
     };
     const runner = new LocalRunner(tStack, handlers);
