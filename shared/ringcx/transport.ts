@@ -142,6 +142,11 @@ export class RingCxTransport {
   }
 
   /** What one call is expected to take once admitted, from recent answers (1 s before any). */
+  /** The longest a single attempt may take before it is abandoned. */
+  get requestTimeoutMs(): number {
+    return this.timeoutMs;
+  }
+
   get expectedLatencyMs(): number {
     return this.latencyEwmaMs ?? 1_000;
   }

@@ -25,14 +25,19 @@ export function shapeOf(w: Work, options: SyncOptions) {
   const assignment = assignmentAction(w);
   let unitCalls = 0;
   let arrayTarget: string | undefined;
+  /** The number routes nowhere between this unit's calls, so its last call is priced at its worst. */
+  let unroutes = false;
   if (unassign) unitCalls = fresh + 1;
-  else if (reassign && removesFirst(reassign, options)) unitCalls = fresh + 2;
+  else if (reassign && removesFirst(reassign, options)) {
+    unitCalls = fresh + 2;
+    unroutes = true;
+  }
   else if (assignment && assignment.target.type === 'trackingGroup') unitCalls = 1;
   else if (assignment) {
     arrayTarget = `${assignment.target.type}:${assignment.target.id}`;
     if (reassign) unitCalls = fresh;
   }
-  return { create: actionsOf(w, 'createPool').length > 0, update: actionsOf(w, 'updatePool').length > 0, arrayTarget, unitCalls };
+  return { create: actionsOf(w, 'createPool').length > 0, update: actionsOf(w, 'updatePool').length > 0, arrayTarget, unitCalls, unroutes };
 }
 
 /**
@@ -59,7 +64,7 @@ export function admit(writes: Work[], deadline: InvocationDeadline, options: Syn
     units += shape.unitCalls;
     if (shape.arrayTarget) arrays.set(shape.arrayTarget, (arrays.get(shape.arrayTarget) ?? 0) + 1);
     const total = calls();
-    if (w.mustFinish || deadline.fits(total)) {
+    if (w.mustFinish || (shape.unroutes ? deadline.fitsUnrouting(total) : deadline.fits(total))) {
       admitted.push(w);
       continue;
     }

@@ -93,11 +93,11 @@ export async function applyWrites(
   // started only when the invocation can finish it; a move's two calls go back to back.
   for (const w of units) {
     if (!alive(w)) continue;
-    const calls = shapeOf(w, options).unitCalls;
-    if (deadline && !w.mustFinish && !deadline.fits(calls)) {
+    const { unitCalls: calls, unroutes } = shapeOf(w, options);
+    if (deadline && !w.mustFinish && !(unroutes ? deadline.fitsUnrouting(calls) : deadline.fits(calls))) {
       defer(w, deadline, calls, actionsOf(w, 'reassign').length > 0 ? 'this move' : 'this number');
       continue;
     }
-    await applyUnit(client, w, options, intents, unroutedSince);
+    await applyUnit(client, w, options, intents, unroutedSince, deadline);
   }
 }

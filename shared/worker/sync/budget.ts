@@ -7,6 +7,13 @@ export interface CallPace {
   estimateWaitMs(calls: number): number;
   /** Milliseconds one admitted call takes to answer. */
   latencyMs(): number;
+  /**
+   * The longest one call can take before the client gives up on it (its request timeout). A move's
+   * assignment is only started with this much time ahead of it: once the number is unrouted, its
+   * new assignment must not be cut off by the deadline however slow RingCX has become. Defaults
+   * to latencyMs().
+   */
+  worstLatencyMs?(): number;
 }
 
 export interface DeadlineOptions {
@@ -45,6 +52,24 @@ export class InvocationDeadline {
 
   fits(calls: number): boolean {
     return this.costMs(calls) <= this.options.remainingMs();
+  }
+
+  /**
+   * Work that unroutes a number before its last call (a move that removes first): its last call,
+   * the one that routes the number again, is priced at its worst case, not its usual latency.
+   */
+  costUnroutingMs(calls: number): number {
+    const worst = this.options.pace.worstLatencyMs?.() ?? this.options.pace.latencyMs();
+    return this.costMs(calls) + Math.max(0, worst - this.options.pace.latencyMs());
+  }
+
+  fitsUnrouting(calls: number): boolean {
+    return this.costUnroutingMs(calls) <= this.options.remainingMs();
+  }
+
+  /** How much time a removal must leave after itself for the assignment that follows, worst case. */
+  get worstCallMs(): number {
+    return this.options.pace.worstLatencyMs?.() ?? this.options.pace.latencyMs();
   }
 
   /** Why a unit was not started, for the row's retry reason and the logs. */

@@ -4,7 +4,9 @@ import type { Action, CurrentAssignment } from '../../domain/planner';
 import { logger, metrics } from '../../observability/powertools';
 import type { RingCxClient } from '../../ringcx/client';
 import { isRingCxError } from '../../ringcx/errors';
+import { withCallDeadline } from '../../ringcx/transport';
 import type { SyncOptions, SyncRequest, SyncResult } from './contract';
+import type { InvocationDeadline } from './budget';
 import type { IntentBook } from './intentBook';
 import { hasPrecondition, stillAsExpected } from './preconditions';
 import { type AssignmentAction, type UnroutedSince, type Work, actionsOf, assignmentAction, clockOf, describe, itemOf, stop } from './work';
@@ -15,7 +17,14 @@ import { type AssignmentAction, type UnroutedSince, type Work, actionsOf, assign
  * call ends, whatever else fails.
  */
 
-export async function applyUnit(client: RingCxClient, w: Work, options: SyncOptions, intents: IntentBook, unroutedSince: UnroutedSince): Promise<void> {
+export async function applyUnit(
+  client: RingCxClient,
+  w: Work,
+  options: SyncOptions,
+  intents: IntentBook,
+  unroutedSince: UnroutedSince,
+  deadline?: InvocationDeadline,
+): Promise<void> {
   const unassign = actionsOf(w, 'unassign')[0];
   const reassign = actionsOf(w, 'reassign')[0];
   if ((unassign || reassign) && hasPrecondition(w.request) && !(await stillAsExpected(client, w, intents))) return;
@@ -24,7 +33,7 @@ export async function applyUnit(client: RingCxClient, w: Work, options: SyncOpti
     return;
   }
   if (reassign) {
-    await move(client, w, reassign, options, unroutedSince);
+    await move(client, w, reassign, options, unroutedSince, deadline);
     return;
   }
   const assignment = assignmentAction(w) as AssignmentAction;
@@ -39,12 +48,24 @@ export async function applyUnit(client: RingCxClient, w: Work, options: SyncOpti
 }
 
 /** Remove, then assign, back to back; the time between the two answers is the unrouted gap. */
-export async function move(client: RingCxClient, w: Work, action: Extract<Action, { kind: 'reassign' }>, options: SyncOptions, unroutedSince: UnroutedSince): Promise<void> {
+export async function move(
+  client: RingCxClient,
+  w: Work,
+  action: Extract<Action, { kind: 'reassign' }>,
+  options: SyncOptions,
+  unroutedSince: UnroutedSince,
+  deadline?: InvocationDeadline,
+): Promise<void> {
   const now = clockOf(options);
   // Both calls' turns are taken first, so the assign leaves as soon as the remove is answered.
   await client.transport?.limiter?.reserve(2);
   const removing = now();
-  if (!(await remove(client, w, action.from))) {
+  const removal = () => remove(client, w, action.from);
+  // The removal's retries may not eat the time its assignment needs at worst after it.
+  const removed = deadline && options.remainingMs
+    ? await withCallDeadline({ remainingMs: options.remainingMs, reserveMs: deadline.marginMs / 2 + deadline.worstCallMs }, removal)
+    : await removal();
+  if (!removed) {
     // The removal may have stood without its answer: until a read says otherwise, the number is
     // treated as unrouted by this call, so its assignment is owed before the invocation ends.
     if (w.lostAnswer) unroutedSince.set(w.request.key, { since: removing, move: action });

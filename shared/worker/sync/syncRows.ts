@@ -174,5 +174,6 @@ function clientPace(client: RingCxClient): CallPace {
   return {
     estimateWaitMs: (calls) => transport.limiter?.estimateWaitMs(calls) ?? 0,
     latencyMs: () => transport.expectedLatencyMs,
+    worstLatencyMs: () => transport.requestTimeoutMs,
   };
 }

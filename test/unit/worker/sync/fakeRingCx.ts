@@ -52,8 +52,9 @@ export class FakeRingCx {
     return () => budgetMs - this.clock;
   }
 
-  pace() {
-    return { estimateWaitMs: (calls: number) => calls * this.callMs, latencyMs: () => 0 };
+  /** `worstCallMs`: the client's request timeout, the longest one call may take. */
+  pace(worstCallMs?: number) {
+    return { estimateWaitMs: (calls: number) => calls * this.callMs, latencyMs: () => 0, ...(worstCallMs !== undefined ? { worstLatencyMs: () => worstCallMs } : {}) };
   }
 
   get client(): RingCxClient {

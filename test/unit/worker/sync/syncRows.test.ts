@@ -331,6 +331,21 @@ describe('sync engine: a number this call unrouted is finished before the call e
     expect(fake.clock).toBeLessThanOrEqual(5_000);
   });
 
+  it('starts a move only with time for its assignment at its worst (the request timeout) after the removal', async () => {
+    const fake = new FakeRingCx(1_000);
+    fake.seed('12125550613', queue(4501));
+    fake.seed('12125550614', queue(4501));
+    // After the read, 5 s left: at the usual pace a move needs 2 s plus the 1 s margin, but should
+    // RingCX slow to its 3 s request timeout, the assignment after the removal would be cut off.
+    const options = { ...tight(fake, 6_000), deadlineMarginMs: 1_000, pace: fake.pace(3_000) };
+    const results = await syncRows(fake.client, [{ key: 'x', row: row('12125550613', queue(4502)), mode: 'apply' }], options);
+    expect(results.get('x')).toMatchObject({ status: 'retry', deferred: true });
+    expect(fake.count('removeAssignment')).toBe(0);
+    // With 7 s the worst case fits, and the move goes ahead.
+    const roomy = await syncRows(fake.client, [{ key: 'y', row: row('12125550614', queue(4502)), mode: 'apply' }], { ...options, remainingMs: fake.remainingMs(fake.clock + 7_000) });
+    expect(done(roomy.get('y'))).toMatchObject({ outcome: 'reassigned' });
+  });
+
   it('a removal refused outright owes nothing: the row waits, still on its old target', async () => {
     const fake = new FakeRingCx(1_000);
     fake.seed('12125550611', queue(4501));
