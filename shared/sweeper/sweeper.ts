@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logger, metrics } from '../observability/powertools';
-import { describeFailure } from '../worker/rows';
+import { describeFailure } from '../worker/queueRecord';
 import { reparseJob } from '../parser/ingestObject';
 import { resendOwedAnswer } from '../worker/reassign';
 import type { Dependencies } from '../dependencies';
