@@ -4,7 +4,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import type { Context, S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createAwsClients } from '../../shared/aws/clients';
 import { loadConfig } from '../../shared/config';
-import type { IngestResult } from '../../shared/parser/ingestObject';
+import type { IngestResult } from '../../shared/parser/uploadedObject';
 import { reportKeys, type JobSummary } from '../../shared/jobs/reports';
 import { JobStore, type JobMeta } from '../../shared/store/jobStore';
 import { RingCxAuthError, RingCxError } from '../../shared/ringcx/errors';
@@ -229,7 +229,7 @@ export class LocalRunner {
    */
   async importPlan(plan: { planId: string; jobId: string; createdAt: string; expiresAt: string; source: { key: string } }, text: string, applied?: { jobId: string; approvedBy: string; reason: string; at: string }): Promise<void> {
     const { planKeyOf } = await import('../../shared/jobs/savePlan');
-    const { safeRelativePath, modeOf } = await import('../../shared/parser/ingestObject');
+    const { safeRelativePath, modeOf } = await import('../../shared/parser/uploadedObject');
     const relative = modeOf(plan.source.key)?.relative ?? plan.source.key;
     const planKey = planKeyOf({ resultsPrefix: `results/${safeRelativePath(relative.replace(/\.csv$/i, ''))}/${plan.jobId}` });
     const bucket = this.stack.env.BUCKET_NAME as string;
