@@ -4,7 +4,7 @@ import { loadConfig } from '../../shared/config';
 import { lambdaHandler } from '../../shared/lambda/handler';
 import { toQueueRecords, RetryLater } from '../../shared/lambda/sqsRecords';
 import { parseMaintenanceWindow } from '../../shared/domain/maintenanceWindow';
-import { processQueueRecords } from '../../shared/worker/batch';
+import { syncQueueRecords } from '../../shared/worker/batch';
 import { createDependencies } from '../../shared/dependencies';
 
 const config = loadConfig();
@@ -14,7 +14,7 @@ const processor = new BatchProcessor(EventType.SQS);
 
 /** Work and priority queue batches → RingCX; failed records are reported individually for redelivery. */
 export const handler = lambdaHandler(async (event: SQSEvent, context) => {
-  const verdicts = await processQueueRecords(deps, toQueueRecords(event), reassignContext, {
+  const verdicts = await syncQueueRecords(deps, toQueueRecords(event), reassignContext, {
     // The sync engine starts only the RingCX work it can finish before this invocation ends.
     remainingMs: () => context.getRemainingTimeInMillis(),
   });

@@ -9,50 +9,11 @@ import { assignmentRoutes } from './routes/assignments';
 import { authRoutes } from './routes/auth';
 import { poolRoutes } from './routes/pool';
 import { trackingRoutes } from './routes/tracking';
+import type { RequestLogEntry, Route, RouteContext, RouteResult, SimulatorView } from './route';
 import type { Principal } from './state';
 import { TenantState } from './state';
 
-export interface RouteContext {
-  sim: RingCxSimulator;
-  req: IncomingMessage;
-  params: Record<string, string>;
-  query: URLSearchParams;
-  body: Buffer;
-  /** Set for API routes; undefined for auth and admin routes. */
-  principal: Principal;
-  json(): unknown;
-}
-
-export interface RouteResult {
-  status?: number;
-  json?: unknown;
-  text?: string;
-  headers?: Record<string, string>;
-}
-
-export interface Route {
-  method: string;
-  pattern: RegExp;
-  /** Stable name used in counters and the request log. */
-  name: string;
-  kind: 'api' | 'auth' | 'admin';
-  handle(ctx: RouteContext): RouteResult | Promise<RouteResult>;
-}
-
-export interface RequestLogEntry {
-  seq: number;
-  at: number;
-  method: string;
-  path: string;
-  route: string;
-  status: number | 'reset' | 'timeout';
-  principal?: string | undefined;
-  durationMs: number;
-  /** The parsed JSON body of write calls, for invariant checks. Never includes credentials. */
-  body?: unknown;
-  /** The request was carried out, then answered with a fault instead (knob `loseAnswerRate`). */
-  answerLost?: true;
-}
+export type { RequestLogEntry } from './route';
 
 export interface SimulatorOptions {
   port?: number;
@@ -71,7 +32,7 @@ const ROUTES: Route[] = [...authRoutes, ...poolRoutes, ...assignmentRoutes, ...t
  * assignment API, and tracking groups, with RingCX's error bodies, rate limits and token expiry,
  * plus fault injection for tests. `/_sim/*` is the admin surface.
  */
-export class RingCxSimulator {
+export class RingCxSimulator implements SimulatorView {
   state: TenantState;
   auth: AuthRegistry;
   knobs: Knobs;

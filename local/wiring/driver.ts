@@ -5,7 +5,7 @@ import type { Context, S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createAwsClients } from '../../shared/aws/clients';
 import { loadConfig } from '../../shared/config';
 import { reportKeys, type JobSummary } from '../../shared/jobs/reports';
-import type { IngestResult } from '../../shared/parser/ingestObject';
+import type { IngestResult } from '../../shared/parser/uploadedObject';
 import { JobStore, type JobMeta } from '../../shared/store/jobStore';
 import type { LocalStack } from '../stack';
 import { type MappingInvocation, TwinEventSourceMapping } from '../twin/eventSourceMapping';

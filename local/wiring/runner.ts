@@ -176,7 +176,7 @@ export class LocalRunner {
    */
   async importPlan(plan: { planId: string; jobId: string; createdAt: string; expiresAt: string; source: { key: string } }, text: string, applied?: { jobId: string; approvedBy: string; reason: string; at: string }): Promise<void> {
     const { planKeyOf } = await import('../../shared/jobs/savePlan');
-    const { safeRelativePath, modeOf } = await import('../../shared/parser/ingestObject');
+    const { safeRelativePath, modeOf } = await import('../../shared/parser/uploadedObject');
     const relative = modeOf(plan.source.key)?.relative ?? plan.source.key;
     const planKey = planKeyOf({ resultsPrefix: `results/${safeRelativePath(relative.replace(/\.csv$/i, ''))}/${plan.jobId}` });
     const bucket = this.stack.env.BUCKET_NAME as string;

@@ -35,6 +35,16 @@ export class NumberLineIndex {
     }
   }
 
+  /** The line that holds the number, or 0 when none does; records nothing. */
+  lineOf(dnis: string): number {
+    const key = Number(dnis);
+    const mask = this.keys.length - 1;
+    for (let slot = hash(key) & mask; ; slot = (slot + 1) & mask) {
+      const existing = this.lines[slot] as number;
+      if (existing === 0 || this.keys[slot] === key) return existing;
+    }
+  }
+
   private grow(): void {
     const oldKeys = this.keys;
     const oldLines = this.lines;

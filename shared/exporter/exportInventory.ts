@@ -1,43 +1,16 @@
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { PassThrough } from 'node:stream';
 import { csvLine } from '../csv/writer';
-import { NumberLineIndex } from '../csv/numberIndex';
-import { describeTarget, type Target } from '../domain/desiredRow';
-import { sameTarget } from '../domain/planner';
+import { NumberSet } from '../csv/numberSet';
+import { actionableDrift, type DriftKind, driftOf, driftOfAbsent } from '../domain/drift';
 import { logger } from '../observability/powertools';
 import { withCallTally } from '../observability/ringcxCalls';
-import type { LedgerDeclaration, LedgerEntry, LedgerItem } from '../store/jobStore';
 import type { DnisPool } from '../ringcx/schemas';
 import { uploadLines } from '../aws/s3Text';
 import type { Dependencies } from '../dependencies';
 import { toCurrentAssignment } from '../ringcx/currentState';
 import { toWireDnis } from '../domain/phoneNumber';
-
-export const EXPORT_HEADER = [
-  'dnis',
-  'e164',
-  'account_id',
-  'description',
-  'category',
-  'active',
-  'target_type',
-  'target_id',
-  'target_name',
-  'assignment_description',
-  'assignment_active',
-  'tracking_group',
-];
-export const DRIFT_HEADER = ['dnis', 'kind', 'desired', 'actual', 'detail', 'declared_by_job', 'declared_on_line'];
-
-export type DriftKind =
-  | 'missing'
-  | 'assigned-elsewhere'
-  | 'unassigned'
-  | 'description-mismatch'
-  | 'active-mismatch'
-  | 'not-applied'
-  | 'undeclared';
+import { EXPORT_HEADER, inventoryLine } from './csvLines';
+import { DriftReport } from './driftReport';
 
 export interface ExportOptions {
   accountIds: string[];
@@ -70,32 +43,11 @@ export interface ExportManifest {
   drift: Record<DriftKind, number>;
 }
 
-const TYPE_NAMES: Record<Target['type'], string> = {
-  gate: 'queue',
-  visualIvr: 'visual_ivr',
-  cloudRouteProfile: 'cloud_route_profile',
-  trackingGroup: 'tracking_group',
-};
-
-const zeroDrift = (): Record<DriftKind, number> => ({
-  missing: 0,
-  'assigned-elsewhere': 0,
-  unassigned: 0,
-  'description-mismatch': 0,
-  'active-mismatch': 0,
-  'not-applied': 0,
-  undeclared: 0,
-});
-
 /**
- * The export is also a valid input file: fed back through the importer it declares exactly what
- * RingCX holds, so it changes nothing (test/integration/exporter/roundTrip.test.ts). Its columns
- * e164, target_name and tracking_group are informational and ignored on import.
- *
  * Exports every number with its current routing, page by page, straight into an S3 multipart
- * upload, and writes a drift report against the desired-state ledger. Memory holds one page of
- * numbers, its ledger entries, and a 12-byte-per-number set of exported numbers (for "declared
- * but missing"): about 1.2 MB at 100,000 numbers.
+ * upload (see csvLines.ts for the file), and writes a drift report against the desired-state ledger
+ * (the rules are shared/domain/drift.ts). Memory holds one page of numbers, its ledger entries, and
+ * the set of exported numbers (for "declared but missing"): about 3 MB at 100,000 numbers.
  */
 export async function exportInventory(rt: Dependencies, options: ExportOptions): Promise<ExportManifest> {
   const started = options.now ?? new Date();
@@ -108,16 +60,9 @@ export async function exportInventory(rt: Dependencies, options: ExportOptions):
     manifest: `${base}/manifest-${stamp}.json`,
   };
   const hash = createHash('sha256');
-  const exported = new NumberLineIndex(1 << 14);
-  const drift = zeroDrift();
-  // The drift report streams into its own multipart upload while the export is read, so neither
-  // file is ever held whole, whatever the inventory size.
-  const driftStream = new PassThrough();
-  const driftUpload = uploadLines(rt.aws.s3, { bucket: rt.config.BUCKET_NAME, key: files.drift, contentType: 'text/csv; charset=utf-8' }, driftStream);
-  const writeDrift = async (line: string) => {
-    if (!driftStream.write(line)) await once(driftStream, 'drain');
-  };
-  await writeDrift(csvLine(DRIFT_HEADER));
+  const exported = new NumberSet(1 << 14);
+  const drift = new DriftReport(rt.aws.s3, { bucket: rt.config.BUCKET_NAME, key: files.drift });
+  await drift.start();
   let numbers = 0;
   let assigned = 0;
   let pages = 0;
@@ -126,16 +71,7 @@ export async function exportInventory(rt: Dependencies, options: ExportOptions):
   let slowestPageMs = 0;
 
   const work = withCallTally(async () => {
-    // Tracking numbers and their groups, per account: one call each.
-    const tracking = new Map<string, string>();
-    for (const accountId of options.accountIds) {
-      for (const group of await rt.ringcx.listTracGroupsWithChildren(accountId)) {
-        for (const trac of group.tracNumbers ?? []) {
-          const dnis = trac.assignedDnis?.dnis ?? trac.assignedDnis?.dnisE164;
-          if (dnis) tracking.set(toWireDnis(dnis), `${group.tracGroupId}:${group.groupName ?? ''}`);
-        }
-      }
-    }
+    const tracking = await trackingGroupsOf(rt, options.accountIds);
 
     async function* rows(): AsyncGenerator<string> {
       const header = csvLine(EXPORT_HEADER);
@@ -154,15 +90,13 @@ export async function exportInventory(rt: Dependencies, options: ExportOptions):
         const ledger = await rt.store.getLedgerEntries(records.map((r) => toWireDnis(r.dnis as string)));
         let out = '';
         for (const record of records) {
-          const line = await exportLine(rt, record, tracking);
-          out += line.csv;
+          const dnis = toWireDnis(record.dnis as string);
+          const assignment = await currentAssignment(rt, dnis, record);
+          out += inventoryLine(dnis, record, assignment, tracking.get(dnis));
           numbers += 1;
-          if (line.assignment) assigned += 1;
-          exported.claim(line.dnis, 1);
-          for (const finding of compare(line.dnis, record, line.assignment?.target ?? null, ledger.get(line.dnis))) {
-            drift[finding.kind] += 1;
-            await writeDrift(finding.csv);
-          }
+          if (assignment) assigned += 1;
+          exported.add(dnis);
+          for (const finding of driftOf(dnis, record, assignment?.target ?? null, ledger.get(dnis))) await drift.add(finding);
         }
         hash.update(out);
         yield out;
@@ -175,15 +109,8 @@ export async function exportInventory(rt: Dependencies, options: ExportOptions):
 
     // Declared in the ledger but absent from RingCX. Only meaningful for a complete export.
     if (status === 'complete') {
-      for await (const entry of rt.store.ledger()) {
-        if (exported.claim(entry.dnis, 2) !== 0) continue;
-        if (isApplied(entry)) {
-          drift.missing += 1;
-          await writeDrift(csvLine([entry.dnis, 'missing', describeDesired(entry), 'not in RingCX', 'declared but not in the DNIS pool', entry.jobId, entry.line]));
-        } else {
-          drift['not-applied'] += 1;
-          await writeDrift(notAppliedLine(entry.dnis, entry.declared, 'not in RingCX'));
-        }
+      for await (const item of rt.store.ledger()) {
+        if (!exported.has(item.dnis)) await drift.add(driftOfAbsent(item));
       }
     }
   });
@@ -192,13 +119,10 @@ export async function exportInventory(rt: Dependencies, options: ExportOptions):
   try {
     ({ tally } = await work);
   } catch (error) {
-    // Abort the drift upload too, rather than leave it waiting for lines that will never come.
-    driftStream.destroy(error as Error);
-    await driftUpload.catch(() => undefined);
+    await drift.abort(error as Error);
     throw error;
   }
-  driftStream.end();
-  await driftUpload;
+  await drift.finish();
   const completedAt = new Date();
   const durationMs = completedAt.getTime() - started.getTime();
   const manifest: ExportManifest = {
@@ -221,98 +145,38 @@ export async function exportInventory(rt: Dependencies, options: ExportOptions):
     headroomMs: Math.max(0, Math.round(options.remainingMs())),
     checksum: { algorithm: 'sha256', value: hash.digest('hex') },
     files,
-    drift,
+    drift: drift.counts,
   };
   await uploadLines(rt.aws.s3, { bucket: rt.config.BUCKET_NAME, key: files.manifest, contentType: 'application/json' }, [`${JSON.stringify(manifest, null, 2)}\n`]);
 
-  const actionable = drift.missing + drift['assigned-elsewhere'] + drift.unassigned + drift['description-mismatch'] + drift['active-mismatch'];
-  await rt.events.publish(actionable > 0 ? 'DNIS Drift Detected' : 'DNIS Export Completed', {
+  await rt.events.publish(actionableDrift(drift.counts) > 0 ? 'DNIS Drift Detected' : 'DNIS Export Completed', {
     exportId: stamp,
     status,
     numbers,
-    drift,
+    drift: drift.counts,
     files,
   });
   if (status === 'incomplete') await rt.events.publish('DNIS Export Incomplete', { exportId: stamp, numbers, pages, files });
   return manifest;
 }
 
-async function exportLine(rt: Dependencies, record: DnisPool, tracking: Map<string, string>) {
-  const dnis = toWireDnis(record.dnis as string);
-  // Inline assignment data where the search returns it; one GET only where it does not.
+/** Tracking numbers and their groups (`id:name`) by number, one call per account. */
+async function trackingGroupsOf(rt: Dependencies, accountIds: string[]): Promise<Map<string, string>> {
+  const tracking = new Map<string, string>();
+  for (const accountId of accountIds) {
+    for (const group of await rt.ringcx.listTracGroupsWithChildren(accountId)) {
+      for (const trac of group.tracNumbers ?? []) {
+        const dnis = trac.assignedDnis?.dnis ?? trac.assignedDnis?.dnisE164;
+        if (dnis) tracking.set(toWireDnis(dnis), `${group.tracGroupId}:${group.groupName ?? ''}`);
+      }
+    }
+  }
+  return tracking;
+}
+
+/** Inline assignment data where the search returns it; one GET only where it does not. */
+async function currentAssignment(rt: Dependencies, dnis: string, record: DnisPool) {
   let assigned = record.assignedDnis;
   if (!assigned && record.dnisState?.toUpperCase() !== 'UNASSIGNED') assigned = await rt.ringcx.getAssignment(dnis);
-  const assignment = toCurrentAssignment(assigned);
-  const target = assignment?.target;
-  // A target this system does not manage (an SMS assignment, say) is named in target_name but left
-  // out of target_type/target_id: fed back as input, such a row must leave its routing alone.
-  const managed = target && target.id > 0 ? target : undefined;
-  const csv = csvLine([
-    // E.164 with its "+", so a re-import reads an international number as such and not as a
-    // national number of the default region.
-    `+${dnis}`,
-    record.dnisE164 ?? `+${dnis}`,
-    record.reservedAccountId ?? '',
-    record.dnisDescription ?? '',
-    record.dnisCategory ?? '',
-    record.active ?? '',
-    managed ? TYPE_NAMES[managed.type] : '',
-    managed ? managed.id : '',
-    managed ? (assignment?.targetName ?? '') : assignment ? `other: ${assignment.targetName ?? 'another product'}` : '',
-    assignment?.description ?? '',
-    assignment ? (assignment.isActive ?? '') : '',
-    tracking.get(dnis) ?? '',
-  ]);
-  return { dnis, csv, assignment };
-}
-
-function describeDesired(entry: LedgerEntry): string {
-  if (entry.target === undefined) return 'in the pool';
-  return entry.target === null ? 'unassigned' : describeTarget(entry.target);
-}
-
-function isApplied(entry: LedgerItem): entry is LedgerEntry & { declared?: LedgerDeclaration } {
-  return entry.jobId !== undefined;
-}
-
-/** Informational: a file named the number, but its row changed nothing, so nothing is desired yet. */
-function notAppliedLine(dnis: string, declared: LedgerDeclaration, actual: string): string {
-  return csvLine([
-    dnis,
-    'not-applied',
-    '',
-    actual,
-    `declared by a file row that ended ${declared.outcome}; nothing was applied, so there is no desired state to compare (informational)`,
-    declared.jobId,
-    declared.line,
-  ]);
-}
-
-function compare(dnis: string, record: DnisPool, actual: Target | null, item: LedgerItem | undefined) {
-  const findings: { kind: DriftKind; csv: string }[] = [];
-  const actualText = actual ? describeTarget(actual) : 'unassigned';
-  if (!item) {
-    findings.push({ kind: 'undeclared', csv: csvLine([dnis, 'undeclared', '', actualText, 'in RingCX but no file or event ever declared it (informational)', '', '']) });
-    return findings;
-  }
-  if (!isApplied(item)) {
-    findings.push({ kind: 'not-applied', csv: notAppliedLine(dnis, item.declared, actualText) });
-    return findings;
-  }
-  const entry = item;
-  const add = (kind: DriftKind, desired: string, actualValue: string, detail: string) =>
-    findings.push({ kind, csv: csvLine([dnis, kind, desired, actualValue, detail, entry.jobId, entry.line]) });
-  if (entry.target) {
-    if (!actual) add('unassigned', describeTarget(entry.target), 'unassigned', 'should be assigned');
-    else if (!sameTarget(actual, entry.target)) add('assigned-elsewhere', describeTarget(entry.target), describeTarget(actual), 'routes somewhere other than declared');
-  } else if (entry.target === null && actual) {
-    add('assigned-elsewhere', 'unassigned', describeTarget(actual), 'declared unassigned but routes calls');
-  }
-  if (entry.description !== undefined && entry.description !== (record.dnisDescription ?? '')) {
-    add('description-mismatch', entry.description, record.dnisDescription ?? '', 'pool description differs');
-  }
-  if (entry.active !== undefined && record.active !== undefined && record.active !== null && entry.active !== record.active) {
-    add('active-mismatch', String(entry.active), String(record.active), 'pool active flag differs');
-  }
-  return findings;
+  return toCurrentAssignment(assigned);
 }

@@ -3,7 +3,7 @@ import { SqsBatchSender } from '../aws/sqsBatchSender';
 import { encodeMessageBody, describeTarget, type Outcome, type RowMessage } from '../domain/desiredRow';
 import { type Approval, ApprovalSchema, NOTHING_TO_DO, planExpired, type SavedPlan, SavedPlanSchema } from '../domain/savedPlan';
 import { logger } from '../observability/powertools';
-import { type IngestResult, jobIdFor, type ObjectRef, safeRelativePath } from './ingestObject';
+import { type IngestResult, jobIdFor, type ObjectRef, safeRelativePath } from './uploadedObject';
 import { completeIfDone, reportRefusedFile } from '../jobs/completion';
 import type { PlanRecord, RowOutcome } from '../store/jobStore';
 import type { Dependencies } from '../dependencies';

@@ -13,60 +13,11 @@ import { APPROVAL_PREFIX, applyApprovedPlan } from './applyPlan';
 import { completeIfDone, reportRefusedFile } from '../jobs/completion';
 import type { JobMeta, RowOutcome } from '../store/jobStore';
 import type { Dependencies } from '../dependencies';
+import { type IngestResult, jobIdFor, modeOf, type ObjectRef, safeRelativePath } from './uploadedObject';
 
-export interface ObjectRef {
-  bucket: string;
-  /** The decoded key (S3 events carry it URL-encoded). */
-  key: string;
-  versionId?: string | undefined;
-  etag?: string | undefined;
-  size?: number | undefined;
-}
-
-export type IngestResult =
-  | { status: 'ignored'; reason: string }
-  | { status: 'duplicate'; jobId: string }
-  | { status: 'failed'; jobId: string; reason: string }
-  | {
-      status: 'accepted';
-      jobId: string;
-      total: number;
-      accepted: number;
-      rejected: number;
-      /** Reading + validating the file, and sending its rows, in ms. */
-      timings: { validateMs: number; sendMs: number };
-    };
-
-export const MODE_PREFIXES: Record<string, Mode> = { 'incoming/': 'apply', 'plan/': 'plan' };
-
-/** Which job an object version belongs to: the same version always maps to the same job. */
-export function jobIdFor(ref: ObjectRef): string {
-  return createHash('sha256')
-    .update(`${ref.bucket}\n${ref.key}\n${ref.versionId ?? ''}\n${ref.etag ?? ''}`)
-    .digest('hex')
-    .slice(0, 24);
-}
-
-/**
- * A key as a safe relative path: no `.`/`..` segments, no control characters, only letters,
- * digits, spaces and `._()-` kept. Reports derived from it cannot land outside `results/`.
- */
-export function safeRelativePath(relative: string): string {
-  const segments = relative
-    .normalize('NFC')
-    .split('/')
-    .map((segment) => segment.replace(/[\u0000-\u001f\u007f]/g, '').trim())
-    .filter((segment) => segment !== '' && segment !== '.' && segment !== '..')
-    .map((segment) => segment.replace(/[^\p{L}\p{N} ._()-]/gu, '_').replace(/^\.+/, '_').slice(0, 120));
-  return segments.join('/') || 'file';
-}
-
-export function modeOf(key: string): { mode: Mode; relative: string } | undefined {
-  for (const [prefix, mode] of Object.entries(MODE_PREFIXES)) {
-    if (key.startsWith(prefix)) return { mode, relative: key.slice(prefix.length) };
-  }
-  return undefined;
-}
+// The Lambda edge (shared/lambda/s3Events.ts) still imports the type from here; the `edges` work
+// moves that import, after which this re-export can go.
+export type { ObjectRef } from './uploadedObject';
 
 /**
  * The parser's whole job for one uploaded object. One streaming read validates every row into a
@@ -191,7 +142,7 @@ async function validateIntoSpool(rt: Dependencies, ref: ObjectRef, jobId: string
   let rejected = 0;
   const reject = (outcome: RowOutcome) => {
     rejected += 1;
-    return spool.write(`R${encodeMessageBody(outcome)}`);
+    return spool.write({ kind: 'rejection', body: encodeMessageBody(outcome) });
   };
   try {
     for await (const record of readCsvRecords(hashing(body, hash))) {
@@ -218,7 +169,7 @@ async function validateIntoSpool(rt: Dependencies, ref: ObjectRef, jobId: string
       }
       accepted += 1;
       const message: RowMessage = { v: 1, kind: 'row', jobId, line: record.line, mode, row: result.row, raw: record.cells };
-      const wait = spool.write(`M${encodeMessageBody(message)}`);
+      const wait = spool.write({ kind: 'message', body: encodeMessageBody(message) });
       if (wait) await wait;
     }
   } catch (error) {
@@ -242,11 +193,11 @@ async function* hashing(body: AsyncIterable<Uint8Array | string>, hash: ReturnTy
 async function sendSpooled(rt: Dependencies, jobId: string, spool: Spool): Promise<void> {
   const sender = new SqsBatchSender(rt.aws.sqs, rt.config.WORK_QUEUE_URL, rt.config.PARSER_SEND_CONCURRENCY);
   let rejects: RowOutcome[] = [];
-  for await (const line of spool.read()) {
-    if (line.startsWith('M')) {
-      await sender.send(line.slice(1));
+  for await (const row of spool.read()) {
+    if (row.kind === 'message') {
+      await sender.send(row.body);
     } else {
-      rejects.push(JSON.parse(line.slice(1)) as RowOutcome);
+      rejects.push(JSON.parse(row.body) as RowOutcome);
       if (rejects.length >= 100) {
         await rt.store.putRejected(jobId, rejects);
         rejects = [];

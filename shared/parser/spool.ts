@@ -7,11 +7,20 @@ import { join } from 'node:path';
 const BLOCK = 256 * 1024;
 
 /**
+ * What the parser keeps for each row until the whole file has proved usable: the message to send
+ * to the work queue, or the rejection to record.
+ */
+export type SpooledRow = { kind: 'message'; body: string } | { kind: 'rejection'; body: string };
+
+/** Each spooled line starts with its kind, so the two kinds share one file in row order. */
+const KIND_TAGS = { message: 'message:', rejection: 'rejection:' } as const;
+
+/**
  * A file of newline-delimited records in the function's ephemeral storage. The parser validates
  * the whole upload into it and only then sends, so a file that turns out to be broken at row
  * 900,000 has sent nothing, without reading S3 twice or holding rows in memory.
  *
- * Records must be ASCII without newlines (escaped JSON is): the spool writes and splits raw bytes
+ * Bodies must be ASCII without newlines (escaped JSON is): the spool writes and splits raw bytes
  * in large blocks, which is several times faster than a UTF-8 line reader.
  */
 export class Spool {
@@ -23,8 +32,8 @@ export class Spool {
    * Returns a promise only when the disk is behind and the caller must wait: a promise per row
    * would cost more than the row's own parsing.
    */
-  write(line: string): Promise<void> | undefined {
-    this.pending += `${line}\n`;
+  write(row: SpooledRow): Promise<void> | undefined {
+    this.pending += `${KIND_TAGS[row.kind]}${row.body}\n`;
     if (this.pending.length < BLOCK) return undefined;
     return this.flushBlock();
   }
@@ -41,7 +50,11 @@ export class Spool {
     await new Promise<void>((resolve, reject) => this.out.end((error?: Error | null) => (error ? reject(error) : resolve())));
   }
 
-  async *read(): AsyncGenerator<string> {
+  async *read(): AsyncGenerator<SpooledRow> {
+    for await (const line of this.lines()) yield spooledRow(line);
+  }
+
+  private async *lines(): AsyncGenerator<string> {
     let carry = '';
     for await (const chunk of createReadStream(this.path, { highWaterMark: BLOCK })) {
       const text = carry + (chunk as Buffer).toString('latin1');
@@ -59,4 +72,10 @@ export class Spool {
     this.out.destroy();
     await rm(this.path, { force: true });
   }
+}
+
+function spooledRow(line: string): SpooledRow {
+  if (line.startsWith(KIND_TAGS.message)) return { kind: 'message', body: line.slice(KIND_TAGS.message.length) };
+  if (line.startsWith(KIND_TAGS.rejection)) return { kind: 'rejection', body: line.slice(KIND_TAGS.rejection.length) };
+  throw new Error('spool line of no known kind');
 }

@@ -19,39 +19,17 @@ import {
   TracNumberSchema,
 } from './schemas';
 import { RingCxTransport, type TransportOptions } from './transport';
-
-export const TN_MANAGER = '/voice/api/v1/admin/utilities/tnManager';
-const accountBase = (accountId: string) => `/voice/api/v1/admin/accounts/${encodeURIComponent(accountId)}`;
-
-/** The three voice destinations that take array assignment bodies. */
-export type VoiceTargetType = 'gate' | 'visualIvr' | 'cloudRouteProfile';
-
-const ASSIGN_PATHS: Record<VoiceTargetType, string> = {
-  gate: 'gates',
-  visualIvr: 'visualIvrs',
-  cloudRouteProfile: 'cloudRouteProfiles',
-};
-
-/** `DnisListRequest` from the spec; `searchText` is how a number is looked up. */
-export interface DnisListRequest {
-  searchText?: string;
-  accountIds?: string[];
-  dnisState?: string;
-  phoneNumbersI18nEnabled?: boolean;
-}
-
-/** The subset of `TnManagerSearchCriteria` this system uses. */
-export interface PoolSearchCriteria {
-  accountIds?: string[];
-  dnis?: string[];
-  dnisFilter?: string;
-  active?: boolean;
-  assigned?: boolean;
-}
-
-const BooleanResultSchema = z
-  .union([z.boolean(), z.string(), z.undefined(), z.null()])
-  .transform((value) => value === true || value === 'true' || value === undefined || value === null);
+import {
+  accountBase,
+  ASSIGN_PATHS,
+  BooleanResultSchema,
+  type DnisListRequest,
+  type PoolSearchCriteria,
+  TN_MANAGER,
+  type VoiceTargetType,
+  withWireDnis,
+  wireTracNumber,
+} from './requests';
 
 /**
  * Typed RingCX phone-number operations. Each method is one HTTP call (plus retries); higher-level
@@ -296,15 +274,4 @@ export class RingCxClient {
       schema: z.array(AccountSchema).nullish().transform((v) => v ?? []),
     });
   }
-}
-
-function withWireDnis(record: DnisPoolInput): DnisPoolInput {
-  const dnis = toWireDnis(record.dnis);
-  return { ...record, dnis, dnisE164: record.dnisE164 ?? `+${dnis}` };
-}
-
-function wireTracNumber(tracNumber: TracNumberInput): TracNumberInput {
-  if (!tracNumber.assignedDnis) return tracNumber;
-  const dnis = toWireDnis(tracNumber.assignedDnis.dnis);
-  return { ...tracNumber, assignedDnis: { ...tracNumber.assignedDnis, dnis, dnisE164: `+${dnis}` } };
 }

@@ -4,27 +4,8 @@ import type { z } from 'zod';
 import { RingCxError } from './errors';
 import type { RateLimiter } from './rateLimiter';
 import type { AuthHeader, TokenProvider } from './auth/tokenProvider';
+import { DEFAULT_RETRY_POLICY, parseRetryAfter, type RetryPolicy, retryDelay } from './retryPolicy';
 import { RingCxErrorBodySchema } from './schemas';
-
-export interface RetryPolicy {
-  /** Total HTTP attempts for one call, the first included. */
-  maxAttempts: number;
-  /** Full-jitter exponential backoff: attempt n waits random(0, min(maxDelayMs, baseDelayMs * 2^(n-1))). */
-  baseDelayMs: number;
-  maxDelayMs: number;
-  /** A 429 without Retry-After backs off from this base instead: the budget refills per minute, not per ms. */
-  rateLimitBaseDelayMs: number;
-  /** A Retry-After longer than this is not waited for in-process; the call fails as retryable. */
-  maxRetryAfterMs: number;
-}
-
-export const DEFAULT_RETRY_POLICY: RetryPolicy = {
-  maxAttempts: 5,
-  baseDelayMs: 250,
-  maxDelayMs: 8_000,
-  rateLimitBaseDelayMs: 2_000,
-  maxRetryAfterMs: 60_000,
-};
 
 /** One HTTP attempt, reported for metrics and tests. Carries no headers or bodies. */
 export interface CallRecord {
@@ -196,12 +177,7 @@ export class RingCxTransport {
       }
       error.attempts = attempt;
       const outcome = error.kind === 'http' ? (error.status ?? 0) : (error.kind as 'timeout' | 'connection');
-      const unsafeToRepeat = spec.repeatable === false && error.ambiguous;
-      if (!error.retryable || unsafeToRepeat || attempt >= this.retry.maxAttempts) {
-        this.report(spec, outcome, attempt, started);
-        throw error;
-      }
-      const delay = this.backoff(attempt, error.status === 429, retryAfterMs);
+      const delay = retryDelay(this.retry, { error, attempt, repeatable: spec.repeatable, retryAfterMs }, this.random);
       if (delay === undefined || !retryFitsDeadline(delay + this.expectedLatencyMs)) {
         this.report(spec, outcome, attempt, started);
         throw error;
@@ -214,15 +190,6 @@ export class RingCxTransport {
 
   private observeLatency(ms: number): void {
     this.latencyEwmaMs = this.latencyEwmaMs === undefined ? ms : 0.8 * this.latencyEwmaMs + 0.2 * ms;
-  }
-
-  /** Full jitter, floored by Retry-After when the server sent one. */
-  private backoff(attempt: number, rateLimited: boolean, retryAfterMs: number | undefined): number | undefined {
-    if (retryAfterMs !== undefined && retryAfterMs > this.retry.maxRetryAfterMs) return undefined;
-    const base = rateLimited ? this.retry.rateLimitBaseDelayMs : this.retry.baseDelayMs;
-    const ceiling = Math.min(this.retry.maxDelayMs, base * 2 ** (attempt - 1));
-    const jitter = Math.floor(this.random() * ceiling);
-    return retryAfterMs !== undefined ? Math.max(retryAfterMs, jitter) : jitter;
   }
 
   private headers(auth: AuthHeader, body: RequestBody | undefined): Record<string, string> {
@@ -303,13 +270,4 @@ function networkError(spec: RequestSpec<z.ZodType>, cause: unknown): RingCxError
   const timeout = TIMEOUT_CODES.has(code) || name === 'TimeoutError' || name === 'AbortError';
   if (!timeout && !CONNECTION_CODES.has(code) && !(cause instanceof TypeError)) throw cause;
   return new RingCxError({ kind: timeout ? 'timeout' : 'connection', method: spec.method, path: spec.path, cause });
-}
-
-export function parseRetryAfter(header: string | string[] | undefined, now = Date.now()): number | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (value === undefined || value.trim() === '') return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(value);
-  return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
 }

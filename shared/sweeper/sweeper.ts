@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logger, metrics } from '../observability/powertools';
-import { describeFailure } from '../worker/rows';
+import { describeFailure } from '../worker/queueRecord';
 import { reparseJob } from '../parser/ingestObject';
 import { resendOwedAnswer } from '../worker/reassign';
 import type { Dependencies } from '../dependencies';
 import { completeIfDone, reportRefusedFile, sendPendingEvent } from '../jobs/completion';
-import type { JobMeta, OutcomeWrite } from '../store/jobStore';
+import type { JobMeta } from '../store/jobStore';
+import { deadDeliveryOutcomes } from './deadDeliveries';
 
 export interface SweepResult {
   /** Rows whose last delivery died without an outcome, now recorded as gave-up failures. */
@@ -133,28 +134,13 @@ async function sweepJob(rt: Dependencies, jobId: string, now: number, result: Sw
   return undefined;
 }
 
-/**
- * Rows marked as on their last allowed delivery, without an outcome, whose delivery's visibility
- * timeout has passed: the worker died during it (crash, timeout), and SQS has moved the message
- * to the DLQ. Recorded as gave-up, so a redrive still replaces them with the real outcome.
- */
+/** Settles the rows whose last delivery died (see deadDeliveryOutcomes); returns how many it recorded. */
 async function settleDeadDeliveries(rt: Dependencies, job: JobMeta, now: number): Promise<number> {
   const attempts = [];
   for await (const attempt of rt.store.lastAttempts(job.jobId)) attempts.push(attempt);
   if (attempts.length === 0) return 0;
   const existing = await rt.store.existingOutcomes(job.jobId, attempts.map((a) => a.line));
-  const visibilityMs = rt.config.WORK_VISIBILITY_TIMEOUT_SECONDS * 1000;
-  const writes: OutcomeWrite[] = attempts
-    .filter((a) => !existing.has(a.line) && a.withdrawnAt === undefined && a.startedAt + visibilityMs <= now)
-    .map((a) => ({
-      line: a.line,
-      dnis: a.dnis,
-      outcome: 'failed',
-      detail: `gave up after ${a.receives} attempts: the last attempt ended without an outcome (the worker crashed or timed out); the message is in the work DLQ`,
-      target: a.target,
-      raw: a.raw,
-      gaveUp: true,
-    }));
+  const writes = deadDeliveryOutcomes(attempts, existing, rt.config.WORK_VISIBILITY_TIMEOUT_SECONDS * 1000, now);
   if (writes.length === 0) return 0;
   const recorded = await rt.store.recordOutcomes(job.jobId, writes, 0);
   for (const line of recorded) logger.warn('row settled by the sweeper', { jobId: job.jobId, line, outcome: 'failed' });

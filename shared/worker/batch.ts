@@ -1,8 +1,9 @@
 import { ReassignMessageSchema } from '../domain/reassignment';
 import { logger } from '../observability/powertools';
-import { processReassign, type ReassignContext } from './reassign';
+import { reassignNumber, type ReassignContext } from './reassign';
 import type { Dependencies } from '../dependencies';
-import { describeFailure, type InvocationLimits, processRowRecords, type QueueRecord, type RecordVerdict } from './rows';
+import { describeFailure, type InvocationLimits, type QueueRecord, type RecordVerdict } from './queueRecord';
+import { syncRowMessages } from './rows';
 
 /**
  * Both queues feed the same worker: file rows go through the batch path; reassignment requests
@@ -12,7 +13,7 @@ import { describeFailure, type InvocationLimits, processRowRecords, type QueueRe
  * configuration, a bug) becomes a `retry` verdict for the records it touched, so each one keeps its
  * own receive count and reaches its own outcome, instead of the batch failing as one.
  */
-export async function processQueueRecords(rt: Dependencies, records: QueueRecord[], ctx: ReassignContext, limits: InvocationLimits = {}): Promise<Map<string, RecordVerdict>> {
+export async function syncQueueRecords(rt: Dependencies, records: QueueRecord[], ctx: ReassignContext, limits: InvocationLimits = {}): Promise<Map<string, RecordVerdict>> {
   const rows: QueueRecord[] = [];
   const verdicts = new Map<string, RecordVerdict>();
   for (const record of records) {
@@ -28,7 +29,7 @@ export async function processQueueRecords(rt: Dependencies, records: QueueRecord
       continue;
     }
     try {
-      verdicts.set(record.messageId, await processReassign(rt, parsed.data, record.receiveCount, ctx, limits));
+      verdicts.set(record.messageId, await reassignNumber(rt, parsed.data, record.receiveCount, ctx, limits));
     } catch (error) {
       logger.error('reassignment request will be retried', { requestId: parsed.data.requestId, error: describeFailure(error) });
       verdicts.set(record.messageId, { status: 'retry', reason: describeFailure(error) });
@@ -36,7 +37,7 @@ export async function processQueueRecords(rt: Dependencies, records: QueueRecord
   }
   if (rows.length > 0) {
     try {
-      for (const [id, verdict] of await processRowRecords(rt, rows, limits)) verdicts.set(id, verdict);
+      for (const [id, verdict] of await syncRowMessages(rt, rows, limits)) verdicts.set(id, verdict);
     } catch (error) {
       logger.error('row batch will be retried', { rows: rows.length, error: describeFailure(error) });
       for (const record of rows) if (!verdicts.has(record.messageId)) verdicts.set(record.messageId, { status: 'retry', reason: describeFailure(error) });

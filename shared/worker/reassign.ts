@@ -6,7 +6,7 @@ import { sameTarget } from '../domain/planner';
 import type { ReassignMessage } from '../domain/reassignment';
 import { logger, metrics } from '../observability/powertools';
 import { withCallTally } from '../observability/ringcxCalls';
-import { describeFailure, type InvocationLimits, type RecordVerdict } from './rows';
+import { describeFailure, type InvocationLimits, type RecordVerdict } from './queueRecord';
 import type { OutcomeWrite, RequestRecord } from '../store/jobStore';
 import { isRingCxError } from '../ringcx/errors';
 import type { Dependencies } from '../dependencies';
@@ -48,7 +48,7 @@ type Decision =
  *   answer ("DNIS Reassigned" / "DNIS Reassignment Failed") is sent, so the answer is owed until
  *   EventBridge takes it, and always says what RingCX holds.
  */
-export async function processReassign(
+export async function reassignNumber(
   rt: Dependencies,
   message: ReassignMessage,
   receiveCount: number,

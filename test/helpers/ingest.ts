@@ -54,7 +54,7 @@ export async function runFile(pipeline: Pipeline, key: string, csv: string | Buf
 
 export async function readRun(pipeline: Pick<Pipeline, 'report'>, key: string, parse: FileRun['parse']): Promise<FileRun> {
   const relative = key.replace(/^(incoming|plan)\//, '').replace(/\.csv$/i, '');
-  const { safeRelativePath } = await import('../../shared/parser/ingestObject');
+  const { safeRelativePath } = await import('../../shared/parser/uploadedObject');
   const report = await pipeline.report(`results/${safeRelativePath(relative)}/${parse.jobId}`);
   return {
     jobId: parse.jobId,

@@ -1,6 +1,6 @@
 import { SimError } from '../errors';
 import type { KnobsPatch } from '../knobs';
-import type { Route } from '../server';
+import type { Route } from '../route';
 
 /** The simulator's own control surface; never part of the RingCX API. */
 export const adminRoutes: Route[] = [

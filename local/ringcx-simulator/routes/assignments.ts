@@ -1,5 +1,5 @@
 import { badRequest, notFound } from '../errors';
-import type { Route } from '../server';
+import type { Route } from '../route';
 import type { TargetType } from '../state';
 
 const TN = '/voice/api/v1/admin/utilities/tnManager';

@@ -1,4 +1,4 @@
-import type { Route, RouteContext, RouteResult } from '../server';
+import type { Route, RouteContext, RouteResult } from '../route';
 
 /** Form fields, falling back to the query string: the spec declares them as query parameters, every SDK sends a form. */
 function field(ctx: RouteContext, name: string): string | undefined {

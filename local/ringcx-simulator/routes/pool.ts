@@ -1,6 +1,6 @@
 import { parse } from 'csv-parse/sync';
 import { badRequest, conflict } from '../errors';
-import type { Route, RouteContext } from '../server';
+import type { Route, RouteContext } from '../route';
 import { isValidWireDnis, type PoolRecord } from '../state';
 
 const TN = '/voice/api/v1/admin/utilities/tnManager';

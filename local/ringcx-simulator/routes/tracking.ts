@@ -1,5 +1,5 @@
 import { badRequest, notFound } from '../errors';
-import type { Route, RouteContext } from '../server';
+import type { Route, RouteContext } from '../route';
 
 const ACC = '/voice/api/v1/admin/accounts/(?<accountId>[^/]+)/tracGroups';
 

@@ -172,7 +172,7 @@ describe('completion guarantee', () => {
       release.mockRestore();
     }
     await pipeline.drain();
-    const { jobIdFor } = await import('../../../shared/parser/ingestObject');
+    const { jobIdFor } = await import('../../../shared/parser/uploadedObject');
     const record = event.Records[0]?.s3.object;
     const jobId = jobIdFor({ bucket: pipeline.bucket, key: 'incoming/parser-crash.csv', versionId: record?.versionId, etag: record?.eTag });
     expect(await store.getJob(jobId)).toMatchObject({ status: 'parsing', processed: 3 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../shared/config';
 import { encodeMessageBody } from '../../../shared/domain/desiredRow';
-import { processQueueRecords } from '../../../shared/worker/batch';
+import { syncQueueRecords } from '../../../shared/worker/batch';
 import type { Dependencies } from '../../../shared/dependencies';
 
 const row = (line: number) => ({
@@ -26,7 +26,7 @@ const request = {
   receivedAt: new Date(0).toISOString(),
 };
 
-describe('processQueueRecords', () => {
+describe('syncQueueRecords', () => {
   it('turns a failure that is not a verdict on a row (the table unreachable) into a retry per record, never a thrown batch', async () => {
     const unreachable = async () => {
       throw Object.assign(new Error('connect ECONNREFUSED'), { name: 'NetworkingError' });
@@ -37,7 +37,7 @@ describe('processQueueRecords', () => {
       { messageId: 'b', body: encodeMessageBody(row(3)), receiveCount: 5 },
       { messageId: 'c', body: encodeMessageBody(request), receiveCount: 1 },
     ];
-    const verdicts = await processQueueRecords(rt, records, { window: undefined, now: () => new Date() });
+    const verdicts = await syncQueueRecords(rt, records, { window: undefined, now: () => new Date() });
     expect(Object.fromEntries(verdicts)).toEqual({
       a: { status: 'retry', reason: 'NetworkingError: connect ECONNREFUSED' },
       b: { status: 'retry', reason: 'NetworkingError: connect ECONNREFUSED' },

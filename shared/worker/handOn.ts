@@ -1,0 +1,66 @@
+import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logger, metrics } from '../observability/powertools';
+import type { Dependencies } from '../dependencies';
+import { groupBy } from './groupBy';
+import { describeFailure, type RecordVerdict } from './queueRecord';
+import type { RowDelivery } from './rowMessage';
+
+export interface DeferredRow extends RowDelivery {
+  reason: string;
+}
+
+/**
+ * Rows the engine did not start before the deadline go back on the work queue as fresh messages
+ * (the same row, one more deferral), and their delivery counts as done. Left as batch item
+ * failures they would wait out a whole visibility timeout and spend a receive for work that was
+ * never tried: a batch of costly rows needs several invocations, more than maxReceiveCount allows.
+ * A row whose fresh copy could not be sent stays a batch item failure, so it is never lost; a copy
+ * sent by a delivery that then dies is a duplicate, which the outcome record absorbs.
+ */
+export async function handOnDeferred(rt: Dependencies, deferred: DeferredRow[]): Promise<Map<string, RecordVerdict>> {
+  const verdicts = new Map<string, RecordVerdict>();
+  const sent: DeferredRow[] = [];
+  for (let i = 0; i < deferred.length; i += 10) {
+    const chunk = deferred.slice(i, i + 10);
+    let failedIds = new Set<string>();
+    try {
+      const answer = await rt.aws.sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: rt.config.WORK_QUEUE_URL,
+          Entries: chunk.map((d, index) => ({ Id: String(index), MessageBody: JSON.stringify({ ...d.message, deferrals: (d.message.deferrals ?? 0) + 1 }) })),
+        }),
+      );
+      failedIds = new Set((answer.Failed ?? []).map((f) => f.Id ?? ''));
+    } catch (error) {
+      failedIds = new Set(chunk.map((_, index) => String(index)));
+      logger.warn('deferred rows could not be handed on; they wait for redelivery', { rows: chunk.length, error: describeFailure(error) });
+    }
+    chunk.forEach((d, index) => {
+      if (failedIds.has(String(index))) {
+        verdicts.set(d.record.messageId, { status: 'retry', reason: d.reason });
+      } else {
+        sent.push(d);
+        verdicts.set(d.record.messageId, { status: 'done' });
+      }
+    });
+  }
+  if (sent.length > 0) {
+    logger.info('rows handed on for the next invocation', { rows: sent.length, reason: sent[0]?.reason });
+    metrics.addMetric('RowsDeferred', MetricUnit.Count, sent.length);
+  }
+  // Their last-delivery marks no longer stand: the rows live on in the fresh messages.
+  const marked = groupBy(
+    sent.filter((d) => d.record.receiveCount >= rt.config.MAX_RECEIVE_COUNT),
+    (d) => d.message.jobId,
+  );
+  for (const [jobId, items] of marked) {
+    try {
+      await rt.store.withdrawLastAttempts(jobId, items.map((d) => d.message.line));
+    } catch (error) {
+      // A sweep may then record such a row as gave-up early; its fresh copy replaces that outcome.
+      logger.warn('last-delivery marks of handed-on rows not withdrawn', { jobId, error: describeFailure(error) });
+    }
+  }
+  return verdicts;
+}
