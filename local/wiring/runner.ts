@@ -5,6 +5,7 @@ import type { Context, S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createAwsClients } from '../../shared/aws/clients';
 import { loadConfig } from '../../shared/config';
 import type { IngestResult } from '../../shared/parser/ingestObject';
+import { hasFinished } from '../../shared/jobs/completion';
 import { reportKeys, type JobSummary } from '../../shared/jobs/reports';
 import { JobStore, type JobMeta } from '../../shared/store/jobStore';
 import { RingCxAuthError, RingCxError } from '../../shared/ringcx/errors';
@@ -260,7 +261,7 @@ export class LocalRunner {
     for (;;) {
       job = await this.store.getJob(jobId);
       if (job) progress(progressLine(job));
-      if (job && (job.status === 'failed' || (job.status === 'completed' && job.reportedVersion >= job.outcomeVersion))) break;
+      if (job && hasFinished(job)) break;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     const keys = reportKeys(job);

@@ -8,6 +8,7 @@ import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../
 import { lambdaContext, s3ObjectCreatedEvent } from '../../local/wiring/lambdaEvents';
 import { SqsPoller } from '../../local/wiring/sqsPoller';
 import { LocalRunner, type LocalRunnerOptions } from '../../local/wiring/runner';
+import { hasFinished } from '../../shared/jobs/completion';
 import type { MappingInvocation } from '../../local/twin/eventSourceMapping';
 import type { RingCxSimulator } from '../../local/ringcx-simulator/server';
 
@@ -255,7 +256,7 @@ export async function startTwin(options: LocalStackOptions & LocalRunnerOptions 
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const job = await store.getJob(jobId);
-        if (job && (job.status === 'failed' || (job.status === 'completed' && job.reportedVersion >= job.outcomeVersion))) return;
+        if (job && hasFinished(job)) return;
         if (Date.now() > deadline) throw new Error(`job ${jobId} not finished after ${timeoutMs} ms: ${JSON.stringify(job && { status: job.status, processed: job.processed, total: job.total })}; errors ${JSON.stringify(runner.errors.slice(-5))}`);
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
