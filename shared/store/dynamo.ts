@@ -15,9 +15,9 @@ import {
  * finds contended, and conditional writes that answer whether their condition held instead of
  * throwing. Every store builds its own keys and expressions; nothing here knows an entity.
  *
- * Deletes are not offered here on purpose: the stack grants DeleteItem on the sweeper's list
- * alone, so openList.ts writes each delete out with its key (test/infra/tableActions.test.ts
- * checks that every delete in shared/store names an open-list key).
+ * There is no delete by key here, on purpose: the stack grants DeleteItem on the sweeper's list
+ * alone, so openList.ts writes each delete out with its key and sends it with sendDelete
+ * (test/infra/tableActions.test.ts checks that every delete in shared/store names an open-list key).
  */
 
 /**
