@@ -4,6 +4,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import type { Context, S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createAwsClients } from '../../shared/aws/clients';
 import { loadConfig } from '../../shared/config';
+import { hasFinished } from '../../shared/jobs/completion';
 import { reportKeys, type JobSummary } from '../../shared/jobs/reports';
 import type { IngestResult } from '../../shared/parser/uploadedObject';
 import { JobStore, type JobMeta } from '../../shared/store/jobStore';
@@ -246,7 +247,7 @@ export class LocalDriver {
     for (;;) {
       const job = await this.store.getJob(jobId);
       if (job) options.onProgress?.(progressLine(job), job);
-      if (job && (job.status === 'failed' || (job.status === 'completed' && job.reportedVersion >= job.outcomeVersion))) return job;
+      if (job && hasFinished(job)) return job;
       if (Date.now() > deadline) {
         const state = job && { status: job.status, processed: job.processed, total: job.total };
         throw new Error(`job ${jobId} not finished after ${options.timeoutMs} ms: ${JSON.stringify(state)}; errors ${JSON.stringify(this.errors.slice(-5))}`);

@@ -5,6 +5,14 @@ import { savePlan } from './savePlan';
 import { writeJobReports } from './reports';
 import type { JobMeta } from '../store/jobStore';
 
+/*
+ * The one place a job is finished. Completing a job is always, in this order: win the report
+ * lease (tryStartReport), write the reports (and a plan run's plan), record `completed` with the
+ * completion event owed (finishReport), send the event, take the job off the sweeper's list. A
+ * refused file is `failed` first, then the same: reports, event owed, event sent, off the list.
+ * Parser, worker and sweeper only call the functions below.
+ */
+
 type HeldEvent = { detailType: string; detail: Record<string, unknown> };
 
 /** Writes a job's three reports, keeping the event they announce instead of sending it. */
@@ -37,8 +45,14 @@ export async function completeIfDone(rt: Dependencies, jobId: string): Promise<b
   return true;
 }
 
+/** Refuses a file whole: the job fails with the reason, and is reported like any other. */
+export async function refuseFile(rt: Dependencies, jobId: string, reason: string, header: string[] | undefined): Promise<void> {
+  await rt.store.failJob(jobId, reason, header);
+  await reportRefusedFile(rt, jobId);
+}
+
 /** A file refused whole: its report says why, and its event is owed like any other. */
-export async function reportRefusedFile(rt: Dependencies, jobId: string): Promise<void> {
+async function reportRefusedFile(rt: Dependencies, jobId: string): Promise<void> {
   const job = await rt.store.getJob(jobId);
   if (!job) return;
   const event = await writeReportsHoldingEvent(rt, job);
@@ -65,4 +79,30 @@ export async function sendPendingEvent(rt: Dependencies, jobId: string): Promise
   }
   await rt.store.closeJobIfSettled(jobId);
   return true;
+}
+
+/**
+ * What a finished job (completed, or its file refused) may still owe, done again by the sweeper:
+ * the reports of a refused file whose parser died before writing them, reports a redrive made
+ * stale, the completion event. Returns whether it rewrote a completed job's reports, and whether
+ * it sent an event that was owed.
+ */
+export async function settleFinishedJob(rt: Dependencies, job: JobMeta): Promise<{ reported: boolean; eventSent: boolean }> {
+  // Rewriting is harmless: the same three objects.
+  if (job.status === 'failed' && !job.pendingEvent) {
+    await reportRefusedFile(rt, job.jobId);
+    return { reported: false, eventSent: false };
+  }
+  const reported = job.status === 'completed' && job.outcomeVersion > job.reportedVersion && (await completeIfDone(rt, job.jobId));
+  const owed = (await rt.store.getJob(job.jobId))?.pendingEvent !== undefined;
+  const eventSent = (await sendPendingEvent(rt, job.jobId)) && owed;
+  return { reported, eventSent };
+}
+
+/**
+ * Whether a job is over as its uploader sees it: refused, or completed with reports that describe
+ * every outcome recorded so far (a redrive that adds outcomes makes it unfinished until rewritten).
+ */
+export function hasFinished(job: JobMeta): boolean {
+  return job.status === 'failed' || (job.status === 'completed' && job.reportedVersion >= job.outcomeVersion);
 }

@@ -4,7 +4,7 @@ import { encodeMessageBody, describeTarget, type Outcome, type RowMessage } from
 import { type Approval, ApprovalSchema, NOTHING_TO_DO, planExpired, type SavedPlan, SavedPlanSchema } from '../domain/savedPlan';
 import { logger } from '../observability/powertools';
 import { type IngestResult, jobIdFor, type ObjectRef, safeRelativePath } from './uploadedObject';
-import { completeIfDone, reportRefusedFile } from '../jobs/completion';
+import { completeIfDone, refuseFile } from '../jobs/completion';
 import type { PlanRecord, RowOutcome } from '../store/jobStore';
 import type { Dependencies } from '../dependencies';
 
@@ -127,8 +127,7 @@ async function sendPlannedRows(rt: Dependencies, jobId: string, plan: SavedPlan,
 
 async function refuse(rt: Dependencies, jobId: string, reason: string): Promise<IngestResult> {
   logger.warn('approval refused', { jobId, reason });
-  await rt.store.failJob(jobId, reason, []);
-  await reportRefusedFile(rt, jobId);
+  await refuseFile(rt, jobId, reason, []);
   return { status: 'failed', jobId, reason };
 }
 

@@ -10,7 +10,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logger, metrics } from '../observability/powertools';
 import { Spool } from './spool';
 import { APPROVAL_PREFIX, applyApprovedPlan } from './applyPlan';
-import { completeIfDone, reportRefusedFile } from '../jobs/completion';
+import { completeIfDone, refuseFile } from '../jobs/completion';
 import type { JobMeta, RowOutcome } from '../store/jobStore';
 import type { Dependencies } from '../dependencies';
 import { type IngestResult, jobIdFor, modeOf, type ObjectRef, safeRelativePath } from './uploadedObject';
@@ -113,8 +113,7 @@ function tooLarge(size: number, max: number) {
 
 async function failWholeFile(rt: Dependencies, jobId: string, reason: string, header: string[] | undefined): Promise<IngestResult> {
   logger.warn('file refused', { jobId, reason });
-  await rt.store.failJob(jobId, reason, header);
-  await reportRefusedFile(rt, jobId);
+  await refuseFile(rt, jobId, reason, header);
   return { status: 'failed', jobId, reason };
 }
 

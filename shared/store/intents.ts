@@ -1,6 +1,7 @@
-import { BatchGetCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { TargetTypeSchema } from '../domain/desiredRow';
+import { DynamoTable } from './dynamo';
 
 /*
  * An intent record says what one row (or one reassignment request) set out to change in RingCX,
@@ -53,56 +54,35 @@ const itemKey = (key: string) => ({ pk: `INTENT#${key}`, sk: 'INTENT' });
 const PUT_CONCURRENCY = 8;
 
 export class DynamoIntentStore implements IntentStore {
-  private readonly now: () => number;
+  private readonly table: DynamoTable;
 
   constructor(
-    private readonly db: DynamoDBDocumentClient,
-    private readonly table: string,
+    db: DynamoDBDocumentClient,
+    tableName: string,
     private readonly options: { retentionDays: number; now?: () => number },
   ) {
-    this.now = options.now ?? Date.now;
+    this.table = new DynamoTable(db, tableName, { now: options.now });
   }
 
   async load(keys: string[]): Promise<Map<string, Intent>> {
     const found = new Map<string, Intent>();
-    const unique = [...new Set(keys)];
-    for (let i = 0; i < unique.length; i += 100) {
-      let pending: Record<string, unknown>[] = unique.slice(i, i + 100).map(itemKey);
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt > 0) await sleep(Math.min(1_000, 50 * 2 ** attempt));
-        if (attempt > 8) throw new Error('DynamoDB kept throttling the intent reads');
-        const result = await this.db.send(
-          new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }),
-        );
-        for (const item of result.Responses?.[this.table] ?? []) {
-          const parsed = IntentSchema.safeParse(item);
-          // An item this code cannot read is treated as no intent: the row is then reported by what it finds.
-          if (parsed.success) found.set(parsed.data.key, parsed.data);
-        }
-        pending = (result.UnprocessedKeys?.[this.table]?.Keys ?? []) as Record<string, unknown>[];
-      }
+    for (const item of await this.table.batchGetItems('the intent reads', [...new Set(keys)].map(itemKey))) {
+      const parsed = IntentSchema.safeParse(item);
+      // An item this code cannot read is treated as no intent: the row is then reported by what it finds.
+      if (parsed.success) found.set(parsed.data.key, parsed.data);
     }
     return found;
   }
 
   async record(intents: Intent[]): Promise<void> {
-    const at = new Date(this.now()).toISOString();
-    const expiresAt = Math.floor(this.now() / 1000) + this.options.retentionDays * 86_400;
+    const at = new Date(this.table.now()).toISOString();
+    const expiresAt = this.table.expiresIn(this.options.retentionDays);
     for (let i = 0; i < intents.length; i += PUT_CONCURRENCY) {
+      // An intent already recorded stays (see IntentStore.record): its put finds the key taken.
       await Promise.all(
-        intents.slice(i, i + PUT_CONCURRENCY).map(async (intent) => {
-          try {
-            await this.db.send(
-              new PutCommand({
-                TableName: this.table,
-                Item: { ...itemKey(intent.key), kind: 'intent', ...intent, at, expiresAt },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              }),
-            );
-          } catch (error) {
-            if ((error as { name?: string })?.name !== 'ConditionalCheckFailedException') throw error;
-          }
-        }),
+        intents.slice(i, i + PUT_CONCURRENCY).map((intent) =>
+          this.table.putIf({ Item: { ...itemKey(intent.key), kind: 'intent', ...intent, at, expiresAt }, ConditionExpression: 'attribute_not_exists(pk)' }),
+        ),
       );
     }
   }
@@ -125,5 +105,3 @@ export class MemoryIntentStore implements IntentStore {
     for (const intent of intents) if (!this.intents.has(intent.key)) this.intents.set(intent.key, { ...intent });
   }
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

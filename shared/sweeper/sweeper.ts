@@ -6,8 +6,8 @@ import { describeFailure } from '../worker/queueRecord';
 import { reparseJob } from '../parser/ingestObject';
 import { resendOwedAnswer } from '../worker/reassign';
 import type { Dependencies } from '../dependencies';
-import { completeIfDone, reportRefusedFile, sendPendingEvent } from '../jobs/completion';
-import type { JobMeta } from '../store/jobStore';
+import { completeIfDone, settleFinishedJob } from '../jobs/completion';
+import type { JobMeta, OutcomeWrite } from '../store/jobStore';
 import { deadDeliveryOutcomes } from './deadDeliveries';
 
 export interface SweepResult {
@@ -121,16 +121,11 @@ async function sweepJob(rt: Dependencies, jobId: string, now: number, result: Sw
     return undefined;
   }
 
-  // A refused file whose report was never written (its parser died first; it stays on the list
-  // until its event is sent): write it now. Rewriting is harmless, the same three objects.
-  if (job.status === 'failed' && !job.pendingEvent) {
-    await reportRefusedFile(rt, jobId);
-    return undefined;
-  }
-  // completed (a redrive may have added outcomes since its reports) or a refused file.
-  if (job.status === 'completed' && job.outcomeVersion > job.reportedVersion && (await completeIfDone(rt, jobId))) result.completed.push(jobId);
-  const owed = (await rt.store.getJob(jobId))?.pendingEvent !== undefined;
-  if ((await sendPendingEvent(rt, jobId)) && owed) result.eventsSent += 1;
+  // Completed (a redrive may have added outcomes since its reports) or a refused file (its parser
+  // may have died before its report; it stays on the list until its event is sent).
+  const settled = await settleFinishedJob(rt, job);
+  if (settled.reported) result.completed.push(jobId);
+  if (settled.eventSent) result.eventsSent += 1;
   return undefined;
 }
 

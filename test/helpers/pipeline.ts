@@ -4,6 +4,7 @@ import { inject, vi } from 'vitest';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack';
 import { type DeliveryOptions, type DrainOptions, LocalDriver } from '../../local/wiring/driver';
 import { LocalRunner, type LocalRunnerOptions } from '../../local/wiring/runner';
+import { hasFinished } from '../../shared/jobs/completion';
 import type { MappingInvocation } from '../../local/twin/eventSourceMapping';
 import type { RingCxSimulator } from '../../local/ringcx-simulator/server';
 
