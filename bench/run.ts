@@ -91,8 +91,8 @@ async function requestsSection(stack: LocalStack) {
   // Unthrottled, so this section measures calls per number, not pacing (the throughput section does that).
   sim.setKnobs({ rateLimit: { budget: 1_000_000 }, latencyMs: 0 });
   Object.assign(process.env, stack.env, { RINGCX_REQUESTS_PER_WINDOW: '1000000', POWERTOOLS_LOG_LEVEL: 'ERROR' });
-  const parser = (await import('../functions/parser/app')).handler as unknown as (e: unknown, c: unknown) => Promise<unknown>;
-  const worker = (await import('../functions/worker/app')).handler as never;
+  const parser = (await import('../functions/parser/app')).handler;
+  const worker = (await import('../functions/worker/app')).handler;
   const csv = ['dnis,description,target_type,target_id', ...Array.from({ length: numbers }, (_, i) => `${benchNumber(i)},Bench ${i},queue,${4501 + (i % 5)}`)].join('\n');
   const key = 'incoming/bench/requests.csv';
   const put = await new Upload({ client: stack.s3, params: { Bucket: stack.env.BUCKET_NAME, Key: key, Body: csv } }).done();
@@ -199,9 +199,9 @@ async function throughputSection() {
     Object.assign(process.env, tStack.env);
     const { LocalRunner } = await import('../local/wiring/runner');
     const handlers = {
-      parser: (await import('../functions/parser/app')).handler as never,
-      worker: (await import('../functions/worker/app')).handler as never,
-      intake: (await import('../functions/reassign-intake/app')).handler as never,
+      parser: (await import('../functions/parser/app')).handler,
+      worker: (await import('../functions/worker/app')).handler,
+      intake: (await import('../functions/reassign-intake/app')).handler,
     };
     const runner = new LocalRunner(tStack, handlers);
     runner.start();

@@ -4,7 +4,6 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Config } from '../config';
 
 export interface AwsClients {
   s3: S3Client;
@@ -18,7 +17,18 @@ export interface AwsClients {
  * SDK clients for one process. In Lambda the endpoints come from the runtime; locally each service
  * may point at its emulator (fauxqs for S3 and SQS, DynamoDB Local, the local JSON services).
  */
-export function createAwsClients(config: Config): AwsClients {
+/** The settings the clients are made from (shared/config.ts validates them). */
+export interface AwsClientSettings {
+  AWS_REGION: string;
+  AWS_ENDPOINT_URL?: string | undefined;
+  AWS_ENDPOINT_URL_S3?: string | undefined;
+  AWS_ENDPOINT_URL_SQS?: string | undefined;
+  AWS_ENDPOINT_URL_DYNAMODB?: string | undefined;
+  AWS_ENDPOINT_URL_SECRETS_MANAGER?: string | undefined;
+  AWS_ENDPOINT_URL_EVENTBRIDGE?: string | undefined;
+}
+
+export function createAwsClients(config: AwsClientSettings): AwsClients {
   const endpoint = (specific: string | undefined) => specific ?? config.AWS_ENDPOINT_URL;
   const base = { region: config.AWS_REGION };
   const at = (url: string | undefined) => (url ? { endpoint: url } : {});

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
+import { DETAIL_TYPES } from '../contracts';
 import { csvLine } from '../csv/writer';
 import { NumberLineIndex } from '../csv/numberIndex';
 import { describeTarget, type Target } from '../domain/desiredRow';
@@ -226,14 +227,14 @@ export async function exportInventory(rt: Dependencies, options: ExportOptions):
   await uploadLines(rt.aws.s3, { bucket: rt.config.BUCKET_NAME, key: files.manifest, contentType: 'application/json' }, [`${JSON.stringify(manifest, null, 2)}\n`]);
 
   const actionable = drift.missing + drift['assigned-elsewhere'] + drift.unassigned + drift['description-mismatch'] + drift['active-mismatch'];
-  await rt.events.publish(actionable > 0 ? 'DNIS Drift Detected' : 'DNIS Export Completed', {
+  await rt.events.publish(actionable > 0 ? DETAIL_TYPES.driftDetected : DETAIL_TYPES.exportCompleted, {
     exportId: stamp,
     status,
     numbers,
     drift,
     files,
   });
-  if (status === 'incomplete') await rt.events.publish('DNIS Export Incomplete', { exportId: stamp, numbers, pages, files });
+  if (status === 'incomplete') await rt.events.publish(DETAIL_TYPES.exportIncomplete, { exportId: stamp, numbers, pages, files });
   return manifest;
 }
 

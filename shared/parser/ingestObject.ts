@@ -5,23 +5,17 @@ import { type HeaderMap, readHeader } from '../csv/columns';
 import { NumberLineIndex } from '../csv/numberIndex';
 import { CsvFileError, readCsvRecords } from '../csv/reader';
 import { validateRow } from '../csv/validateRow';
-import { encodeMessageBody, type Mode, type RowMessage } from '../domain/desiredRow';
+import { encodeMessageBody, type Mode, type ObjectVersion, type RowMessage, rowsMetricName } from '../contracts';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logger, metrics } from '../observability/powertools';
 import { Spool } from './spool';
 import { APPROVAL_PREFIX, applyApprovedPlan } from './applyPlan';
 import { completeIfDone, reportRefusedFile } from '../jobs/completion';
 import type { JobMeta, RowOutcome } from '../store/jobStore';
-import type { Dependencies } from '../dependencies';
+import type { ParserDependencies as Dependencies } from '../dependencies';
 
-export interface ObjectRef {
-  bucket: string;
-  /** The decoded key (S3 events carry it URL-encoded). */
-  key: string;
-  versionId?: string | undefined;
-  etag?: string | undefined;
-  size?: number | undefined;
-}
+/** The object version a job is about, as the S3 notification (or the job's record) names it. */
+export type ObjectRef = ObjectVersion;
 
 export type IngestResult =
   | { status: 'ignored'; reason: string }
@@ -116,7 +110,7 @@ async function runJob(rt: Dependencies, ref: ObjectRef, jobId: string, mode: Mod
     await store.finishParsing(jobId, counts);
     // The dashboard's "rows by outcome" shows rejected rows from here: they never reach a worker.
     // After finishParsing, which succeeds once per job, so a taken-over parse does not count twice.
-    metrics.addMetric('Rows_rejected', MetricUnit.Count, counts.rejected);
+    metrics.addMetric(rowsMetricName('rejected'), MetricUnit.Count, counts.rejected);
     logger.info('job parsed', { jobId, total: counts.total, accepted: counts.accepted, rejected: counts.rejected, ...timings });
     // Every row may already have landed (a small file, or a re-run parse).
     await completeIfDone(rt, jobId);

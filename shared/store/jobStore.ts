@@ -9,6 +9,7 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { ObjectVersion } from '../contracts';
 import type { DesiredRow, Mode, Outcome, Target } from '../domain/desiredRow';
 import { OUTCOMES } from '../domain/desiredRow';
 import type { StateSnapshot } from '../domain/stateFingerprint';
@@ -38,12 +39,7 @@ export interface PendingEvent {
   version: number;
 }
 
-export interface JobSource {
-  bucket: string;
-  key: string;
-  versionId?: string | undefined;
-  etag?: string | undefined;
-}
+export type JobSource = ObjectVersion;
 
 export interface JobMeta {
   jobId: string;

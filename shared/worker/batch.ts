@@ -1,8 +1,9 @@
-import { ReassignMessageSchema } from '../domain/reassignment';
+import { ReassignMessageSchema } from '../contracts';
 import { logger } from '../observability/powertools';
 import { processReassign, type ReassignContext } from './reassign';
-import type { Dependencies } from '../dependencies';
-import { describeFailure, type InvocationLimits, processRowRecords, type QueueRecord, type RecordVerdict } from './rows';
+import type { WorkerDependencies as Dependencies } from '../dependencies';
+import type { QueueRecord, RecordVerdict } from '../lambda/sqsRecords';
+import { describeFailure, type InvocationLimits, processRowRecords } from './rows';
 
 /**
  * Both queues feed the same worker: file rows go through the batch path; reassignment requests

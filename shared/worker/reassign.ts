@@ -1,15 +1,16 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { describeTarget, type DesiredRow, encodeMessageBody, type Target } from '../domain/desiredRow';
+import { DETAIL_TYPES, encodeMessageBody, METRIC_NAMES, type ReassignMessage } from '../contracts';
+import { describeTarget, type DesiredRow, type Target } from '../domain/desiredRow';
 import { type MaintenanceWindow, msUntilOpen, routingChange } from '../domain/maintenanceWindow';
 import { sameTarget } from '../domain/planner';
-import type { ReassignMessage } from '../domain/reassignment';
 import { logger, metrics } from '../observability/powertools';
 import { withCallTally } from '../observability/ringcxCalls';
-import { describeFailure, type InvocationLimits, type RecordVerdict } from './rows';
+import { describeFailure, type InvocationLimits } from './rows';
+import type { RecordVerdict } from '../lambda/sqsRecords';
 import type { OutcomeWrite, RequestRecord } from '../store/jobStore';
 import { isRingCxError } from '../ringcx/errors';
-import type { Dependencies } from '../dependencies';
+import type { WorkerDependencies as Dependencies } from '../dependencies';
 import { readCurrentState } from '../ringcx/currentState';
 import { requestIntentKey } from '../store/intents';
 import { type SyncOptions, type SyncRequest, syncRows } from './sync/syncRows';
@@ -80,7 +81,7 @@ export async function processReassign(
       }),
     );
     logger.info('change to live routing held until the maintenance window opens', { ...keys, waitSeconds: Math.ceil(decision.waitMs / 1000) });
-    metrics.addMetric('ReassignmentsHeld', MetricUnit.Count, 1);
+    metrics.addMetric(METRIC_NAMES.reassignmentsHeld, MetricUnit.Count, 1);
     return { status: 'done' };
   }
   if (decision.kind === 'retry') {
@@ -202,8 +203,8 @@ async function settle(
     ...(message.heldSince ? { heldSince: message.heldSince } : {}),
   };
   const answer = ok
-    ? { detailType: 'DNIS Reassigned', detail: payload }
-    : { detailType: 'DNIS Reassignment Failed', detail: { ...payload, reason: decision.detail, requestReason: message.reason } };
+    ? { detailType: DETAIL_TYPES.reassigned, detail: payload }
+    : { detailType: DETAIL_TYPES.reassignmentFailed, detail: { ...payload, reason: decision.detail, requestReason: message.reason } };
   const record: Omit<RequestRecord, 'answerSent'> = {
     requestId: message.requestId,
     dnis: message.dnis,
@@ -236,7 +237,7 @@ async function settle(
     decision.ledger ? { source: { jobId: `event:${message.requestId}`, line: 0 }, entry: decision.ledger } : undefined,
     flags.replacesGaveUp,
   );
-  metrics.addMetric(ok ? 'Reassigned' : 'ReassignmentsFailed', MetricUnit.Count, 1);
+  metrics.addMetric(ok ? METRIC_NAMES.reassigned : METRIC_NAMES.reassignmentsFailed, MetricUnit.Count, 1);
   logger.info(ok ? 'reassignment applied' : 'reassignment refused', { requestId: message.requestId, dnis: message.dnis, outcome: decision.outcome, detail: decision.detail, recorded });
   // Another delivery recorded first: its answer is the one owed.
   const stored = recorded ? { ...record, answerSent: false } : await rt.store.getRequest(message.requestId);

@@ -1,26 +1,17 @@
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { describeTarget, type RowMessage, RowMessageSchema } from '../domain/desiredRow';
+import { METRIC_NAMES, type RowMessage, RowMessageSchema, rowsMetricName } from '../contracts';
+import { describeTarget } from '../domain/desiredRow';
 import { logger, metrics } from '../observability/powertools';
 import { withCallTally } from '../observability/ringcxCalls';
 import { completeIfDone } from '../jobs/completion';
 import type { LastAttempt, OutcomeWrite } from '../store/jobStore';
-import type { Dependencies } from '../dependencies';
+import type { WorkerDependencies as Dependencies } from '../dependencies';
+import type { QueueRecord, RecordVerdict } from '../lambda/sqsRecords';
 import { rowIntentKey } from '../store/intents';
 import { SnapshotSchema } from '../domain/savedPlan';
 import { fingerprintOf, type StateSnapshot } from '../domain/stateFingerprint';
 import { type SyncOptions, type SyncRequest, type SyncResult, syncRows } from './sync/syncRows';
-
-/** One SQS record as the worker sees it, independent of the Lambda event shape. */
-export interface QueueRecord {
-  messageId: string;
-  body: string;
-  /** SQS ApproximateReceiveCount: 1 on first delivery. */
-  receiveCount: number;
-}
-
-/** `done`: delete the message. `retry`: leave it for redelivery (and eventually the DLQ). */
-export type RecordVerdict = { status: 'done' } | { status: 'retry'; reason: string };
 
 /** What the invocation lends the work: how long it has left. */
 export interface InvocationLimits {
@@ -85,7 +76,7 @@ export async function processRowRecords(rt: Dependencies, records: QueueRecord[]
     if (!parsed.ok) {
       // No job or line to report against: the message goes to the DLQ, where it is kept for a person.
       logger.error('unreadable work-queue message', { messageId: record.messageId, problem: parsed.reason });
-      metrics.addMetric('UnreadableMessages', MetricUnit.Count, 1);
+      metrics.addMetric(METRIC_NAMES.unreadableMessages, MetricUnit.Count, 1);
       verdicts.set(record.messageId, { status: 'retry', reason: `unreadable message: ${parsed.reason}` });
       continue;
     }
@@ -238,7 +229,7 @@ export async function processRowRecords(rt: Dependencies, records: QueueRecord[]
         if (write.gaveUp) verdicts.set(messageOf.get(`${jobId}#${write.line}`) as string, { status: 'done' });
         continue;
       }
-      metrics.addMetric(`Rows_${write.outcome}`, MetricUnit.Count, 1);
+      metrics.addMetric(rowsMetricName(write.outcome), MetricUnit.Count, 1);
       const message = todo.find((t) => t.message.jobId === jobId && t.message.line === write.line)?.message;
       const result = results.get(messageOf.get(`${jobId}#${write.line}`) as string);
       if (message?.planned && result?.status === 'done' && WRITE_OUTCOMES.has(write.outcome)) await auditPlannedChange(rt, message, write, result);
@@ -299,7 +290,7 @@ async function handOnDeferred(rt: Dependencies, deferred: Deferred[]): Promise<M
   }
   if (sent.length > 0) {
     logger.info('rows handed on for the next invocation', { rows: sent.length, reason: sent[0]?.reason });
-    metrics.addMetric('RowsDeferred', MetricUnit.Count, sent.length);
+    metrics.addMetric(METRIC_NAMES.rowsDeferred, MetricUnit.Count, sent.length);
   }
   // Their last-delivery marks no longer stand: the rows live on in the fresh messages.
   const marked = groupBy(

@@ -52,11 +52,11 @@ export async function startPipeline(options: LocalStackOptions & { batchSize?: n
   });
   Object.assign(process.env, stack.env);
   vi.resetModules();
-  const parser = (await import('../../functions/parser/app')).handler as unknown as ParserHandler;
-  const worker = (await import('../../functions/worker/app')).handler as unknown as WorkerHandler;
-  const intake = (await import('../../functions/reassign-intake/app')).handler as unknown as AnyHandler;
-  const exporter = (await import('../../functions/exporter/app')).handler as unknown as AnyHandler;
-  const refresher = (await import('../../functions/token-refresher/app')).handler as unknown as AnyHandler;
+  const parser = (await import('../../functions/parser/app')).handler;
+  const worker = (await import('../../functions/worker/app')).handler;
+  const intake = (await import('../../functions/reassign-intake/app')).handler;
+  const exporter = (await import('../../functions/exporter/app')).handler;
+  const refresher = (await import('../../functions/token-refresher/app')).handler;
   const bucket = stack.env.BUCKET_NAME as string;
   const workPoller = new SqsPoller({
     sqs: stack.sqs,
@@ -210,11 +210,11 @@ export async function startTwin(options: LocalStackOptions & LocalRunnerOptions 
   });
   Object.assign(process.env, stack.env);
   vi.resetModules();
-  const parser = (await import('../../functions/parser/app')).handler as unknown as ParserHandler;
-  const intake = (await import('../../functions/reassign-intake/app')).handler as unknown as AnyHandler;
-  const refresher = (await import('../../functions/token-refresher/app')).handler as unknown as AnyHandler;
+  const parser = (await import('../../functions/parser/app')).handler;
+  const intake = (await import('../../functions/reassign-intake/app')).handler;
+  const refresher = (await import('../../functions/token-refresher/app')).handler;
   if (options.secretJson) stack.json.setSecret(stack.env.RINGCX_SECRET_ID as string, options.secretJson);
-  const runner = new LocalRunner(stack, { parser, intake: intake as never, refresher }, options);
+  const runner = new LocalRunner(stack, { parser, intake, refresher }, options);
   const invocations: MappingInvocation[] = [];
   runner.onInvocation((invocation) => invocations.push(invocation));
   const { JobStore } = await import('../../shared/store/jobStore');
