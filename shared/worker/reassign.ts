@@ -15,7 +15,8 @@ import { readCurrentState } from '../ringcx/currentState';
 import { requestIntentKey } from '../store/intents';
 import { type SyncOptions, type SyncRequest, syncRows } from './sync/syncRows';
 
-const SUCCESS = new Set(['reassigned', 'assigned', 'updated', 'unchanged']);
+/** The outcomes that leave the number where the request asked: answered "DNIS Reassigned". */
+const OUTCOMES_THAT_FULFIL_A_REQUEST = new Set(['reassigned', 'assigned', 'updated', 'unchanged']);
 /** SQS delays a message by 15 minutes at most; a longer wait is a chain of such hops. */
 const MAX_DELAY_SECONDS = 900;
 
@@ -88,13 +89,13 @@ export async function processReassign(
     if (!lastReceive) return { status: 'retry', reason: decision.reason };
     // Answered so the caller hears something; the message still goes to the DLQ, and a redrive
     // processes the request again and replaces this answer with the real one.
-    await settle(rt, message, { kind: 'answer', outcome: 'failed', detail: `gave up after ${receiveCount} attempts: ${decision.reason}`, before: null, after: null }, tally.total, {
+    await recordOutcomeAndAnswer(rt, message, { kind: 'answer', outcome: 'failed', detail: `gave up after ${receiveCount} attempts: ${decision.reason}`, before: null, after: null }, tally.total, {
       gaveUp: true,
       replacesGaveUp: prior?.gaveUp === true,
     });
     return { status: 'retry', reason: decision.reason };
   }
-  const sent = await settle(rt, message, decision, tally.total, { gaveUp: false, replacesGaveUp: prior?.gaveUp === true });
+  const sent = await recordOutcomeAndAnswer(rt, message, decision, tally.total, { gaveUp: false, replacesGaveUp: prior?.gaveUp === true });
   return sent || lastReceive ? { status: 'done' } : { status: 'retry', reason: 'the answer is still owed' };
 }
 
@@ -157,7 +158,7 @@ async function decide(rt: Dependencies, message: ReassignMessage, ctx: ReassignC
   if (synced.status === 'retry') return { kind: 'retry', reason: synced.reason };
   const engineBefore = synced.before?.target ?? before;
   if (synced.stale) return answerFailed(`stale request: ${synced.detail}`, engineBefore, 'stale');
-  if (!SUCCESS.has(synced.outcome)) return answerFailed(`${synced.outcome}: ${synced.detail}`, engineBefore);
+  if (!OUTCOMES_THAT_FULFIL_A_REQUEST.has(synced.outcome)) return answerFailed(`${synced.outcome}: ${synced.detail}`, engineBefore);
   return {
     kind: 'answer',
     outcome: synced.outcome,
@@ -179,17 +180,17 @@ function matches(expected: Target | null, actual: Target | null): boolean {
 }
 
 /**
- * Records the result, the audit entry and the ledger entry together with the answer owed, then
- * sends the answer. Returns whether the answer was sent.
+ * Records the result, the audit entry and the ledger entry together with the answer owed (one
+ * transaction), counts and logs the outcome, then sends the answer. Returns whether it was sent.
  */
-async function settle(
+async function recordOutcomeAndAnswer(
   rt: Dependencies,
   message: ReassignMessage,
   decision: Extract<Decision, { kind: 'answer' }>,
   apiCalls: number,
   flags: { gaveUp: boolean; replacesGaveUp: boolean },
 ): Promise<boolean> {
-  const ok = SUCCESS.has(decision.outcome);
+  const ok = OUTCOMES_THAT_FULFIL_A_REQUEST.has(decision.outcome);
   const at = new Date().toISOString();
   const payload = {
     requestId: message.requestId,

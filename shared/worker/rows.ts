@@ -29,7 +29,8 @@ export function describeFailure(error: unknown): string {
   return `${name}: ${message}`.slice(0, 300);
 }
 
-const SUCCESS_OUTCOMES = new Set(['created', 'updated', 'assigned', 'reassigned', 'unassigned', 'unchanged']);
+/** After these RingCX holds what the row declares, so the ledger records the row. */
+const OUTCOMES_WHERE_RINGCX_HOLDS_THE_ROW = new Set(['created', 'updated', 'assigned', 'reassigned', 'unassigned', 'unchanged']);
 const WRITE_OUTCOMES = new Set(['created', 'updated', 'assigned', 'reassigned', 'unassigned']);
 
 function savedRowPlan(row: RowMessage['row'], planned: NonNullable<Extract<SyncResult, { status: 'done' }>['planned']>): NonNullable<OutcomeWrite['planned']> {
@@ -190,7 +191,7 @@ export async function processRowRecords(rt: Dependencies, records: QueueRecord[]
             detail: result.detail,
             target: describeTarget(message.row.target),
             raw: message.raw,
-            ...(message.mode === 'apply' && SUCCESS_OUTCOMES.has(result.outcome)
+            ...(message.mode === 'apply' && OUTCOMES_WHERE_RINGCX_HOLDS_THE_ROW.has(result.outcome)
               ? {
                   ledger: {
                     row: message.row,
