@@ -3,9 +3,10 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // The twin's proof runs (moves under deadline kills, the chaos run) are their own scripts,
-    // `npm run test:twin` and `npm run test:chaos`: their routing invariants do not yet hold on
-    // every run (issue "Run like Lambda" is open), and a flaky run must not block the rest.
+    // The twin's runs (separate worker processes, real deadlines, the chaos run) measure time:
+    // `npm test` runs them after the rest, one file at a time (`npm run test:twin`), so the
+    // other suites' load does not stand in for RingCX being slow. `npm run test:chaos` is the
+    // 5,000-row run.
     exclude: process.env.TWIN_PROOF ? ['**/node_modules/**'] : ['**/node_modules/**', 'test/integration/twin/**', 'test/chaos/**'],
     globalSetup: ['test/globalSetup.ts'],
     setupFiles: ['test/logCapture.ts'],

@@ -16,11 +16,11 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { build } from 'esbuild';
 import { Agent } from 'undici';
 import { startLocalStack, type LocalStack } from '../local/stack';
-import { lambdaContext, s3ObjectCreatedEvent } from '../local/wiring/lambdaEvents';
-import { SqsPoller } from '../local/wiring/sqsPoller';
+import { LocalDriver } from '../local/wiring/driver';
 import type { RingCxSimulator } from '../local/ringcx-simulator/server';
 import { staticTokenProvider } from '../shared/ringcx/auth/tokenProvider';
 import { RingCxClient } from '../shared/ringcx/client';
+import { DETAIL_TYPES } from '../shared/contracts';
 
 const sections = process.argv.slice(2);
 const wants = (name: string) => sections.length === 0 || sections.includes(name);
@@ -93,13 +93,14 @@ async function requestsSection(stack: LocalStack) {
   Object.assign(process.env, stack.env, { RINGCX_REQUESTS_PER_WINDOW: '1000000', POWERTOOLS_LOG_LEVEL: 'ERROR' });
   const parser = (await import('../functions/parser/app')).handler;
   const worker = (await import('../functions/worker/app')).handler;
+  // Batches of 100 in this process: this section counts requests, not instances or deadlines.
+  const driver = new LocalDriver(stack, { parser, worker: { mode: 'in-process', handler: worker, batchSize: 100 } });
   const csv = ['dnis,description,target_type,target_id', ...Array.from({ length: numbers }, (_, i) => `${benchNumber(i)},Bench ${i},queue,${4501 + (i % 5)}`)].join('\n');
-  const key = 'incoming/bench/requests.csv';
-  const put = await new Upload({ client: stack.s3, params: { Bucket: stack.env.BUCKET_NAME, Key: key, Body: csv } }).done();
+  const event = await driver.upload('incoming/bench/requests.csv', csv);
   const started = performance.now();
-  await parser(s3ObjectCreatedEvent(stack.env.BUCKET_NAME as string, key, { size: csv.length, eTag: put.ETag }), lambdaContext('parser'));
-  const poller = new SqsPoller({ sqs: stack.sqs, queueUrl: stack.queues.work.url, queueArn: stack.queues.work.arn, functionName: 'worker', handler: worker, batchSize: 100, batchWindowMs: 500, concurrency: 1, retryDelayMs: 0 });
-  while (await poller.pollOnce());
+  await driver.parse(event);
+  await driver.drain();
+  await driver.stop();
   const pipelineSeconds = (performance.now() - started) / 1000;
   const pipelineCalls = sim.apiCalls().length;
 
@@ -200,7 +201,6 @@ async function throughputSection() {
     const { LocalRunner } = await import('../local/wiring/runner');
     const handlers = {
       parser: (await import('../functions/parser/app')).handler,
-      worker: (await import('../functions/worker/app')).handler,
       intake: (await import('../functions/reassign-intake/app')).handler,
     };
     const runner = new LocalRunner(tStack, handlers);
@@ -223,7 +223,7 @@ async function throughputSection() {
       Array.from({ length: 20 }, async (_, i) => {
         const put = performance.now();
         const answer = await runner.reassign({ dnis: `1212955${1000 + i}`, target: { type: 'queue', id: 4503 }, requestedBy: 'bench', reason: 'latency under load' }, 600_000);
-        return { ms: performance.now() - put, ok: answer.detailType === 'DNIS Reassigned' };
+        return { ms: performance.now() - put, ok: answer.detailType === DETAIL_TYPES.reassigned };
       }),
     );
     const eventsAnsweredAt = performance.now();

@@ -1,74 +1,50 @@
-import { fileURLToPath } from 'node:url';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
-import type { Context, S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import type { Context } from 'aws-lambda';
 import { createAwsClients } from '../../shared/aws/clients';
 import { loadConfig } from '../../shared/config';
 import { DETAIL_TYPES } from '../../shared/contracts';
-import type { IngestResult } from '../../shared/parser/ingestObject';
-import { reportKeys, type JobSummary } from '../../shared/jobs/reports';
-import { JobStore, type JobMeta } from '../../shared/store/jobStore';
+import { JobStore } from '../../shared/store/jobStore';
 import { RingCxAuthError, RingCxError } from '../../shared/ringcx/errors';
 import type { LocalStack } from '../stack';
+import type { MappingInvocation } from '../twin/eventSourceMapping';
 import { FunctionPool } from '../twin/functionPool';
 import type { HostError } from '../twin/protocol';
-import { type MappingInvocation, TwinEventSourceMapping } from '../twin/eventSourceMapping';
-import { lambdaContext, s3ObjectCreatedEvent } from './lambdaEvents';
+import { type DriverError, type FileOutcome, LocalDriver, type ParserHandler, type WorkerDelivery } from './driver';
+import { functionEntry } from './functionEntry';
+import { lambdaContext } from './lambdaEvents';
 
+export type { FileOutcome } from './driver';
+export { summaryTable } from './jobText';
+
+/** The functions that run in this process; the worker, the exporter and the sweeper run in environments of their own. */
 export interface LocalHandlers {
-  parser: (event: S3Event, context: Context) => Promise<unknown>;
-  /**
-   * Ignored: the worker and the exporter run on the twin, each environment a process of its own
-   * loading functions/<name>/app.ts. Still accepted so callers written for in-process runs compile.
-   */
-  worker?: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+  /** Invoked with the S3 event (bench/run.ts wraps an environment of its own). */
+  parser: ParserHandler;
   intake?: (event: unknown, context: Context) => Promise<unknown>;
-  exporter?: (event: unknown, context: Context) => Promise<unknown>;
   refresher?: (event: unknown, context: Context) => Promise<unknown>;
-}
-
-export interface LocalRunnerOptions {
-  /** Environments are replaced after this many invocations, so cold starts happen in every run. */
-  maxInvocationsPerInstance?: number;
-  /** Chance an environment is retired after an invocation. */
-  retireRate?: number;
-  random?: () => number;
-}
-
-export interface FileOutcome {
-  jobId: string;
-  summary: JobSummary;
-  reports: Record<'results.csv' | 'failed.csv' | 'summary.json', string>;
-  table: string;
-}
-
-export interface RunnerError {
-  fn: string;
-  message: string;
 }
 
 /** The two answers a reassignment request gets. */
 const ANSWER_DETAIL_TYPES: readonly string[] = [DETAIL_TYPES.reassigned, DETAIL_TYPES.reassignmentFailed];
 
-const functionEntry = (name: string) => fileURLToPath(new URL(`../../functions/${name}/app.ts`, import.meta.url));
+export type LocalRunnerOptions = Omit<Extract<WorkerDelivery, { mode: 'twin' }>, 'mode'>;
+
+/** A failure the runner reports: the driver's, or one of the scheduled functions'. */
+export type RunnerError = DriverError;
 
 /**
- * AWS's event delivery, locally, with the deployed stack's sizing (local/twin/sizing.ts): an object
- * put in the bucket invokes the parser with the S3 event shape; the work and priority queues feed
- * worker environments (separate processes with real deadlines) through event source mappings with
- * the stage's batch size, window and maxConcurrency; the schedules run the token refresher and the
- * completion sweeper (an environment of its own, like the worker's).
+ * AWS's event delivery, locally, with the deployed stack's sizing (local/twin/sizing.ts): the
+ * driver (./driver.ts) puts files in the bucket, invokes the parser with the S3 event shape and
+ * feeds the work and priority queues to worker environments (separate processes with real
+ * deadlines) through event source mappings with the stage's batch size, window and
+ * maxConcurrency. Around it, what `npm start` adds: the schedules run the token refresher and the
+ * completion sweeper (an environment of its own, like the worker's), the exporter runs on demand,
+ * and the bus rule hands reassignment requests to the intake.
  */
 export class LocalRunner {
-  readonly workerPool: FunctionPool;
+  readonly driver: LocalDriver;
   readonly exporterPool: FunctionPool;
   readonly sweeperPool: FunctionPool;
-  readonly workPoller: TwinEventSourceMapping;
-  readonly priorityPoller: TwinEventSourceMapping;
-  /** Handler and environment failures (errors, timeouts, crashes, invalid responses), oldest first. */
-  readonly errors: RunnerError[] = [];
-  private readonly errorListeners: ((error: RunnerError) => void)[] = [];
-  private readonly invocationListeners: ((invocation: MappingInvocation) => void)[] = [];
   private refreshTimer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<unknown> | undefined;
@@ -82,17 +58,7 @@ export class LocalRunner {
     const config = loadConfig(stack.env);
     const { sizing } = stack;
     this.store = new JobStore(createAwsClients(config).dynamo, config.TABLE_NAME, { retentionDays: 1 });
-    const report = (error: RunnerError) => this.report(error);
-    this.workerPool = new FunctionPool({
-      functionName: 'dnis-sync-worker',
-      entry: functionEntry('worker'),
-      env: { ...stack.env, ...stack.functionEnv.worker },
-      timeoutMs: sizing.timeoutMs.worker,
-      memoryMb: sizing.config.worker.memoryMb,
-      ...(options.maxInvocationsPerInstance ? { maxInvocationsPerInstance: options.maxInvocationsPerInstance } : {}),
-      ...(options.retireRate ? { retireRate: options.retireRate } : {}),
-      ...(options.random ? { random: options.random } : {}),
-    });
+    this.driver = new LocalDriver(stack, { parser: handlers.parser, worker: { mode: 'twin', ...options } });
     this.exporterPool = new FunctionPool({
       functionName: 'dnis-sync-exporter',
       entry: functionEntry('exporter'),
@@ -107,27 +73,6 @@ export class LocalRunner {
       timeoutMs: sizing.timeoutMs.sweeper,
       memoryMb: sizing.config.parser.memoryMb,
     });
-    const onInvocation = (invocation: MappingInvocation) => {
-      for (const listener of this.invocationListeners) listener(invocation);
-    };
-    this.workPoller = new TwinEventSourceMapping({
-      sqs: stack.sqs,
-      queueUrl: stack.queues.work.url,
-      queueArn: stack.queues.work.arn,
-      pool: this.workerPool,
-      sizing: sizing.queues.work,
-      onInvocation,
-      onError: report,
-    });
-    this.priorityPoller = new TwinEventSourceMapping({
-      sqs: stack.sqs,
-      queueUrl: stack.queues.priority.url,
-      queueArn: stack.queues.priority.arn,
-      pool: this.workerPool,
-      sizing: sizing.queues.priority,
-      onInvocation,
-      onError: report,
-    });
     // The bus rule: requests from allowed sources reach the intake function, as EventBridge delivers them.
     const allowed = new Set(config.EVENT_SOURCES);
     stack.json.subscribers.push(async (event) => {
@@ -137,16 +82,24 @@ export class LocalRunner {
     });
   }
 
+  /** The worker's environments (forked processes): chaos runs kill them, runs read their stats. */
+  get workerPool(): FunctionPool {
+    return this.driver.workerPool;
+  }
+
+  /** Handler and environment failures (errors, timeouts, crashes, invalid responses), oldest first. */
+  get errors(): readonly RunnerError[] {
+    return this.driver.errors;
+  }
+
   /** Called with every handler or environment failure as it happens (the same entries as `errors`). */
   onError(listener: (error: RunnerError) => void): () => void {
-    this.errorListeners.push(listener);
-    return () => this.errorListeners.splice(this.errorListeners.indexOf(listener) >>> 0, 1);
+    return this.driver.onError(listener);
   }
 
   /** Called after every worker invocation the event source mappings make, with its batch and outcome. */
   onInvocation(listener: (invocation: MappingInvocation) => void): () => void {
-    this.invocationListeners.push(listener);
-    return () => this.invocationListeners.splice(this.invocationListeners.indexOf(listener) >>> 0, 1);
+    return this.driver.onInvocation(listener);
   }
 
   /**
@@ -154,8 +107,7 @@ export class LocalRunner {
    * `refresherEveryMinutes`) and the completion sweeper (every scaled sweep interval).
    */
   start(refreshEveryMs = this.stack.sizing.refreshEveryMs, sweepEveryMs = this.stack.sizing.sweepEveryMs): void {
-    this.workPoller.start();
-    this.priorityPoller.start();
+    this.driver.start();
     // reservedConcurrency 1 on AWS: a tick while a sweep is still running is skipped.
     this.sweepTimer = setInterval(() => {
       this.sweeping ??= this.sweeperPool
@@ -180,8 +132,8 @@ export class LocalRunner {
   async stop(): Promise<void> {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    await Promise.all([this.workPoller.stop(), this.priorityPoller.stop()]);
-    await Promise.all([this.workerPool.stop(), this.exporterPool.stop(), this.sweeperPool.stop()]);
+    await this.driver.stop();
+    await Promise.all([this.exporterPool.stop(), this.sweeperPool.stop()]);
   }
 
   /** What the daily schedule does: export every number and its routing, with the drift report. */
@@ -192,18 +144,13 @@ export class LocalRunner {
       throw (outcome.status === 'error' && outcome.error && rebuiltError(outcome.error)) || new Error(`the export failed: ${outcome.message}`);
     }
     const manifest = outcome.value as Record<string, unknown> & { files: Record<string, string> };
-    const bucket = this.stack.env.BUCKET_NAME as string;
     const files: Record<string, string> = {};
-    for (const key of Object.values(manifest.files)) {
-      const object = await this.stack.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      files[key.split('/').at(-1) as string] = (await object.Body?.transformToString('utf-8')) ?? '';
-    }
+    for (const key of Object.values(manifest.files)) files[key.split('/').at(-1) as string] = await this.readObject(key);
     return { manifest, files };
   }
 
   private report(error: RunnerError): void {
-    this.errors.push(error);
-    for (const listener of this.errorListeners) listener(error);
+    this.driver.reportError(error);
   }
 
   /** Puts a reassignment request on the bus and waits for its answer event. */
@@ -244,65 +191,15 @@ export class LocalRunner {
 
   /** An object of the local bucket as text (a saved plan, a report). */
   async readObject(key: string): Promise<string> {
-    const object = await this.stack.s3.send(new GetObjectCommand({ Bucket: this.stack.env.BUCKET_NAME as string, Key: key }));
-    return (await object.Body?.transformToString('utf-8')) ?? '';
+    const text = await this.driver.readObject(key);
+    if (text === undefined) throw new Error(`no object ${key} in the local bucket`);
+    return text;
   }
 
   /** Uploads a file; S3's notification invokes the parser. Resolves when the job's reports exist. */
-  async runFile(key: string, body: Buffer, progress: (line: string) => void = () => undefined): Promise<FileOutcome> {
-    const bucket = this.stack.env.BUCKET_NAME as string;
-    const put =
-      body.length > 8 * 1024 * 1024
-        ? await new Upload({ client: this.stack.s3, params: { Bucket: bucket, Key: key, Body: body } }).done()
-        : await this.stack.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length }));
-    const event = s3ObjectCreatedEvent(bucket, key, { size: body.length, eTag: put.ETag, versionId: put.VersionId });
-    const results = (await this.handlers.parser(event, lambdaContext('dnis-sync-parser', this.stack.sizing.timeoutMs.parser))) as IngestResult[];
-    const result = results[0];
-    if (!result || result.status === 'ignored') throw new Error(`the parser ignored ${key}`);
-    const jobId = result.jobId;
-    let job: JobMeta | undefined;
-    for (;;) {
-      job = await this.store.getJob(jobId);
-      if (job) progress(progressLine(job));
-      if (job && (job.status === 'failed' || (job.status === 'completed' && job.reportedVersion >= job.outcomeVersion))) break;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-    const keys = reportKeys(job);
-    const read = async (objectKey: string) => {
-      const object = await this.stack.s3.send(new GetObjectCommand({ Bucket: bucket, Key: objectKey }));
-      return (await object.Body?.transformToString('utf-8')) ?? '';
-    };
-    const summaryText = await read(keys.summary);
-    const summary = JSON.parse(summaryText) as JobSummary;
-    return {
-      jobId,
-      summary,
-      reports: { 'results.csv': await read(keys.results), 'failed.csv': await read(keys.failed), 'summary.json': summaryText },
-      table: summaryTable(summary),
-    };
+  runFile(key: string, body: Buffer, progress: (line: string) => void = () => undefined): Promise<FileOutcome> {
+    return this.driver.runFile(key, body, progress);
   }
-}
-
-function progressLine(job: JobMeta): string {
-  if (job.status === 'parsing') return 'parsing...';
-  if (job.status === 'failed') return `file refused: ${job.fileError}`;
-  const done = job.processed + job.rejected;
-  const total = job.total || 1;
-  const width = 30;
-  const filled = Math.round((done / total) * width);
-  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${job.total} rows  ${job.apiCalls} RingCX calls`;
-}
-
-export function summaryTable(summary: JobSummary): string {
-  const rows = Object.entries(summary.outcomes);
-  const width = Math.max(7, ...rows.map(([name]) => name.length));
-  const lines = [
-    `${summary.source.key}: ${summary.status}${summary.fileError ? ` (${summary.fileError})` : ''}`,
-    `  ${'outcome'.padEnd(width)}  rows`,
-    ...rows.map(([name, count]) => `  ${name.padEnd(width)}  ${String(count).padStart(4)}`),
-    `  ${'total'.padEnd(width)}  ${String(summary.rows.total).padStart(4)}   (${summary.apiCalls} RingCX calls, ${(summary.durationMs / 1000).toFixed(1)} s)`,
-  ];
-  return lines.join('\n');
 }
 
 /** A RingCX failure from an environment, as the error it was there, so callers can tell what failed. */

@@ -13,7 +13,8 @@ import { isRingCxError } from '../ringcx/errors';
 import type { WorkerDependencies as Dependencies } from '../dependencies';
 import { readCurrentState } from '../ringcx/currentState';
 import { requestIntentKey } from '../store/intents';
-import { type SyncOptions, type SyncRequest, syncRows } from './sync/syncRows';
+import type { SyncOptions, SyncRequest } from './sync/contract';
+import { syncRows } from './sync/syncRows';
 
 /** The outcomes that leave the number where the request asked: answered "DNIS Reassigned". */
 const OUTCOMES_THAT_FULFIL_A_REQUEST = new Set(['reassigned', 'assigned', 'updated', 'unchanged']);

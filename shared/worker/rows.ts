@@ -11,7 +11,8 @@ import type { QueueRecord, RecordVerdict } from '../lambda/sqsRecords';
 import { rowIntentKey } from '../store/intents';
 import { SnapshotSchema } from '../domain/savedPlan';
 import { fingerprintOf, type StateSnapshot } from '../domain/stateFingerprint';
-import { type SyncOptions, type SyncRequest, type SyncResult, syncRows } from './sync/syncRows';
+import type { SyncOptions, SyncRequest, SyncResult } from './sync/contract';
+import { syncRows } from './sync/syncRows';
 
 /** What the invocation lends the work: how long it has left. */
 export interface InvocationLimits {

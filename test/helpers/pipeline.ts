@@ -1,12 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { Context, S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { inject, vi } from 'vitest';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack';
-import { lambdaContext, s3ObjectCreatedEvent } from '../../local/wiring/lambdaEvents';
-import { SqsPoller } from '../../local/wiring/sqsPoller';
+import { type DeliveryOptions, type DrainOptions, LocalDriver } from '../../local/wiring/driver';
 import { LocalRunner, type LocalRunnerOptions } from '../../local/wiring/runner';
 import type { MappingInvocation } from '../../local/twin/eventSourceMapping';
 import type { RingCxSimulator } from '../../local/ringcx-simulator/server';
@@ -18,10 +14,10 @@ type AnyHandler = (event: unknown, context: Context) => Promise<unknown>;
 export interface Pipeline {
   stack: LocalStack;
   bucket: string;
+  /** The local driver, delivering to the worker in this process. */
+  driver: LocalDriver;
   parser: ParserHandler;
   worker: WorkerHandler;
-  workPoller: SqsPoller;
-  priorityPoller: SqsPoller;
   intake: AnyHandler;
   exporter: AnyHandler;
   refresher: AnyHandler;
@@ -30,8 +26,12 @@ export interface Pipeline {
   /** Uploads a file and returns the S3 event S3 would send for it. */
   putCsv(key: string, body: string | Buffer): Promise<S3Event>;
   runParser(event: S3Event): Promise<unknown>;
+  /** Delivers one work-queue batch to the worker; the invocation, or undefined when the queue gave nothing. */
+  pollOnce(options?: DeliveryOptions): Promise<MappingInvocation | undefined>;
   /** Runs worker batches until the work queue stays empty. */
-  drain(maxBatches?: number): Promise<number>;
+  drain(options?: DrainOptions): Promise<number>;
+  /** Called after every worker invocation, with its batch and outcome. */
+  onInvocation(listener: (invocation: MappingInvocation) => void): () => void;
   readObject(key: string): Promise<string | undefined>;
   report(jobResultsPrefix: string): Promise<{ results: string[][]; failed: string; summary: Record<string, unknown> }>;
   queueDepth(url: string): Promise<number>;
@@ -40,13 +40,14 @@ export interface Pipeline {
 
 /**
  * The real chain in-process: fauxqs for S3 and SQS, the shared DynamoDB Local, the local JSON
- * services and the RingCX simulator, with the Lambda handlers imported fresh against them.
+ * services and the RingCX simulator, with the Lambda handlers imported fresh against them and the
+ * local driver delivering the queues to the worker in this process.
  */
 export async function startPipeline(options: LocalStackOptions & { batchSize?: number } = {}): Promise<Pipeline> {
   const stack = await startLocalStack({
     dynamoEndpoint: inject('dynamoEndpoint'),
     tableName: `jobs-${randomUUID().slice(0, 8)}`,
-    // This harness's poller re-shows failed messages itself; the visibility timeout only bounds a lost batch.
+    // In-process delivery re-shows failed messages itself; the visibility timeout only bounds a lost batch.
     visibilityTimeoutSeconds: 2,
     ...options,
   });
@@ -57,88 +58,38 @@ export async function startPipeline(options: LocalStackOptions & { batchSize?: n
   const intake = (await import('../../functions/reassign-intake/app')).handler;
   const exporter = (await import('../../functions/exporter/app')).handler;
   const refresher = (await import('../../functions/token-refresher/app')).handler;
-  const bucket = stack.env.BUCKET_NAME as string;
-  const workPoller = new SqsPoller({
-    sqs: stack.sqs,
-    queueUrl: stack.queues.work.url,
-    queueArn: stack.queues.work.arn,
-    functionName: 'worker',
-    handler: worker,
-    batchSize: options.batchSize ?? 50,
-    batchWindowMs: 200,
-    concurrency: 1,
-    // Failed records come back at once instead of after the visibility timeout: same receive
-    // counting and redrive, without the wait.
-    retryDelayMs: 0,
-  });
-
-  const priorityPoller = new SqsPoller({
-    sqs: stack.sqs,
-    queueUrl: stack.queues.priority.url,
-    queueArn: stack.queues.priority.arn,
-    functionName: 'worker',
-    handler: worker,
-    batchSize: 10,
-    batchWindowMs: 50,
-    concurrency: 1,
-    retryDelayMs: 0,
-  });
-
-  const readObject = async (key: string) => {
-    try {
-      const object = await stack.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      return await object.Body?.transformToString('utf-8');
-    } catch (error) {
-      if ((error as Error).name === 'NoSuchKey') return undefined;
-      throw error;
-    }
-  };
+  const driver = new LocalDriver(stack, { parser, worker: { mode: 'in-process', handler: worker, ...(options.batchSize ? { batchSize: options.batchSize } : {}) } });
 
   return {
     stack,
-    bucket,
+    bucket: driver.bucket,
+    driver,
     parser,
     worker,
-    workPoller,
-    priorityPoller,
     intake,
     exporter,
     refresher,
-    async drainPriority(maxBatches = 100) {
-      let batches = 0;
-      while (batches < maxBatches && (await priorityPoller.pollOnce())) batches += 1;
-      return batches;
+    drainPriority: (maxBatches) => driver.drain('priority', maxBatches === undefined ? {} : { maxBatches }),
+    putCsv: (key, body) => driver.upload(key, body),
+    runParser: (event) => driver.parse(event),
+    pollOnce: (delivery) => driver.pollOnce('work', delivery),
+    drain: (drain) => driver.drain('work', drain),
+    onInvocation: (listener) => driver.onInvocation(listener),
+    readObject: (key) => driver.readObject(key),
+    report: (prefix) => readReports(driver, prefix),
+    queueDepth: (url) => driver.queueDepth(url),
+    async stop() {
+      await driver.stop();
+      await stack.stop();
     },
-    async putCsv(key, body) {
-      const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-      // Large files go up in parts, as the console and the CLI send them.
-      const put =
-        bytes.length > 8 * 1024 * 1024
-          ? await new Upload({ client: stack.s3, params: { Bucket: bucket, Key: key, Body: bytes }, partSize: 5 * 1024 * 1024 }).done()
-          : await stack.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentLength: bytes.length }));
-      return s3ObjectCreatedEvent(bucket, key, { size: bytes.length, eTag: put.ETag, versionId: put.VersionId });
-    },
-    runParser: (event) => parser(event, lambdaContext('parser')),
-    async drain(maxBatches = 1_000) {
-      let batches = 0;
-      while (batches < maxBatches && (await workPoller.pollOnce())) batches += 1;
-      return batches;
-    },
-    readObject,
-    async report(prefix) {
-      const results = (await readObject(`${prefix}/results.csv`)) ?? '';
-      const failed = (await readObject(`${prefix}/failed.csv`)) ?? '';
-      const summary = JSON.parse((await readObject(`${prefix}/summary.json`)) ?? '{}') as Record<string, unknown>;
-      return { results: parseCsv(results), failed, summary };
-    },
-    async queueDepth(url) {
-      const attributes = await stack.sqs.send(
-        new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
-      );
-      return Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0) + Number(attributes.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
-    },
-    stop: () => stack.stop(),
   };
+}
+
+async function readReports(driver: LocalDriver, prefix: string) {
+  const results = (await driver.readObject(`${prefix}/results.csv`)) ?? '';
+  const failed = (await driver.readObject(`${prefix}/failed.csv`)) ?? '';
+  const summary = JSON.parse((await driver.readObject(`${prefix}/summary.json`)) ?? '{}') as Record<string, unknown>;
+  return { results: parseCsv(results), failed, summary };
 }
 
 /** A small RFC 4180 reader for assertions (the system's own reader is under test elsewhere). */
@@ -187,7 +138,7 @@ export interface Twin {
   invocations: MappingInvocation[];
   /** Uploads a file and runs the parser on it (as the S3 notification would); resolves with its job. */
   upload(key: string, csv: string): Promise<{ status: string; jobId: string }>;
-  /** The same, with the notification delivered `copies` times at once (S3 delivers at least once). */
+  /** The same, with the notification delivered twice at once (S3 delivers at least once). */
   uploadNotifiedTwice(key: string, csv: string): Promise<{ status: string; jobId: string }[]>;
   report: Pipeline['report'];
   /** Waits until the job has every row's outcome and its reports are written. */
@@ -214,23 +165,11 @@ export async function startTwin(options: LocalStackOptions & LocalRunnerOptions 
   const intake = (await import('../../functions/reassign-intake/app')).handler;
   const refresher = (await import('../../functions/token-refresher/app')).handler;
   if (options.secretJson) stack.json.setSecret(stack.env.RINGCX_SECRET_ID as string, options.secretJson);
-  const runner = new LocalRunner(stack, { parser, intake, refresher }, options);
+  const { maxInvocationsPerInstance, retireRate, random } = options;
+  const runner = new LocalRunner(stack, { parser, intake, refresher }, { maxInvocationsPerInstance, retireRate, random });
+  const { driver } = runner;
   const invocations: MappingInvocation[] = [];
   runner.onInvocation((invocation) => invocations.push(invocation));
-  const { JobStore } = await import('../../shared/store/jobStore');
-  const { createAwsClients } = await import('../../shared/aws/clients');
-  const { loadConfig } = await import('../../shared/config');
-  const config = loadConfig(stack.env);
-  const store = new JobStore(createAwsClients(config).dynamo, config.TABLE_NAME, { retentionDays: 1 });
-  const bucket = stack.env.BUCKET_NAME as string;
-  const notify = async (key: string, csv: string, copies: number) => {
-    const bytes = Buffer.from(csv, 'utf8');
-    const put = await stack.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentLength: bytes.length }));
-    const event = s3ObjectCreatedEvent(bucket, key, { size: bytes.length, eTag: put.ETag, versionId: put.VersionId });
-    const context = () => lambdaContext('dnis-sync-parser', stack.sizing.timeoutMs.parser);
-    const results = await Promise.all(Array.from({ length: copies }, () => parser(event, context())));
-    return results.flat() as { status: string; jobId: string }[];
-  };
   runner.start();
   return {
     stack,
@@ -238,27 +177,14 @@ export async function startTwin(options: LocalStackOptions & LocalRunnerOptions 
     sim: stack.simulator as RingCxSimulator,
     invocations,
     async upload(key, csv) {
-      const [result] = await notify(key, csv, 1);
+      const [result] = await driver.submit(key, csv);
       if (!result) throw new Error('parser returned nothing');
-      return result;
+      return result as { status: string; jobId: string };
     },
-    uploadNotifiedTwice: (key, csv) => notify(key, csv, 2),
-    async report(prefix) {
-      const read = async (key: string) => {
-        const object = await stack.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-        return (await object.Body?.transformToString('utf-8')) ?? '';
-      };
-      const summary = JSON.parse(await read(`${prefix}/summary.json`)) as Record<string, unknown>;
-      return { results: parseCsv(await read(`${prefix}/results.csv`)), failed: await read(`${prefix}/failed.csv`), summary };
-    },
+    uploadNotifiedTwice: async (key, csv) => (await driver.submit(key, csv, 2)) as { status: string; jobId: string }[],
+    report: (prefix) => readReports(driver, prefix),
     async waitForJob(jobId, timeoutMs = 600_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const job = await store.getJob(jobId);
-        if (job && (job.status === 'failed' || (job.status === 'completed' && job.reportedVersion >= job.outcomeVersion))) return;
-        if (Date.now() > deadline) throw new Error(`job ${jobId} not finished after ${timeoutMs} ms: ${JSON.stringify(job && { status: job.status, processed: job.processed, total: job.total })}; errors ${JSON.stringify(runner.errors.slice(-5))}`);
-        await new Promise((resolve) => setTimeout(resolve, 250));
-      }
+      await driver.waitForJob(jobId, { timeoutMs });
     },
     async stop() {
       await runner.stop();

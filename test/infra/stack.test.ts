@@ -32,7 +32,7 @@ describe.each(Object.values(STAGES))('stack for stage $stage', (config) => {
       'dnis-sync-worker',
     ]);
     for (const f of functions) {
-      expect(f.Properties.Dependencies).toBe('nodejs22.x');
+      expect(f.Properties.Runtime).toBe('nodejs22.x');
       expect(f.Properties.Environment.Variables).toMatchObject({ NODE_OPTIONS: '--enable-source-maps', POWERTOOLS_METRICS_NAMESPACE: 'DnisSync', RINGCX_SELF_LOGIN: 'false' });
     }
   });

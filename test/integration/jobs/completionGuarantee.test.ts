@@ -2,7 +2,6 @@ import { DeleteMessageBatchCommand, PurgeQueueCommand, ReceiveMessageCommand, Se
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RingCxSimulator } from '../../../local/ringcx-simulator/server';
 import { lambdaContext } from '../../../local/wiring/lambdaEvents';
-import { SqsPoller } from '../../../local/wiring/sqsPoller';
 import type { SweepResult } from '../../../shared/sweeper/sweeper';
 import type { JobStore } from '../../../shared/store/jobStore';
 import { readRun, runFile, startIngestPipeline } from '../../helpers/ingest';
@@ -85,28 +84,15 @@ describe('completion guarantee', () => {
   it('settles a row whose last delivery died (invocation killed mid-call), completes the job within the bound, and a redrive still gets the real outcome', async () => {
     sim.setKnobs({ faults: { errorRate: 1 } });
     const parsed = await parse('incoming/crash.csv', file(5000, 1));
-    expect(await pipeline.workPoller.pollOnce()).toBe(true);
-    expect(await pipeline.workPoller.pollOnce()).toBe(true);
+    expect(await pipeline.pollOnce()).toBeDefined();
+    expect(await pipeline.pollOnce()).toBeDefined();
 
     // The last allowed receive: RingCX hangs and the invocation is killed, as a Lambda timeout
     // kills it. Nothing in the worker gets to record an outcome.
     sim.setKnobs({ faults: { errorRate: 0, timeoutRate: 1, hangMs: 600_000 } });
-    const killed: unknown[] = [];
-    const killing = new SqsPoller({
-      sqs: pipeline.stack.sqs,
-      queueUrl: pipeline.stack.queues.work.url,
-      queueArn: pipeline.stack.queues.work.arn,
-      functionName: 'worker',
-      handler: (event, context) =>
-        Promise.race([pipeline.worker(event, context), sleep(1_500).then(() => Promise.reject(new Error('Task timed out after 1.50 seconds')))]),
-      batchSize: 10,
-      batchWindowMs: 200,
-      concurrency: 1,
-      retryDelayMs: 0,
-      onError: (error) => killed.push(error),
-    });
-    expect(await killing.pollOnce()).toBe(true);
-    expect(killed).toHaveLength(1);
+    const killed = await pipeline.pollOnce({ killAfterMs: 1_500 });
+    expect(killed?.outcome).toEqual({ status: 'timeout', message: 'Task timed out after 1.50 seconds' });
+    expect(killed?.deleted).toEqual([]);
     sim.setKnobs({ faults: { timeoutRate: 0 } });
     const killedAt = Date.now();
     await pipeline.drain();

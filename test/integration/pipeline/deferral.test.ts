@@ -1,7 +1,5 @@
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { SQSBatchResponse } from 'aws-lambda';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { lambdaContext } from '../../../local/wiring/lambdaEvents';
-import { SqsPoller } from '../../../local/wiring/sqsPoller';
 import { outcomeTenant, readRun } from '../../helpers/ingest';
 import { startIngestPipeline } from '../../helpers/ingest';
 import type { Pipeline } from '../../helpers/pipeline';
@@ -31,31 +29,24 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => pipeline?.stop());
 
-/** A worker mapping whose invocations last `timeoutMs`, recording every delivery it hands over. */
-function shortPoller(timeoutMs: number) {
+/** Worker deliveries whose invocations last `timeoutMs`, recording every record they hand over. */
+function shortDeliveries(timeoutMs: number) {
   const deliveries: { receiveCount: number; deferrals: number; line: number }[] = [];
   const failures: string[] = [];
-  const poller = new SqsPoller({
-    sqs: pipeline.stack.sqs,
-    queueUrl: pipeline.stack.queues.work.url,
-    queueArn: pipeline.stack.queues.work.arn,
-    functionName: 'worker',
-    handler: async (event: SQSEvent) => {
-      for (const record of event.Records) {
-        const body = JSON.parse(record.body) as { line: number; deferrals?: number };
-        deliveries.push({ receiveCount: Number(record.attributes.ApproximateReceiveCount), deferrals: body.deferrals ?? 0, line: body.line });
-      }
-      const response = (await pipeline.worker(event, lambdaContext('worker', timeoutMs))) as SQSBatchResponse;
-      failures.push(...response.batchItemFailures.map((f) => f.itemIdentifier));
-      return response;
-    },
-    batchSize: 50,
-    batchWindowMs: 200,
-    concurrency: 1,
-    retryDelayMs: 0,
-  });
   const drain = async () => {
-    for (let batches = 0; batches < 200 && (await poller.pollOnce()); batches++);
+    const stopRecording = pipeline.onInvocation(({ messages, outcome }) => {
+      for (const message of messages) {
+        const body = JSON.parse(message.Body ?? '{}') as { line: number; deferrals?: number };
+        deliveries.push({ receiveCount: Number(message.Attributes?.ApproximateReceiveCount), deferrals: body.deferrals ?? 0, line: body.line });
+      }
+      if (outcome.status !== 'ok') failures.push(...messages.map((m) => `${m.MessageId}: ${outcome.message}`));
+      else failures.push(...(outcome.value as SQSBatchResponse).batchItemFailures.map((f) => f.itemIdentifier));
+    });
+    try {
+      await pipeline.drain({ timeoutMs, maxBatches: 200 });
+    } finally {
+      stopRecording();
+    }
   };
   return { deliveries, failures, drain };
 }
@@ -64,7 +55,7 @@ it('hands rows it cannot start before the deadline on as fresh messages: every m
   const lines = ['dnis,description,target_type,target_id,on_conflict', ...Array.from({ length: MOVES }, (_, i) => `${live(i)},moved,queue,4503,reassign`)];
   const event = await pipeline.putCsv('incoming/deferred-moves.csv', lines.join('\n'));
   const [parse] = (await pipeline.runParser(event)) as { status: string; jobId: string }[];
-  const worker = shortPoller(3_000);
+  const worker = shortDeliveries(3_000);
   await worker.drain();
 
   const run = await readRun(pipeline, 'incoming/deferred-moves.csv', parse as { status: string; jobId: string });
@@ -84,7 +75,7 @@ it('a row that never fits is handed on a bounded number of times, then ends as f
   const event = await pipeline.putCsv('incoming/never-fits.csv', ['dnis,description,target_type,target_id,on_conflict', `${dnis},moved,queue,4503,reassign`].join('\n'));
   const [parse] = (await pipeline.runParser(event)) as { status: string; jobId: string }[];
   // Less time than the engine's safety margin: not even the first read is started.
-  const worker = shortPoller(300);
+  const worker = shortDeliveries(300);
   await worker.drain();
 
   const run = await readRun(pipeline, 'incoming/never-fits.csv', parse as { status: string; jobId: string });

@@ -200,12 +200,7 @@ describe('bad and repeated input', () => {
     await sqs.send(new SendMessageBatchCommand({ QueueUrl: queues.work.url, Entries: messages.map((m, i) => ({ Id: String(i), MessageBody: m.Body ?? '' })) }));
     await sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: queues.work.url, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '', VisibilityTimeout: 0 })) }));
     // Small batches, so the copies land both in the same batch and in later ones.
-    pipeline.workPoller['options'].batchSize = 2;
-    try {
-      await pipeline.drain();
-    } finally {
-      pipeline.workPoller['options'].batchSize = 50;
-    }
+    await pipeline.drain({ batchSize: 2 });
     const creates = sim.state.events.filter((e) => e.kind === 'create' || e.kind === 'duplicate-create');
     expect(creates.map((e) => `${e.kind}:${e.dnis}`).sort()).toEqual(['create:12125550194', 'create:12125550195']);
     // The one allowed move (remove, then assign: the default unassign-first mode), exactly once.

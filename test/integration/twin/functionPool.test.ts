@@ -52,7 +52,7 @@ it('SIGKILLs an invocation that outlives its timeout; the next invocation is a c
 
 it('reports handler errors and environments killed from outside, and retires environments after their quota', { timeout: 120_000 }, async () => {
   pool = new FunctionPool({ functionName: 'probe', entry, env: {}, timeoutMs: 10_000, maxInvocationsPerInstance: 2 });
-  expect(await pool.invoke({ fail: 'boom' })).toEqual({ status: 'error', message: 'Error: boom' });
+  expect(await pool.invoke({ fail: 'boom' })).toEqual({ status: 'error', message: 'Error: boom', error: { name: 'Error', message: 'boom' } });
   const second = (await pool.invoke({})) as { status: 'ok'; value: Probe };
   expect(second.value.invocations).toBe(2);
   const third = (await pool.invoke({})) as { status: 'ok'; value: Probe };

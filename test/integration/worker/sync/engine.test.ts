@@ -7,7 +7,8 @@ import { type RingCxSimulator, startRingCxSimulator } from '../../../../local/ri
 import type { DesiredRow, Target } from '../../../../shared/domain/desiredRow';
 import { DynamoIntentStore, rowIntentKey } from '../../../../shared/store/intents';
 import { type CallRecord, withCallDeadline } from '../../../../shared/ringcx/transport';
-import { type SyncOptions, type SyncRequest, type SyncResult, syncRows } from '../../../../shared/worker/sync/syncRows';
+import type { SyncOptions, SyncRequest, SyncResult } from '../../../../shared/worker/sync/contract';
+import { syncRows } from '../../../../shared/worker/sync/syncRows';
 import { limiterFor, testClient } from '../../../helpers/ringcx';
 import { seededRandom } from '../../../helpers/random';
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { fingerprintOf } from '../../../../shared/domain/stateFingerprint';
 import { MemoryIntentStore } from '../../../../shared/store/intents';
-import { type SyncOptions, type SyncRequest, type SyncResult, syncRows } from '../../../../shared/worker/sync/syncRows';
+import type { SyncOptions, SyncRequest, SyncResult } from '../../../../shared/worker/sync/contract';
+import { syncRows } from '../../../../shared/worker/sync/syncRows';
 import { FakeRingCx, Killed, queue, row } from './fakeRingCx';
 
 const base: SyncOptions = { maxArray: 100, maxRows: 1000, reassignMode: 'unassign-first' };

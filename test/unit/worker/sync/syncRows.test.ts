@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryIntentStore } from '../../../../shared/store/intents';
-import { type SyncOptions, type SyncRequest, type SyncResult, syncRows } from '../../../../shared/worker/sync/syncRows';
+import type { SyncOptions, SyncRequest, SyncResult } from '../../../../shared/worker/sync/contract';
+import { syncRows } from '../../../../shared/worker/sync/syncRows';
 import { FakeRingCx, Killed, queue, row } from './fakeRingCx';
 
 const base: SyncOptions = { maxArray: 100, maxRows: 1000, reassignMode: 'unassign-first' };
@@ -305,5 +306,51 @@ describe('sync engine: a refused move', () => {
     // remove answered → failed assign → re-read → assign answered: three calls of 10 ms.
     expect(done(results.get('x')).unroutedMs).toBe(30);
     expect(fake.assignments.get('12125550601')).toEqual(queue(4502));
+  });
+});
+
+describe('sync engine: a number this call unrouted is finished before the call ends', () => {
+  const tight = (fake: FakeRingCx, budgetMs: number): SyncOptions => ({
+    ...base,
+    remainingMs: fake.remainingMs(budgetMs),
+    pace: fake.pace(),
+    deadlineMarginMs: 2_000,
+    now: () => fake.clock,
+  });
+
+  it('a removal whose answer was lost, found to have stood, is finished on the margin', async () => {
+    const fake = new FakeRingCx(1_000);
+    fake.seed('12125550610', queue(4501));
+    fake.arm('removeAssignment', { kind: 'after', status: 503 });
+    // read, remove (answer lost), re-read: 3 s of 5; the assign no longer fits before the 2 s margin, but it
+    // is owed to a number this call may have unrouted, and takes the margin.
+    const results = await syncRows(fake.client, [{ key: 'x', row: row('12125550610', queue(4502)), mode: 'apply' }], tight(fake, 5_000));
+    expect(done(results.get('x'))).toMatchObject({ outcome: 'reassigned' });
+    expect(fake.assignments.get('12125550610')).toEqual(queue(4502));
+    expect(fake.unassignedSpans.filter((span) => span.to === undefined)).toEqual([]);
+    expect(fake.clock).toBeLessThanOrEqual(5_000);
+  });
+
+  it('a removal refused outright owes nothing: the row waits, still on its old target', async () => {
+    const fake = new FakeRingCx(1_000);
+    fake.seed('12125550611', queue(4501));
+    fake.arm('removeAssignment', { kind: 'before', status: 503 });
+    const results = await syncRows(fake.client, [{ key: 'x', row: row('12125550611', queue(4502)), mode: 'apply' }], tight(fake, 6_000));
+    expect(results.get('x')).toMatchObject({ status: 'retry' });
+    expect(fake.assignments.get('12125550611')).toEqual(queue(4501));
+    expect(fake.unassignedSpans).toEqual([]);
+  });
+
+  it('when the re-read after a failed assign fails too, the owed assignment is sent without it', async () => {
+    const fake = new FakeRingCx(10);
+    fake.seed('12125550612', queue(4501));
+    fake.arm('assign', { kind: 'before', status: 503 });
+    fake.onCall = (endpoint) => {
+      if (endpoint === 'assign' && fake.count('findMany') === 1) fake.arm('findMany', { kind: 'before', status: 503 });
+    };
+    const results = await syncRows(fake.client, [{ key: 'x', row: row('12125550612', queue(4502)), mode: 'apply' }], { ...base, now: () => fake.clock });
+    expect(done(results.get('x'))).toMatchObject({ outcome: 'reassigned', before: { target: queue(4501) }, after: queue(4502) });
+    expect(fake.assignments.get('12125550612')).toEqual(queue(4502));
+    expect(fake.unassignedSpans.filter((span) => span.to === undefined)).toEqual([]);
   });
 });

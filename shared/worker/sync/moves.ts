@@ -1,0 +1,184 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Target } from '../../domain/desiredRow';
+import type { Action, CurrentAssignment } from '../../domain/planner';
+import { logger, metrics } from '../../observability/powertools';
+import type { RingCxClient } from '../../ringcx/client';
+import { isRingCxError } from '../../ringcx/errors';
+import type { SyncOptions, SyncRequest, SyncResult } from './contract';
+import type { IntentBook } from './intentBook';
+import { hasPrecondition, stillAsExpected } from './preconditions';
+import { type AssignmentAction, type UnroutedSince, type Work, actionsOf, assignmentAction, clockOf, describe, itemOf, stop } from './work';
+
+/**
+ * Work done one number at a time: unassigns, moves that remove first, tracking numbers. A move's
+ * two calls go back to back, and a number this call unrouted is given its new target before the
+ * call ends, whatever else fails.
+ */
+
+export async function applyUnit(client: RingCxClient, w: Work, options: SyncOptions, intents: IntentBook, unroutedSince: UnroutedSince): Promise<void> {
+  const unassign = actionsOf(w, 'unassign')[0];
+  const reassign = actionsOf(w, 'reassign')[0];
+  if ((unassign || reassign) && hasPrecondition(w.request) && !(await stillAsExpected(client, w, intents))) return;
+  if (unassign) {
+    await remove(client, w, unassign.from);
+    return;
+  }
+  if (reassign) {
+    await move(client, w, reassign, options, unroutedSince);
+    return;
+  }
+  const assignment = assignmentAction(w) as AssignmentAction;
+  try {
+    await assignTracking(client, w, assignment.target);
+    finishGap(w, options, unroutedSince);
+  } catch (error) {
+    if (!isRingCxError(error)) throw error;
+    // A 409 on a new tracking number: someone assigned the number since the search; re-plan.
+    stop(w, error, assignment.kind === 'assign');
+  }
+}
+
+/** Remove, then assign, back to back; the time between the two answers is the unrouted gap. */
+export async function move(client: RingCxClient, w: Work, action: Extract<Action, { kind: 'reassign' }>, options: SyncOptions, unroutedSince: UnroutedSince): Promise<void> {
+  const now = clockOf(options);
+  // Both calls' turns are taken first, so the assign leaves as soon as the remove is answered.
+  await client.transport?.limiter?.reserve(2);
+  const removing = now();
+  if (!(await remove(client, w, action.from))) {
+    // The removal may have stood without its answer: until a read says otherwise, the number is
+    // treated as unrouted by this call, so its assignment is owed before the invocation ends.
+    if (w.lostAnswer) unroutedSince.set(w.request.key, { since: removing, move: action });
+    return;
+  }
+  const removedAt = now();
+  try {
+    if (action.target.type === 'trackingGroup') {
+      await assignTracking(client, w, action.target);
+    } else {
+      await client.assign(action.target.type, action.target.id, [{ dnis: w.request.row.dnis, ...action.item }]);
+    }
+  } catch (error) {
+    if (!isRingCxError(error)) throw error;
+    if (error.status === 409 || error.retryable) {
+      // Someone routed the number meanwhile, the answer was lost, or RingCX is struggling: a fresh
+      // read decides at once, and the next round finishes the move (reported `reassigned`, with
+      // its whole gap). Waiting for a redelivery would leave the number unrouted meanwhile.
+      w.error = error;
+      w.stopped = 'replan';
+      w.lostAnswer = error.status !== 409;
+      unroutedSince.set(w.request.key, { since: removedAt, move: action });
+      return;
+    }
+    // RingCX refused the new target for good: put the number back where it was.
+    const restored = await putBack(client, w, action.from);
+    if (restored) w.unroutedMs = now() - removedAt;
+    w.error = error;
+    w.stopped = 'failed';
+    w.done.push(restored ? `put back on ${describe(action.from)} after the new target was refused` : `could not put it back on ${describe(action.from)}: the number is unassigned`);
+    logGap(w, restored ? 'put back' : 'left unassigned');
+    return;
+  }
+  w.unroutedMs = now() - removedAt;
+  w.done.push(`moved to ${action.target.type}:${action.target.id}`);
+  logGap(w, 'moved');
+}
+
+/**
+ * The last resort for numbers this call unrouted when no fresh read can be had (the read failed,
+ * or the rounds ran out): their new assignment is sent as it stands. That is safe without a read:
+ * an unrouted number gains the target its row asked for, and a number whose removal did not stand
+ * after all is either moved there too (what the row asked) or refused with a 409, changing nothing.
+ * Tracking numbers are left to the redelivery: creating one blind could create it twice.
+ */
+export async function finishOwedMoves(
+  client: RingCxClient,
+  pending: SyncRequest[],
+  unroutedSince: UnroutedSince,
+  options: SyncOptions,
+  results: Map<string, SyncResult>,
+): Promise<Set<string>> {
+  const finished = new Set<string>();
+  for (const request of pending) {
+    const owed = unroutedSince.get(request.key);
+    if (!owed) continue;
+    const { target, item, from } = owed.move;
+    if (target.type === 'trackingGroup') continue;
+    try {
+      await client.assign(target.type, target.id, [{ dnis: request.row.dnis, ...item }]);
+    } catch (error) {
+      if (!isRingCxError(error)) throw error;
+      // A 409: the number is routed after all (its removal never stood, or someone routed it).
+      if (error.status !== 409) logger.error('a number this invocation unrouted could not be given its new target; its redelivery will', { dnis: request.row.dnis, error: error.summary });
+      continue;
+    }
+    const unroutedMs = clockOf(options)() - owed.since;
+    metrics.addMetric('UnroutedGapMs', MetricUnit.Milliseconds, Math.round(unroutedMs));
+    logger.info('number moved by remove-then-assign', { dnis: request.row.dnis, result: 'moved without a re-read', unroutedMs: Math.round(unroutedMs) });
+    results.set(request.key, { status: 'done', outcome: 'reassigned', detail: `moved from ${describe(from)} to ${target.type}:${target.id}`, before: from, after: target, unroutedMs });
+    finished.add(request.key);
+  }
+  return finished;
+}
+
+/** A move whose assignment came in a later round than its removal: the gap runs from the removal. */
+export function finishGap(w: Work, options: SyncOptions, unroutedSince: UnroutedSince) {
+  const owed = unroutedSince.get(w.request.key);
+  if (owed === undefined) return;
+  w.unroutedMs = clockOf(options)() - owed.since;
+  logGap(w, 'moved after a re-read');
+}
+
+/** The unrouted gap of one number, as a metric (its distribution is what matters) and a log line. */
+export function logGap(w: Work, result: 'moved' | 'moved after a re-read' | 'moved without a re-read' | 'put back' | 'left unassigned') {
+  const unroutedMs = Math.round(w.unroutedMs ?? 0);
+  metrics.addMetric('UnroutedGapMs', MetricUnit.Milliseconds, unroutedMs);
+  logger.info('number moved by remove-then-assign', { dnis: w.request.row.dnis, result, unroutedMs });
+}
+
+export async function remove(client: RingCxClient, w: Work, from: CurrentAssignment): Promise<boolean> {
+  try {
+    await client.removeAssignment(w.request.row.dnis);
+    w.done.push(`removed from ${describe(from)}`);
+    return true;
+  } catch (error) {
+    if (!isRingCxError(error)) throw error;
+    // A removal is safe to repeat, so the transport already retried it; after a lost answer the
+    // next read shows whether it stood (and a half-done move is then finished).
+    stop(w, error, false);
+    return false;
+  }
+}
+
+export async function putBack(client: RingCxClient, w: Work, from: CurrentAssignment): Promise<boolean> {
+  const item = { isActive: from.isActive ?? true, ...(from.description !== undefined ? { dnisDescription: from.description } : {}) };
+  try {
+    if (from.target.type === 'trackingGroup') {
+      if (from.tracId === undefined) return false;
+      await client.updateTracNumber(w.request.row.accountId, from.target.id, from.tracId, { assignedDnis: { dnis: w.request.row.dnis, ...item } });
+    } else {
+      await client.assign(from.target.type, from.target.id, [{ dnis: w.request.row.dnis, ...item }]);
+    }
+    return true;
+  } catch (error) {
+    if (!isRingCxError(error)) throw error;
+    logger.error('a number could not be put back after its move was refused; it is unassigned', { dnis: w.request.row.dnis, from: describe(from), error: error.summary });
+    return false;
+  }
+}
+
+export async function assignTracking(client: RingCxClient, w: Work, target: Target): Promise<void> {
+  const row = w.request.row;
+  const item = itemOf(w);
+  const update = actionsOf(w, 'updateAssignment')[0];
+  if (update?.tracId) {
+    await client.updateTracNumber(row.accountId, target.id, update.tracId, {
+      ...(item.dnisDescription !== undefined ? { description: item.dnisDescription } : {}),
+      assignedDnis: { dnis: row.dnis, ...item },
+    });
+  } else {
+    await client.createTracNumber(row.accountId, target.id, {
+      description: item.dnisDescription ?? row.description ?? row.e164,
+      assignedDnis: { dnis: row.dnis, ...item },
+    });
+  }
+}
