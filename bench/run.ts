@@ -20,6 +20,7 @@ import { LocalDriver } from '../local/wiring/driver';
 import type { RingCxSimulator } from '../local/ringcx-simulator/server';
 import { staticTokenProvider } from '../shared/ringcx/auth/tokenProvider';
 import { RingCxClient } from '../shared/ringcx/client';
+import { DETAIL_TYPES } from '../shared/contracts';
 
 const sections = process.argv.slice(2);
 const wants = (name: string) => sections.length === 0 || sections.includes(name);
@@ -90,8 +91,8 @@ async function requestsSection(stack: LocalStack) {
   // Unthrottled, so this section measures calls per number, not pacing (the throughput section does that).
   sim.setKnobs({ rateLimit: { budget: 1_000_000 }, latencyMs: 0 });
   Object.assign(process.env, stack.env, { RINGCX_REQUESTS_PER_WINDOW: '1000000', POWERTOOLS_LOG_LEVEL: 'ERROR' });
-  const parser = (await import('../functions/parser/app')).handler as never;
-  const worker = (await import('../functions/worker/app')).handler as never;
+  const parser = (await import('../functions/parser/app')).handler;
+  const worker = (await import('../functions/worker/app')).handler;
   // Batches of 100 in this process: this section counts requests, not instances or deadlines.
   const driver = new LocalDriver(stack, { parser, worker: { mode: 'in-process', handler: worker, batchSize: 100 } });
   const csv = ['dnis,description,target_type,target_id', ...Array.from({ length: numbers }, (_, i) => `${benchNumber(i)},Bench ${i},queue,${4501 + (i % 5)}`)].join('\n');
@@ -199,8 +200,8 @@ async function throughputSection() {
     Object.assign(process.env, tStack.env);
     const { LocalRunner } = await import('../local/wiring/runner');
     const handlers = {
-      parser: (await import('../functions/parser/app')).handler as never,
-      intake: (await import('../functions/reassign-intake/app')).handler as never,
+      parser: (await import('../functions/parser/app')).handler,
+      intake: (await import('../functions/reassign-intake/app')).handler,
     };
     const runner = new LocalRunner(tStack, handlers);
     runner.start();
@@ -222,7 +223,7 @@ async function throughputSection() {
       Array.from({ length: 20 }, async (_, i) => {
         const put = performance.now();
         const answer = await runner.reassign({ dnis: `1212955${1000 + i}`, target: { type: 'queue', id: 4503 }, requestedBy: 'bench', reason: 'latency under load' }, 600_000);
-        return { ms: performance.now() - put, ok: answer.detailType === 'DNIS Reassigned' };
+        return { ms: performance.now() - put, ok: answer.detailType === DETAIL_TYPES.reassigned };
       }),
     );
     const eventsAnsweredAt = performance.now();

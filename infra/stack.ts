@@ -34,6 +34,7 @@ import {
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { FUNCTION_BUNDLING, ROOT } from './bundling';
+import { DETAIL_TYPES, type FunctionName, type Outcome, METRIC_NAMES, METRICS_NAMESPACE, rowsMetricName, SERVICE_NAMES, SYSTEM_EVENT_SOURCE } from '../shared/contracts';
 import { JOB_TABLE } from '../shared/store/table';
 import { ringcxBudget, type StageConfig } from './config';
 import { CompletionSweeper } from './sweeper';
@@ -72,8 +73,7 @@ export const TABLE_ACTIONS = {
   ],
 } as const;
 
-/** The source of the events this system puts on its bus (completions, drift, answers). */
-export const SYSTEM_EVENT_SOURCE = 'dnis-sync';
+export { SYSTEM_EVENT_SOURCE };
 const READ_ONLY_TABLE_ACTIONS = new Set(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem']);
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 
@@ -209,7 +209,7 @@ export class DnisSyncStack extends Stack {
 
     const commonEnv: Record<string, string> = {
       NODE_OPTIONS: '--enable-source-maps',
-      POWERTOOLS_METRICS_NAMESPACE: 'DnisSync',
+      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       POWERTOOLS_LOG_LEVEL: prod ? 'INFO' : 'DEBUG',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       RINGCX_BASE_URL: config.ringcxBaseUrl,
@@ -236,6 +236,7 @@ export class DnisSyncStack extends Stack {
 
     const fn = (
       name: string,
+      service: FunctionName,
       entry: string,
       options: {
         timeoutSeconds: number;
@@ -262,7 +263,7 @@ export class DnisSyncStack extends Stack {
         ...(options.ephemeralStorageGb ? { ephemeralStorageSize: Size.gibibytes(options.ephemeralStorageGb) } : {}),
         ...(options.reservedConcurrency ? { reservedConcurrentExecutions: options.reservedConcurrency } : {}),
         logGroup,
-        environment: { ...commonEnv, POWERTOOLS_SERVICE_NAME: `dnis-sync-${name.toLowerCase()}`, ...options.env },
+        environment: { ...commonEnv, POWERTOOLS_SERVICE_NAME: SERVICE_NAMES[service], ...options.env },
         ...FUNCTION_BUNDLING,
       });
       new cloudwatch.Alarm(this, `${name}Errors`, {
@@ -292,21 +293,21 @@ export class DnisSyncStack extends Stack {
       return f;
     };
 
-    const parser = fn('Parser', 'functions/parser/app.ts', {
+    const parser = fn('Parser', 'parser', 'functions/parser/app.ts', {
       timeoutSeconds: config.parser.timeoutSeconds,
       memoryMb: config.parser.memoryMb,
       ephemeralStorageGb: config.parser.ephemeralStorageGb,
       asyncRetries: 2,
     });
-    const worker = fn('Worker', 'functions/worker/app.ts', {
+    const worker = fn('Worker', 'worker', 'functions/worker/app.ts', {
       timeoutSeconds: config.worker.timeoutSeconds,
       memoryMb: config.worker.memoryMb,
       // Instances = both queues' maxConcurrency, so each instance's slice of the budget holds.
       reservedConcurrency: budget.workerInstances,
       env: { RINGCX_REQUESTS_PER_WINDOW: String(budget.perWorker), RINGCX_WINDOW_MS: '60000' },
     });
-    const intake = fn('ReassignIntake', 'functions/reassign-intake/app.ts', { timeoutSeconds: 30, memoryMb: 256, asyncRetries: 2 });
-    const exporter = fn('Exporter', 'functions/exporter/app.ts', {
+    const intake = fn('ReassignIntake', 'intake', 'functions/reassign-intake/app.ts', { timeoutSeconds: 30, memoryMb: 256, asyncRetries: 2 });
+    const exporter = fn('Exporter', 'exporter', 'functions/exporter/app.ts', {
       timeoutSeconds: config.exporter.timeoutSeconds,
       memoryMb: config.exporter.memoryMb,
       reservedConcurrency: 1,
@@ -315,7 +316,7 @@ export class DnisSyncStack extends Stack {
       asyncRetries: 1,
     });
     // The next scheduled run comes within minutes; a retry would only race it for the lease.
-    const refresher = fn('TokenRefresher', 'functions/token-refresher/app.ts', { timeoutSeconds: 60, memoryMb: 256, reservedConcurrency: 1, asyncRetries: 0 });
+    const refresher = fn('TokenRefresher', 'refresher', 'functions/token-refresher/app.ts', { timeoutSeconds: 60, memoryMb: 256, reservedConcurrency: 1, asyncRetries: 0 });
 
     // ---- wiring and least privilege ----
     // approved/<planId>.json starts the apply of a saved plan (shared/parser/applyPlan.ts).
@@ -389,7 +390,7 @@ export class DnisSyncStack extends Stack {
     const reassignmentRule = new events.Rule(this, 'ReassignmentRule', {
       eventBus: bus,
       description: 'Reassignment requests from trusted senders only',
-      eventPattern: { detailType: ['DNIS Reassignment Requested'], source: config.eventSources },
+      eventPattern: { detailType: [DETAIL_TYPES.reassignmentRequested], source: config.eventSources },
       targets: [new eventTargets.LambdaFunction(intake, { deadLetterQueue: eventsDlq, retryAttempts: 8, maxEventAge: Duration.hours(24) })],
     });
 
@@ -429,7 +430,7 @@ export class DnisSyncStack extends Stack {
     const exportIncompleteRule = new events.Rule(this, 'ExportIncompleteRule', {
       eventBus: bus,
       description: 'The export could not cover every account',
-      eventPattern: { detailType: ['DNIS Export Incomplete'], source: [SYSTEM_EVENT_SOURCE] },
+      eventPattern: { detailType: [DETAIL_TYPES.exportIncomplete], source: [SYSTEM_EVENT_SOURCE] },
       // As a role of its own, so the key policy needs no unconditioned statement for EventBridge.
       targets: [new eventTargets.SnsTopic(topic, { authorizeUsingRole: true, deadLetterQueue: eventsDlq, retryAttempts: 8, maxEventAge: Duration.hours(24) })],
     });
@@ -465,21 +466,21 @@ export class DnisSyncStack extends Stack {
       new cloudwatch.Metric({ namespace: 'AWS/Events', metricName, dimensionsMap: { EventBusName: bus.eventBusName, RuleName: rule.ruleName }, statistic: 'Sum', period: Duration.minutes(5) });
     alarm('ReassignmentRuleFailedInvocations', ruleMetric(reassignmentRule, 'FailedInvocations'), 'The reassignment rule could not deliver requests to the intake (they are in the events DLQ, or lost)');
     alarm('ReassignmentRuleDlqFailures', ruleMetric(reassignmentRule, 'InvocationsFailedToBeSentToDlq'), 'Reassignment requests the rule could neither deliver nor put in the events DLQ: lost');
-    alarm('ExportIncomplete', ruleMetric(exportIncompleteRule, 'TriggeredRules'), 'DNIS Export Incomplete: the export did not cover every account (the event was mailed to this topic)');
+    alarm('ExportIncomplete', ruleMetric(exportIncompleteRule, 'TriggeredRules'), `${DETAIL_TYPES.exportIncomplete}: the export did not cover every account (the event was mailed to this topic)`);
     const scheduleMetric = (metric: cloudwatch.Metric) => metric.with({ statistic: 'Sum', period: Duration.minutes(5) });
     alarm('ScheduleTargetErrors', scheduleMetric(scheduleGroup.metricTargetErrors()), 'Scheduler could not invoke the exporter, the refresher or the sweeper (failed invocations go to the events DLQ)');
     alarm('ScheduleInvocationsDropped', scheduleMetric(scheduleGroup.metricDropped()), 'Scheduler gave up on a scheduled invocation after its retries');
     alarm('ScheduleDlqFailures', scheduleMetric(scheduleGroup.metricFailedToBeSentToDLQ()), 'Scheduler could neither invoke a target nor put the event in the events DLQ');
-    const ringcx = (service: string, metricName: string) =>
-      new cloudwatch.Metric({ namespace: 'DnisSync', metricName, dimensionsMap: { service: `dnis-sync-${service}` }, statistic: 'Sum', period: Duration.minutes(5) });
+    const ringcx = (service: FunctionName, metricName: string) =>
+      new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: SERVICE_NAMES[service] }, statistic: 'Sum', period: Duration.minutes(5) });
     alarm(
       'RingCx429Rate',
       new cloudwatch.MathExpression({
         // Each process paces itself under its share, so 429s mean the budget is shared with someone else.
         expression: 'IF(calls > 0, 100 * limited / calls, 0)',
         usingMetrics: {
-          calls: new cloudwatch.MathExpression({ expression: 'FILL(workerCalls, 0) + FILL(exporterCalls, 0)', usingMetrics: { workerCalls: ringcx('worker', 'RingCxCalls'), exporterCalls: ringcx('exporter', 'RingCxCalls') } }),
-          limited: new cloudwatch.MathExpression({ expression: 'FILL(worker429, 0) + FILL(exporter429, 0)', usingMetrics: { worker429: ringcx('worker', 'RingCx429'), exporter429: ringcx('exporter', 'RingCx429') } }),
+          calls: new cloudwatch.MathExpression({ expression: 'FILL(workerCalls, 0) + FILL(exporterCalls, 0)', usingMetrics: { workerCalls: ringcx('worker', METRIC_NAMES.ringCxCalls), exporterCalls: ringcx('exporter', METRIC_NAMES.ringCxCalls) } }),
+          limited: new cloudwatch.MathExpression({ expression: 'FILL(worker429, 0) + FILL(exporter429, 0)', usingMetrics: { worker429: ringcx('worker', METRIC_NAMES.ringCx429), exporter429: ringcx('exporter', METRIC_NAMES.ringCx429) } }),
         },
         label: 'RingCX 429 rate (%)',
         period: Duration.minutes(5),
@@ -490,13 +491,13 @@ export class DnisSyncStack extends Stack {
     );
 
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: `dnis-sync-${config.stage}` });
-    const rows = (outcome: string, service = 'worker') =>
-      new cloudwatch.Metric({ namespace: 'DnisSync', metricName: `Rows_${outcome}`, dimensionsMap: { service: `dnis-sync-${service}` }, statistic: 'Sum', period: Duration.minutes(5), label: outcome });
+    const rows = (outcome: Outcome, service: FunctionName = 'worker') =>
+      new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: rowsMetricName(outcome), dimensionsMap: { service: SERVICE_NAMES[service] }, statistic: 'Sum', period: Duration.minutes(5), label: outcome });
     dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Rows by outcome',
         left: [
-          ...['created', 'updated', 'assigned', 'reassigned', 'unassigned', 'unchanged', 'skipped', 'conflict', 'failed', 'rejected'].map((outcome) => rows(outcome)),
+          ...(['created', 'updated', 'assigned', 'reassigned', 'unassigned', 'unchanged', 'skipped', 'conflict', 'failed', 'rejected'] as const).map((outcome) => rows(outcome)),
           // The parser rejects invalid rows before they reach a worker.
           rows('rejected', 'parser'),
         ],
@@ -504,7 +505,7 @@ export class DnisSyncStack extends Stack {
       }),
       new cloudwatch.GraphWidget({
         title: 'RingCX calls, 429s and retries',
-        left: ['RingCxCalls', 'RingCx429', 'RingCxRetries'].map((metricName) => new cloudwatch.Metric({ namespace: 'DnisSync', metricName, dimensionsMap: { service: 'dnis-sync-worker' }, statistic: 'Sum', period: Duration.minutes(1) })),
+        left: [METRIC_NAMES.ringCxCalls, METRIC_NAMES.ringCx429, METRIC_NAMES.ringCxRetries].map((metricName) => new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: SERVICE_NAMES.worker }, statistic: 'Sum', period: Duration.minutes(1) })),
         width: 12,
       }),
       new cloudwatch.GraphWidget({ title: 'Queue depth', left: [workQueue.metricApproximateNumberOfMessagesVisible(), priorityQueue.metricApproximateNumberOfMessagesVisible(), workDlq.metricApproximateNumberOfMessagesVisible()], width: 12 }),

@@ -19,6 +19,7 @@ import {
   type aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { DETAIL_TYPES, METRIC_NAMES, METRICS_NAMESPACE, SERVICE_NAMES } from '../shared/contracts';
 import { FUNCTION_BUNDLING, ROOT } from './bundling';
 import { SWEEP_EVERY_MINUTES, type StageConfig } from './config';
 import type { DnisSyncStack } from './stack';
@@ -41,7 +42,7 @@ export interface CompletionSweeperProps {
   jobAgeAlarmHours?: number;
 }
 
-const SERVICE = 'dnis-sync-sweeper';
+const SERVICE = SERVICE_NAMES.sweeper;
 
 /**
  * The completion guarantee's scheduled half: a function on an EventBridge Scheduler rate that
@@ -112,17 +113,17 @@ export class CompletionSweeper extends Construct {
     fn.configureAsyncInvoke({ onFailure: new destinations.SqsDestination(stack.failedInvocations), retryAttempts: 0, maxEventAge: Duration.minutes(everyMinutes) });
 
     const metric = (metricName: string, statistic: string) =>
-      new cloudwatch.Metric({ namespace: 'DnisSync', metricName, dimensionsMap: { service: SERVICE }, statistic, period: Duration.minutes(everyMinutes) });
+      new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: SERVICE }, statistic, period: Duration.minutes(everyMinutes) });
     const alarms = [
       new cloudwatch.Alarm(this, 'StalledJobs', {
-        metric: metric('StalledJobs', 'Maximum'),
+        metric: metric(METRIC_NAMES.stalledJobs, 'Maximum'),
         threshold: 1,
         evaluationPeriods: 1,
-        alarmDescription: 'A job made no progress for longer than the completion bound ("DNIS Import Stalled"); see README, Redriving',
+        alarmDescription: `A job made no progress for longer than the completion bound ("${DETAIL_TYPES.importStalled}"); see README, Redriving`,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
       new cloudwatch.Alarm(this, 'JobAge', {
-        metric: metric('OldestOpenJobAgeSeconds', 'Maximum'),
+        metric: metric(METRIC_NAMES.oldestOpenJobAgeSeconds, 'Maximum'),
         threshold: (props.jobAgeAlarmHours ?? 6) * 3600,
         evaluationPeriods: 1,
         alarmDescription: 'An import has been running for longer than any file should take',

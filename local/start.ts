@@ -8,7 +8,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Context, S3Event } from 'aws-lambda';
+import type { Context } from 'aws-lambda';
 import { parseStartArgs, type StartOptions } from './cli/args';
 import { ErrorLog, oneLine } from './cli/errorLog';
 import { CliError, EXIT, EXIT_CODES_HELP } from './cli/exitCodes';
@@ -19,6 +19,7 @@ import { type AppliedMarker, appliedMarkerPath, readAppliedMarker, readSavedPlan
 import { StallGuard } from './cli/stallGuard';
 import { environmentProblems, fileProblem, javaProblem, outDirProblem } from './cli/validate';
 import { watchParent } from './cli/watchdog';
+import { DETAIL_TYPES } from '../shared/contracts';
 import type { LocalStack, LocalStackOptions } from './stack';
 import type { LocalRunner } from './wiring/runner';
 
@@ -190,11 +191,11 @@ async function main(session: Session, options: StartOptions, errors: ErrorLog): 
     };
   // The parser is awaited by this process, which reports its errors itself. The worker, the
   // exporter and the sweeper run in environments of their own (processes the runner starts).
-  const parser = (await import('../functions/parser/app')).handler as unknown as AnyHandler<S3Event, unknown>;
+  const parser = (await import('../functions/parser/app')).handler;
   const runner = new LocalRunner(stack, {
     parser: (event, context) => guard.whilePaused(() => parser(event, context)),
-    intake: recorded('reassign-intake', (await import('../functions/reassign-intake/app')).handler as unknown as AnyHandler<never, unknown>),
-    refresher: recorded('token-refresher', (await import('../functions/token-refresher/app')).handler as unknown as AnyHandler<unknown, unknown>),
+    intake: recorded('reassign-intake', (await import('../functions/reassign-intake/app')).handler),
+    refresher: recorded('token-refresher', (await import('../functions/token-refresher/app')).handler),
   });
   session.runner = runner;
   // Failures in those environments (errors, timeouts, crashes) and in event delivery, for the stall report.
@@ -211,7 +212,7 @@ async function main(session: Session, options: StartOptions, errors: ErrorLog): 
       const detail = { dnis, target: to, requestedBy: by, reason, ...(expect !== undefined ? { expectedCurrentTarget: expect } : {}) };
       const answer = await guard.whilePaused(() => runner.reassign(detail));
       say(`${answer.detailType}: ${JSON.stringify(answer.detail, null, 2)}`);
-      if (answer.detailType !== 'DNIS Reassigned') exitCode = EXIT.rowsNeedAttention;
+      if (answer.detailType !== DETAIL_TYPES.reassigned) exitCode = EXIT.rowsNeedAttention;
     }
     if (options.applyPlan && !(await applySavedPlan(runner, options.applyPlan, outDir, guard))) exitCode = EXIT.rowsNeedAttention;
     for (const input of inputs) {

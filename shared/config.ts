@@ -1,26 +1,68 @@
 import { z } from 'zod';
+import { SYSTEM_EVENT_SOURCE } from './contracts';
 import { assertRegion } from './domain/phoneNumber';
+import { parseMaintenanceWindow } from './domain/maintenanceWindow';
 
 const positiveInt = z.coerce.number().int().positive();
 const optionalUrl = z.string().url().optional();
+/** A resource the stack creates and names: no default could name the right one. */
+const resourceName = z.string().min(1);
+const commaList = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean);
 
-/**
- * Every setting the functions read from their environment, validated once at cold start: a missing
- * or malformed value stops the function before it touches a single row, with the variable named.
+/*
+ * Each function validates the settings it reads, at cold start: a missing or malformed value
+ * stops the function before it touches a single row, with the variable named. Defaults are given
+ * only where one value is right everywhere (RingCX's production hosts, the budget window, limits);
+ * queue URLs, the table, the bucket, the bus and the secret have none, so a stack that forgets
+ * one fails at once instead of writing to a queue named "unset".
+ * test/infra/functionEnvironments.test.ts checks the stack sets every value each function requires.
  */
-export const ConfigSchema = z.object({
+
+/** Where this process reaches AWS: in Lambda the runtime's region; locally an emulator per service. */
+const awsSettings = {
+  AWS_REGION: z.string().default('us-east-1'),
+  AWS_ENDPOINT_URL: optionalUrl,
+  AWS_ENDPOINT_URL_S3: optionalUrl,
+  AWS_ENDPOINT_URL_SQS: optionalUrl,
+  AWS_ENDPOINT_URL_DYNAMODB: optionalUrl,
+  AWS_ENDPOINT_URL_SECRETS_MANAGER: optionalUrl,
+  AWS_ENDPOINT_URL_EVENTBRIDGE: optionalUrl,
+};
+
+/** The job table, the bucket and how long what they hold is kept. */
+const storeSettings = {
+  TABLE_NAME: resourceName,
+  BUCKET_NAME: resourceName,
+  /** How long job rows and outcomes are kept, in days (DynamoDB TTL). */
+  JOB_RETENTION_DAYS: positiveInt.default(90),
+  /** How long reassignment audit entries are kept, in days; unset = forever (no TTL on them). */
+  AUDIT_RETENTION_DAYS: positiveInt.optional(),
+  /** How long a saved plan (plan/ run) may be approved and applied, in hours. */
+  PLAN_TTL_HOURS: positiveInt.default(24),
+};
+
+/** The bus this system's events go to, and the source they carry. */
+const eventSettings = {
+  EVENT_BUS_NAME: resourceName,
+  EVENT_SOURCE: z.string().min(1).default(SYSTEM_EVENT_SOURCE),
+};
+
+/** How long one RingCX call may take; the local twin scales the same default. */
+export const DEFAULT_RINGCX_TIMEOUT_MS = 15_000;
+
+/** The RingCX client every function builds: hosts, credentials, pacing and retries. */
+const ringCxSettings = {
   /** RingCX host for both the voice API and the RingCX auth endpoints. */
   RINGCX_BASE_URL: z.string().url().default('https://ringcx.ringcentral.com'),
   /** RingCentral platform host for the JWT grant. */
   RINGCENTRAL_BASE_URL: z.string().url().default('https://platform.ringcentral.com'),
   /** Secrets Manager id (name or ARN) of the RingCX credentials. */
-  RINGCX_SECRET_ID: z.string().min(1).default('dnis-sync/ringcx'),
-  RINGCX_DEFAULT_ACCOUNT_ID: z.string().regex(/^[0-9]+$/, 'must be a numeric RingCX sub-account id').optional(),
-  /** Requests per minute this one worker process may send; the stack sizes it as budget ÷ max concurrency. */
+  RINGCX_SECRET_ID: resourceName,
+  /** Requests per minute this one process may send; the stack sizes it as budget ÷ max concurrency. */
   RINGCX_REQUESTS_PER_WINDOW: positiveInt.default(120),
   /** The window the budget applies to. 60,000 in production; time-scaled in benchmarks. */
   RINGCX_WINDOW_MS: positiveInt.default(60_000),
-  RINGCX_TIMEOUT_MS: positiveInt.default(15_000),
+  RINGCX_TIMEOUT_MS: positiveInt.default(DEFAULT_RINGCX_TIMEOUT_MS),
   RINGCX_MAX_ATTEMPTS: positiveInt.default(4),
   /** `unassign-first`: DELETE then PUT (works whether or not RingCX moves on PUT); `direct`: PUT moves. */
   RINGCX_REASSIGN_MODE: z.enum(['unassign-first', 'direct']).default('unassign-first'),
@@ -28,6 +70,10 @@ export const ConfigSchema = z.object({
   RINGCX_MAX_ARRAY: positiveInt.default(100),
   /** Whether this process may perform the JWT login itself (local runs) or must wait for the refresher. */
   RINGCX_SELF_LOGIN: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+};
+
+/** How phone numbers and accounts are read from files and requests. */
+const numberSettings = {
   DEFAULT_REGION: z.string().default('US').transform((region, ctx) => {
     try {
       return assertRegion(region);
@@ -37,70 +83,123 @@ export const ConfigSchema = z.object({
     }
   }),
   NUMBER_VALIDATION: z.enum(['strict', 'possible']).default('strict'),
-  TABLE_NAME: z.string().min(1).default('dnis-sync'),
-  BUCKET_NAME: z.string().min(1).default('dnis-sync'),
-  WORK_QUEUE_URL: z.string().min(1).default('unset'),
-  PRIORITY_QUEUE_URL: z.string().min(1).default('unset'),
-  EVENT_BUS_NAME: z.string().min(1).default('default'),
-  EVENT_SOURCE: z.string().min(1).default('dnis-sync'),
-  /** Where invalid reassignment events are kept for a person, with the reason. */
-  EVENTS_DLQ_URL: z.string().min(1).default('unset'),
-  /** Event sources allowed to request reassignments (the rule matches only these too). */
-  EVENT_SOURCES: z
-    .string()
-    .default('dnis-sync.requests')
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
-  /** JSON, e.g. {"timeZone":"America/New_York","days":["sat"],"start":"01:00","end":"05:00"}; unset = always. */
-  MAINTENANCE_WINDOW: z.string().optional(),
-  /** Accounts the export covers; unset = every account the credentials see (one extra call). */
-  RINGCX_ACCOUNT_IDS: z
-    .string()
-    .optional()
-    .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined)),
-  EXPORT_PAGE_SIZE: positiveInt.default(1000),
+  RINGCX_DEFAULT_ACCOUNT_ID: z.string().regex(/^[0-9]+$/, 'must be a numeric RingCX sub-account id').optional(),
+};
+
+/** Receives before a transient failure is final: the redrive policy's maxReceiveCount. */
+const MAX_RECEIVE_COUNT = positiveInt.default(5);
+/** How long a parser holds its job; a parse still unfinished after it is taken over and re-run. The parser's timeout. */
+const PARSE_LEASE_SECONDS = positiveInt.default(900);
+
+/** What every function's dependencies (shared/dependencies.ts) are built from. */
+export const CoreConfigSchema = z.object({ ...awsSettings, ...storeSettings, ...eventSettings, ...ringCxSettings });
+
+/** S3 notification → validated rows on the work queue. */
+export const ParserConfigSchema = CoreConfigSchema.extend({
+  ...numberSettings,
+  WORK_QUEUE_URL: resourceName,
+  PARSE_LEASE_SECONDS,
+  /** SendMessageBatch calls the parser keeps in flight. */
+  PARSER_SEND_CONCURRENCY: positiveInt.default(8),
   /** Files over this size are refused whole, before a byte is parsed. */
   MAX_FILE_BYTES: positiveInt.default(100 * 1024 * 1024),
   /** Files with more data rows than this are refused whole, before any row is sent. */
   MAX_ROWS: positiveInt.default(250_000),
+});
+
+/** Work and priority queue batches → RingCX. */
+export const WorkerConfigSchema = CoreConfigSchema.extend({
+  ...numberSettings,
+  /** Rows handed on unstarted go back here. */
+  WORK_QUEUE_URL: resourceName,
+  /** Reassignments held for the maintenance window go back here, delayed. */
+  PRIORITY_QUEUE_URL: resourceName,
+  MAX_RECEIVE_COUNT,
   /**
    * How often a row the worker could not start before its deadline is handed on as a fresh message
    * (at once, without a receive) before it takes the ordinary retry path (visibility timeout,
    * receive count, gave-up on the last receive).
    */
   MAX_DEFERRALS: positiveInt.default(20),
-  /** The redrive policy's maxReceiveCount: on that receive a transient failure is recorded as final. */
-  MAX_RECEIVE_COUNT: positiveInt.default(5),
+  /** JSON, e.g. {"timeZone":"America/New_York","days":["sat"],"start":"01:00","end":"05:00"}; unset = always. */
+  MAINTENANCE_WINDOW: z
+    .string()
+    .optional()
+    .transform((json, ctx) => {
+      try {
+        return parseMaintenanceWindow(json);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^MAINTENANCE_WINDOW: /, '') });
+        return z.NEVER;
+      }
+    }),
+});
+
+/** A reassignment event → the priority queue, or the events DLQ with the reason. */
+export const IntakeConfigSchema = CoreConfigSchema.extend({
+  ...numberSettings,
+  PRIORITY_QUEUE_URL: resourceName,
+  /** Where invalid reassignment events are kept for a person, with the reason. */
+  EVENTS_DLQ_URL: resourceName,
+  /** Event sources allowed to request reassignments (the rule matches only these too). */
+  EVENT_SOURCES: z.string().default('dnis-sync.requests').transform(commaList),
+});
+
+/** The scheduled export of every number and its routing. */
+export const ExporterConfigSchema = CoreConfigSchema.extend({
+  /** Accounts the export covers; unset = every account the credentials see (one extra call). */
+  RINGCX_ACCOUNT_IDS: z
+    .string()
+    .optional()
+    .transform((v) => (v ? commaList(v) : undefined)),
+  EXPORT_PAGE_SIZE: positiveInt.default(1000),
+});
+
+/** Renews the RingCX token in the secret: the core settings are all it reads. */
+export const RefresherConfigSchema = CoreConfigSchema;
+
+/** The sweeper re-parses files and re-sends answers, so it needs the parser's and the worker's settings too. */
+export const SweeperConfigSchema = ParserConfigSchema.extend(WorkerConfigSchema.shape).extend({
+  MAX_RECEIVE_COUNT,
+  PARSE_LEASE_SECONDS,
   /** The work queue's visibility timeout: after it, a dead delivery's message is visible (or in the DLQ) again. */
   WORK_VISIBILITY_TIMEOUT_SECONDS: positiveInt.default(720),
   /** How often the sweeper runs; part of the completion bound. */
   SWEEP_INTERVAL_SECONDS: positiveInt.default(300),
-  /** How long a parser holds its job; a parse still unfinished after it is taken over and re-run. The parser's timeout. */
-  PARSE_LEASE_SECONDS: positiveInt.default(900),
-  /** SendMessageBatch calls the parser keeps in flight. */
-  PARSER_SEND_CONCURRENCY: positiveInt.default(8),
-  /** How long a saved plan (plan/ run) may be approved and applied, in hours. */
-  PLAN_TTL_HOURS: positiveInt.default(24),
-  /** How long job rows and outcomes are kept, in days (DynamoDB TTL). */
-  JOB_RETENTION_DAYS: positiveInt.default(90),
-  /** How long reassignment audit entries are kept, in days; unset = forever (no TTL on them). */
-  AUDIT_RETENTION_DAYS: positiveInt.optional(),
-  /** Only for local runs and tests: one endpoint for every AWS service, or one per service. */
-  AWS_ENDPOINT_URL: optionalUrl,
-  AWS_ENDPOINT_URL_S3: optionalUrl,
-  AWS_ENDPOINT_URL_SQS: optionalUrl,
-  AWS_ENDPOINT_URL_DYNAMODB: optionalUrl,
-  AWS_ENDPOINT_URL_SECRETS_MANAGER: optionalUrl,
-  AWS_ENDPOINT_URL_EVENTBRIDGE: optionalUrl,
-  AWS_REGION: z.string().default('us-east-1'),
 });
 
+/** Each function's schema, by the name infra/ and local/ use for it. */
+export const FUNCTION_CONFIG_SCHEMAS = {
+  parser: ParserConfigSchema,
+  worker: WorkerConfigSchema,
+  intake: IntakeConfigSchema,
+  exporter: ExporterConfigSchema,
+  refresher: RefresherConfigSchema,
+  sweeper: SweeperConfigSchema,
+} as const;
+
+/** Every function's settings at once: for local runs and tests that play all the functions in one process. */
+export const ConfigSchema = SweeperConfigSchema.extend(IntakeConfigSchema.shape).extend(ExporterConfigSchema.shape);
+
+export type CoreConfig = z.output<typeof CoreConfigSchema>;
+export type ParserConfig = z.output<typeof ParserConfigSchema>;
+export type WorkerConfig = z.output<typeof WorkerConfigSchema>;
+export type IntakeConfig = z.output<typeof IntakeConfigSchema>;
+export type ExporterConfig = z.output<typeof ExporterConfigSchema>;
+export type SweeperConfig = z.output<typeof SweeperConfigSchema>;
 export type Config = z.output<typeof ConfigSchema>;
 
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const result = ConfigSchema.safeParse(env);
+/** Validates `env` against one function's schema; the error names every variable that is wrong. */
+export function loadFunctionConfig<S extends z.ZodType>(schema: S, env: Record<string, string | undefined> = process.env): z.output<S> {
+  const result = schema.safeParse(env);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
     throw new Error(`Invalid configuration: ${problems}`);
   }
   return result.data;
+}
+
+/** Every function's settings together (see ConfigSchema). */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  return loadFunctionConfig(ConfigSchema, env);
 }

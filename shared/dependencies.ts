@@ -1,7 +1,7 @@
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { type AwsClients, createAwsClients } from './aws/clients';
 import { type EventPublisher, eventBridgePublisher } from './aws/events';
-import type { Config } from './config';
+import type { CoreConfig, IntakeConfig, ParserConfig, SweeperConfig, WorkerConfig } from './config';
 import { recordRingCxCall } from './observability/ringcxCalls';
 import { JobStore } from './store/jobStore';
 import { SecretTokenProvider } from './ringcx/auth/tokenProvider';
@@ -9,9 +9,13 @@ import { RingCxClient } from './ringcx/client';
 import { RateLimiter } from './ringcx/rateLimiter';
 import { DynamoIntentStore, type IntentStore } from './store/intents';
 
-/** Everything a function needs, built once per process from validated config. */
-export interface Dependencies {
-  config: Config;
+/**
+ * Everything a function needs, built once per process from its validated config. Code that reads
+ * only the core settings takes `Dependencies`; a stage that reads its own settings takes its
+ * function's dependencies (below), so a function whose schema lacks a setting cannot call it.
+ */
+export interface Dependencies<C extends CoreConfig = CoreConfig> {
+  config: C;
   aws: AwsClients;
   store: JobStore;
   events: EventPublisher;
@@ -22,7 +26,12 @@ export interface Dependencies {
   intents: IntentStore;
 }
 
-export function createDependencies(config: Config, overrides: Partial<Pick<Dependencies, 'aws' | 'events'>> = {}): Dependencies {
+export type ParserDependencies = Dependencies<ParserConfig>;
+export type WorkerDependencies = Dependencies<WorkerConfig>;
+export type IntakeDependencies = Dependencies<IntakeConfig>;
+export type SweeperDependencies = Dependencies<SweeperConfig>;
+
+export function createDependencies<C extends CoreConfig>(config: C, overrides: Partial<Pick<Dependencies, 'aws' | 'events'>> = {}): Dependencies<C> {
   const aws = overrides.aws ?? createAwsClients(config);
   const limiter = new RateLimiter({ budget: config.RINGCX_REQUESTS_PER_WINDOW, windowMs: config.RINGCX_WINDOW_MS });
   const tokens = new SecretTokenProvider({

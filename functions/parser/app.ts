@@ -1,15 +1,13 @@
-import type { S3Event } from 'aws-lambda';
-import { loadConfig } from '../../shared/config';
-import { lambdaHandler } from '../../shared/lambda/handler';
-import { objectsOf } from '../../shared/lambda/s3Events';
-import { ingestObject } from '../../shared/parser/ingestObject';
+import { loadFunctionConfig, ParserConfigSchema } from '../../shared/config';
 import { createDependencies } from '../../shared/dependencies';
+import { s3ObjectsHandler } from '../../shared/lambda/handler';
+import { ingestObject } from '../../shared/parser/ingestObject';
 
-const deps = createDependencies(loadConfig());
+const deps = createDependencies(loadFunctionConfig(ParserConfigSchema));
 
-/** S3 ObjectCreated on incoming/ or plan/ → one job per object version, rows fanned out to SQS. */
-export const handler = lambdaHandler(async (event: S3Event) => {
+/** S3 ObjectCreated on incoming/, plan/ or approved/ → one job per object version, rows fanned out to SQS. */
+export const handler = s3ObjectsHandler(deps, async (objects, rt) => {
   const results = [];
-  for (const object of objectsOf(event)) results.push(await ingestObject(deps, object));
+  for (const object of objects) results.push(await ingestObject(rt, object));
   return results;
 });

@@ -1,10 +1,9 @@
-import type { EventBridgeEvent } from 'aws-lambda';
-import { loadConfig } from '../../shared/config';
-import { lambdaHandler } from '../../shared/lambda/handler';
-import { intakeReassignment } from '../../shared/intake/intake';
+import { IntakeConfigSchema, loadFunctionConfig } from '../../shared/config';
 import { createDependencies } from '../../shared/dependencies';
+import { intakeReassignment } from '../../shared/intake/intake';
+import { eventBridgeHandler } from '../../shared/lambda/handler';
 
-const deps = createDependencies(loadConfig());
+const deps = createDependencies(loadFunctionConfig(IntakeConfigSchema));
 
 /** The bus rule's target: validate a reassignment request and queue it with priority. */
-export const handler = lambdaHandler(async (event: EventBridgeEvent<string, unknown>) => intakeReassignment(deps, event));
+export const handler = eventBridgeHandler(deps, (event, rt) => intakeReassignment(rt, event));

@@ -1,9 +1,9 @@
-import { loadConfig } from '../../shared/config';
-import { lambdaHandler } from '../../shared/lambda/handler';
-import { sweep } from '../../shared/sweeper/sweeper';
+import { loadFunctionConfig, SweeperConfigSchema } from '../../shared/config';
 import { createDependencies } from '../../shared/dependencies';
+import { scheduledHandler } from '../../shared/lambda/handler';
+import { sweep } from '../../shared/sweeper/sweeper';
 
-const deps = createDependencies(loadConfig());
+const deps = createDependencies(loadFunctionConfig(SweeperConfigSchema));
 
 /** Scheduled: settles rows whose last delivery died, finishes jobs, re-sends owed events, reports stalls. */
-export const handler = lambdaHandler(async () => sweep(deps));
+export const handler = scheduledHandler(deps, (_event, rt) => sweep(rt));

@@ -1,9 +1,9 @@
-import { loadConfig } from '../../shared/config';
-import { refreshRingCxToken } from '../../shared/tokens/refreshToken';
-import { lambdaHandler } from '../../shared/lambda/handler';
+import { loadFunctionConfig, RefresherConfigSchema } from '../../shared/config';
 import { createDependencies } from '../../shared/dependencies';
+import { scheduledHandler } from '../../shared/lambda/handler';
+import { refreshRingCxToken } from '../../shared/tokens/refreshToken';
 
-const deps = createDependencies(loadConfig());
+const deps = createDependencies(loadFunctionConfig(RefresherConfigSchema));
 
 /** Every 4 minutes (tokens live 5): renew the RingCX token in the secret. */
-export const handler = lambdaHandler(async () => refreshRingCxToken(deps));
+export const handler = scheduledHandler(deps, (_event, rt) => refreshRingCxToken(rt));

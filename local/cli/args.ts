@@ -1,4 +1,4 @@
-import { EventTargetSchema } from '../../shared/domain/reassignment';
+import { EventTargetSchema } from '../../shared/contracts';
 import { normalizeNumber } from '../../shared/domain/phoneNumber';
 
 export type Stage = 'dev' | 'prod';

@@ -1,5 +1,5 @@
 import { deployedSizing, stageConfig, type StageConfig } from '../../infra/config';
-import { ConfigSchema } from '../../shared/config';
+import { DEFAULT_RINGCX_TIMEOUT_MS } from '../../shared/config';
 
 /** What a RingCX tenant gives for free: its documented limits, which the simulator enforces. */
 const RINGCX_WINDOW_MS = 60_000;
@@ -57,7 +57,7 @@ export function twinSizing(stage: StageConfig['stage'] = 'dev', timeScale = 1) {
       tokenLifetimeMs: scaled(RINGCX_TOKEN_LIFETIME_MS),
       exchangeWindowMs: scaled(RINGCX_EXCHANGE_WINDOW_MS),
       // The client's per-request timeout is a duration too: unscaled, one hung call would outlast a scaled deadline.
-      requestTimeoutMs: scaled(ConfigSchema.parse({}).RINGCX_TIMEOUT_MS),
+      requestTimeoutMs: scaled(DEFAULT_RINGCX_TIMEOUT_MS),
     },
   };
 }

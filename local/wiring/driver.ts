@@ -1,7 +1,7 @@
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { ChangeMessageVisibilityBatchCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { Context, S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, S3Event, SQSBatchResponse } from 'aws-lambda';
 import { createAwsClients } from '../../shared/aws/clients';
 import { loadConfig } from '../../shared/config';
 import { hasFinished } from '../../shared/jobs/completion';
@@ -18,7 +18,7 @@ import { functionEntry } from './functionEntry';
 import { lambdaContext, s3ObjectCreatedEvent } from './lambdaEvents';
 
 export type ParserHandler = (event: S3Event, context: Context) => Promise<unknown>;
-export type WorkerHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
+export type WorkerHandler = (event: unknown, context: Context) => Promise<SQSBatchResponse | void>;
 
 /** How SQS batches reach the worker. Everything else the driver does is the same in both modes. */
 export type WorkerDelivery =
@@ -297,7 +297,7 @@ export class LocalDriver {
     return new InProcessFunction({
       functionName: 'dnis-sync-worker',
       entryName: 'worker',
-      handler: worker.handler as never,
+      handler: worker.handler,
       timeoutMs: timeoutMs ?? worker.timeoutMs ?? IN_PROCESS_TIMEOUT_MS,
       ...(killAfterMs !== undefined ? { killAfterMs } : {}),
     });

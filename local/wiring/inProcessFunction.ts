@@ -3,7 +3,7 @@ import { FunctionPool, type InvocationOutcome } from '../twin/functionPool';
 import { functionEntry } from './functionEntry';
 import { lambdaContext } from './lambdaEvents';
 
-export type InProcessHandler = (event: never, context: Context) => Promise<unknown>;
+export type InProcessHandler = (event: unknown, context: Context) => Promise<unknown>;
 
 export interface InProcessFunctionOptions {
   functionName: string;
@@ -42,7 +42,7 @@ export class InProcessFunction extends FunctionPool {
   override async invoke(event: unknown): Promise<InvocationOutcome> {
     const { functionName, handler, timeoutMs, killAfterMs } = this.inProcess;
     const answer = Promise.resolve()
-      .then(() => handler(event as never, lambdaContext(functionName, timeoutMs)))
+      .then(() => handler(event, lambdaContext(functionName, timeoutMs)))
       .then(
         (value): InvocationOutcome => ({ status: 'ok', value: value ?? null }),
         (error: unknown): InvocationOutcome => {

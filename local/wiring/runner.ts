@@ -2,6 +2,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import { createAwsClients } from '../../shared/aws/clients';
 import { loadConfig } from '../../shared/config';
+import { DETAIL_TYPES } from '../../shared/contracts';
 import { JobStore } from '../../shared/store/jobStore';
 import { RingCxAuthError, RingCxError } from '../../shared/ringcx/errors';
 import type { LocalStack } from '../stack';
@@ -19,9 +20,12 @@ export { summaryTable } from './jobText';
 export interface LocalHandlers {
   /** Invoked with the S3 event (bench/run.ts wraps an environment of its own). */
   parser: ParserHandler;
-  intake?: (event: never, context: Context) => Promise<unknown>;
+  intake?: (event: unknown, context: Context) => Promise<unknown>;
   refresher?: (event: unknown, context: Context) => Promise<unknown>;
 }
+
+/** The two answers a reassignment request gets. */
+const ANSWER_DETAIL_TYPES: readonly string[] = [DETAIL_TYPES.reassigned, DETAIL_TYPES.reassignmentFailed];
 
 export type LocalRunnerOptions = Omit<Extract<WorkerDelivery, { mode: 'twin' }>, 'mode'>;
 
@@ -72,8 +76,8 @@ export class LocalRunner {
     // The bus rule: requests from allowed sources reach the intake function, as EventBridge delivers them.
     const allowed = new Set(config.EVENT_SOURCES);
     stack.json.subscribers.push(async (event) => {
-      if (event.detailType === 'DNIS Reassignment Requested' && allowed.has(event.source) && handlers.intake) {
-        await handlers.intake(event.envelope as never, lambdaContext('dnis-sync-reassign-intake', sizing.timeoutMs.intake));
+      if (event.detailType === DETAIL_TYPES.reassignmentRequested && allowed.has(event.source) && handlers.intake) {
+        await handlers.intake(event.envelope, lambdaContext('dnis-sync-reassign-intake', sizing.timeoutMs.intake));
       }
     });
   }
@@ -156,12 +160,12 @@ export class LocalRunner {
     const { EventBridgeClient, PutEventsCommand } = await import('@aws-sdk/client-eventbridge');
     const client = new EventBridgeClient({ region: 'us-east-1', endpoint: this.stack.env.AWS_ENDPOINT_URL_EVENTBRIDGE, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
     const put = await client.send(
-      new PutEventsCommand({ Entries: [{ EventBusName: this.stack.env.EVENT_BUS_NAME, Source: 'dnis-sync.local', DetailType: 'DNIS Reassignment Requested', Detail: JSON.stringify(detail) }] }),
+      new PutEventsCommand({ Entries: [{ EventBusName: this.stack.env.EVENT_BUS_NAME, Source: 'dnis-sync.local', DetailType: DETAIL_TYPES.reassignmentRequested, Detail: JSON.stringify(detail) }] }),
     );
     const requestId = put.Entries?.[0]?.EventId;
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const answer = events.slice(before).find((e) => ['DNIS Reassigned', 'DNIS Reassignment Failed'].includes(e.detailType) && (e.detail as { requestId?: string }).requestId === requestId);
+      const answer = events.slice(before).find((e) => ANSWER_DETAIL_TYPES.includes(e.detailType) && (e.detail as { requestId?: string }).requestId === requestId);
       if (answer) return { detailType: answer.detailType, detail: answer.detail as Record<string, unknown> };
       await new Promise((resolve) => setTimeout(resolve, 200));
     }

@@ -1,5 +1,5 @@
 import { normalizeNumber, type NumberValidation } from '../domain/phoneNumber';
-import type { DesiredRow, OnConflict, Target, TargetType } from '../domain/desiredRow';
+import { type DesiredRow, type OnConflict, type Target, TARGET_TYPE_CHOICES, type TargetType, targetTypeNamed } from '../contracts';
 import { type Column, type HeaderMap, stripNeutraliser } from './columns';
 
 export interface RowRules {
@@ -20,16 +20,6 @@ export const MAX_ACCOUNT_ID_DIGITS = 19;
 
 /** What Excel makes of a long number in a General-formatted column: `1.21256E+10`. */
 const SCIENTIFIC_NOTATION = /^[+-]?[0-9]+(?:[.,][0-9]+)?E[+-]?[0-9]+$/i;
-
-const TARGET_TYPES: Record<string, TargetType> = {
-  queue: 'gate',
-  gate: 'gate',
-  visualivr: 'visualIvr',
-  ivr: 'visualIvr',
-  cloudrouteprofile: 'cloudRouteProfile',
-  trackinggroup: 'trackingGroup',
-  tracgroup: 'trackingGroup',
-};
 
 const TARGET_ID_COLUMNS: [Column, TargetType][] = [
   ['gateId', 'gate'],
@@ -133,9 +123,9 @@ function readTarget(cell: (column: Column) => string | undefined): Target | null
     if (idCell !== undefined) throw new RowProblem('target_id is given without target_type');
     return null;
   }
-  const type = TARGET_TYPES[typeCell.toLowerCase().replace(/[\s_\-]/g, '')];
+  const type = targetTypeNamed(typeCell);
   if (!type) {
-    throw new RowProblem(`target_type "${clip(typeCell)}" is not one of queue, visual_ivr, cloud_route_profile, tracking_group`);
+    throw new RowProblem(`target_type "${clip(typeCell)}" is not one of ${TARGET_TYPE_CHOICES}`);
   }
   if (idCell === undefined) throw new RowProblem(`target_type is ${typeCell} but target_id is empty`);
   return { type, id: positiveId(idCell, 'target_id') };

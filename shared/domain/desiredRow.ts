@@ -1,89 +1,21 @@
-import { z } from 'zod';
+import { type Outcome, type Target, TARGET_TYPE_NAMES } from '../contracts';
 
 /**
- * Where a number should route. `trackingGroup` numbers live as tracking numbers inside a group;
- * the other three take RingCX's array assignment bodies.
+ * The desired state of a number and what became of it are defined where they cross process
+ * boundaries (shared/contracts); the domain reads them under these names.
  */
-export const TargetTypeSchema = z.enum(['gate', 'visualIvr', 'cloudRouteProfile', 'trackingGroup']);
-export type TargetType = z.infer<typeof TargetTypeSchema>;
-
-export const TargetSchema = z.object({ type: TargetTypeSchema, id: z.number().int().positive() });
-export type Target = z.infer<typeof TargetSchema>;
-
-export const OnConflictSchema = z.enum(['fail', 'skip', 'reassign']);
-export type OnConflict = z.infer<typeof OnConflictSchema>;
-
-/**
- * The normalised desired state of one number, as the parser sends it and the planner reads it.
- * Optional text fields that are `undefined` mean "leave what RingCX has".
- */
-export const DesiredRowSchema = z.object({
-  dnis: z.string().regex(/^[1-9]\d{6,14}$/),
-  e164: z.string().regex(/^\+[1-9]\d{6,14}$/),
-  accountId: z.string().regex(/^[0-9]+$/),
-  description: z.string().optional(),
-  category: z.string(),
-  notes: z.string().optional(),
-  active: z.boolean(),
-  target: TargetSchema.nullable(),
-  assignmentDescription: z.string().optional(),
-  /** Whether the assignment should be active; RingCX's `isActive`. */
-  assignmentActive: z.boolean(),
-  onConflict: OnConflictSchema,
-  action: z.enum(['upsert', 'unassign']),
-});
-export type DesiredRow = z.infer<typeof DesiredRowSchema>;
-
-export const ModeSchema = z.enum(['apply', 'plan']);
-export type Mode = z.infer<typeof ModeSchema>;
-
-/**
- * What an apply of a saved plan carries for a row: the actions a person approved and the RingCX
- * state they were planned against (see shared/domain/savedPlan.ts), and who approved them.
- */
-export const PlannedMessageSchema = z.object({
-  planId: z.string().min(1),
-  /** The state snapshot (shared/domain/stateFingerprint.ts) the actions were planned against. */
-  state: z.record(z.string(), z.unknown()),
-  fingerprint: z.string(),
-  actions: z.array(z.record(z.string(), z.unknown())),
-  approvedBy: z.string(),
-  reason: z.string(),
-});
-export type PlannedMessage = z.infer<typeof PlannedMessageSchema>;
-
-/** One SQS message of the work queue: one number of one file. */
-export const RowMessageSchema = z.object({
-  v: z.literal(1),
-  kind: z.literal('row'),
-  jobId: z.string().min(1),
-  line: z.number().int().positive(),
-  mode: ModeSchema,
-  row: DesiredRowSchema,
-  /** The input row's cells, so failed.csv can give them back as they were. */
-  raw: z.array(z.string()),
-  /** How often a worker handed this row on unstarted because its invocation was about to end. */
-  deferrals: z.number().int().nonnegative().optional(),
-  /** Only for applies of a saved plan: the row is applied only if RingCX still matches the plan. */
-  planned: PlannedMessageSchema.optional(),
-});
-export type RowMessage = z.infer<typeof RowMessageSchema>;
-
-export const OUTCOMES = [
-  'created',
-  'updated',
-  'assigned',
-  'reassigned',
-  'unassigned',
-  'unchanged',
-  'conflict',
-  'skipped',
-  'rejected',
-  'failed',
-  /** A saved plan's row whose RingCX state changed since the plan: nothing was written. */
-  'stale',
-] as const;
-export type Outcome = (typeof OUTCOMES)[number];
+export {
+  type DesiredRow,
+  DesiredRowSchema,
+  type Mode,
+  type OnConflict,
+  OUTCOMES,
+  type Outcome,
+  type Target,
+  type TargetType,
+  TargetSchema,
+  TargetTypeSchema,
+} from '../contracts';
 
 const PLAN_LABELS: Partial<Record<Outcome, string>> = {
   created: 'would-create',
@@ -98,25 +30,8 @@ export function planLabel(outcome: Outcome): string {
   return PLAN_LABELS[outcome] ?? outcome;
 }
 
+/** `queue:4501`: a target as reports, answers and the drift report write it. */
 export function describeTarget(target: Target | null | undefined): string {
   if (!target) return '';
-  const names: Record<TargetType, string> = {
-    gate: 'queue',
-    visualIvr: 'visual_ivr',
-    cloudRouteProfile: 'cloud_route_profile',
-    trackingGroup: 'tracking_group',
-  };
-  return `${names[target.type]}:${target.id}`;
-}
-
-const NON_ASCII = /[\u007f-\uffff]/;
-const NON_ASCII_ALL = /[\u007f-\uffff]/g;
-
-/**
- * JSON with every non-ASCII character escaped. SQS admits only some Unicode ranges (and emulators
- * fewer still); escaped JSON carries any description, emoji included, through every one of them.
- */
-export function encodeMessageBody(message: unknown): string {
-  const json = JSON.stringify(message);
-  return NON_ASCII.test(json) ? json.replace(NON_ASCII_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : json;
+  return `${TARGET_TYPE_NAMES[target.type]}:${target.id}`;
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { DETAIL_TYPES } from '../contracts';
 import { csvLine } from '../csv/writer';
 import { NumberSet } from '../csv/numberSet';
 import { actionableDrift, type DriftKind, driftOf, driftOfAbsent } from '../domain/drift';
@@ -149,14 +150,14 @@ export async function exportInventory(rt: Dependencies, options: ExportOptions):
   };
   await uploadLines(rt.aws.s3, { bucket: rt.config.BUCKET_NAME, key: files.manifest, contentType: 'application/json' }, [`${JSON.stringify(manifest, null, 2)}\n`]);
 
-  await rt.events.publish(actionableDrift(drift.counts) > 0 ? 'DNIS Drift Detected' : 'DNIS Export Completed', {
+  await rt.events.publish(actionableDrift(drift.counts) > 0 ? DETAIL_TYPES.driftDetected : DETAIL_TYPES.exportCompleted, {
     exportId: stamp,
     status,
     numbers,
     drift: drift.counts,
     files,
   });
-  if (status === 'incomplete') await rt.events.publish('DNIS Export Incomplete', { exportId: stamp, numbers, pages, files });
+  if (status === 'incomplete') await rt.events.publish(DETAIL_TYPES.exportIncomplete, { exportId: stamp, numbers, pages, files });
   return manifest;
 }
 

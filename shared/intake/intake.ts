@@ -1,10 +1,9 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import type { EventBridgeEvent } from 'aws-lambda';
-import { encodeMessageBody } from '../domain/desiredRow';
-import { REASSIGNMENT_REQUESTED, type ReassignMessage, ReassignmentDetailSchema } from '../domain/reassignment';
+import { DETAIL_TYPES, encodeMessageBody, type ReassignMessage, ReassignmentRequestedDetailSchema } from '../contracts';
+import type { EventBridgeEvent } from '../lambda/handler';
 import { logger } from '../observability/powertools';
 import { normalizeNumber } from '../domain/phoneNumber';
-import type { Dependencies } from '../dependencies';
+import type { IntakeDependencies } from '../dependencies';
 
 export type IntakeResult = { status: 'queued'; requestId: string } | { status: 'invalid'; requestId: string; problems: string[] };
 
@@ -13,12 +12,12 @@ export type IntakeResult = { status: 'queued'; requestId: string } | { status: '
  * not usable, the event and the reason on the events DLQ (never dropped) plus a
  * "DNIS Reassignment Failed" answer to the caller.
  */
-export async function intakeReassignment(rt: Dependencies, event: EventBridgeEvent<string, unknown>): Promise<IntakeResult> {
+export async function intakeReassignment(rt: IntakeDependencies, event: EventBridgeEvent): Promise<IntakeResult> {
   const requestId = event.id;
   const problems: string[] = [];
-  if (event['detail-type'] !== REASSIGNMENT_REQUESTED) problems.push(`detail-type must be "${REASSIGNMENT_REQUESTED}"`);
+  if (event['detail-type'] !== DETAIL_TYPES.reassignmentRequested) problems.push(`detail-type must be "${DETAIL_TYPES.reassignmentRequested}"`);
   if (!rt.config.EVENT_SOURCES.includes(event.source)) problems.push(`source "${event.source}" is not an allowed sender`);
-  const detail = ReassignmentDetailSchema.safeParse(event.detail);
+  const detail = ReassignmentRequestedDetailSchema.safeParse(event.detail);
   if (!detail.success) problems.push(...detail.error.issues.map((i) => `${i.path.join('.') || 'detail'}: ${i.message}`));
   const number = detail.success
     ? normalizeNumber(detail.data.dnis, { defaultRegion: rt.config.DEFAULT_REGION, validation: rt.config.NUMBER_VALIDATION })
@@ -30,7 +29,7 @@ export async function intakeReassignment(rt: Dependencies, event: EventBridgeEve
     await rt.aws.sqs.send(
       new SendMessageCommand({ QueueUrl: rt.config.EVENTS_DLQ_URL, MessageBody: encodeMessageBody({ problems, event }) }),
     );
-    await rt.events.publish('DNIS Reassignment Failed', {
+    await rt.events.publish(DETAIL_TYPES.reassignmentFailed, {
       requestId,
       dnis: typeof (event.detail as { dnis?: unknown })?.dnis === 'string' ? (event.detail as { dnis: string }).dnis : null,
       reason: `invalid request: ${problems.join('; ')}`,
@@ -51,7 +50,7 @@ export async function intakeReassignment(rt: Dependencies, event: EventBridgeEve
     requestedBy: detail.data.requestedBy,
     reason: detail.data.reason,
     ...(detail.data.expectedCurrentTarget !== undefined ? { expectedCurrentTarget: detail.data.expectedCurrentTarget } : {}),
-    receivedAt: event.time ?? new Date().toISOString(),
+    receivedAt: event.time,
   };
   await rt.aws.sqs.send(new SendMessageCommand({ QueueUrl: rt.config.PRIORITY_QUEUE_URL, MessageBody: encodeMessageBody(message) }));
   logger.info('reassignment queued', { requestId, dnis: message.dnis, requestedBy: message.requestedBy, source: event.source, account: event.account });

@@ -1,4 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import { DETAIL_TYPES } from '../contracts';
 import { canonicalHeaderName, stripNeutraliser, suggestColumns } from '../csv/columns';
 import { csvLine } from '../csv/writer';
 import { OUTCOMES, planLabel } from '../domain/desiredRow';
@@ -35,7 +36,6 @@ export interface JobSummary {
 }
 
 /** The event a job's completion sends: an apply of a saved plan has its own. */
-export const PLAN_APPLIED_EVENT = 'DNIS Plan Applied';
 
 const isPlanApply = (job: JobMeta) => job.mode === 'apply' && job.source.key.startsWith('approved/');
 
@@ -103,7 +103,7 @@ export async function writeJobReports(deps: { s3: S3Client; store: JobStore; eve
     ...(job.approval ? { approval: job.approval } : {}),
   };
   await uploadLines(deps.s3, { bucket: deps.bucket, key: keys.summary, contentType: 'application/json' }, [`${JSON.stringify(summary, null, 2)}\n`]);
-  await deps.events.publish(isPlanApply(job) ? PLAN_APPLIED_EVENT : 'DNIS Import Completed', { ...summary });
+  await deps.events.publish(isPlanApply(job) ? DETAIL_TYPES.planApplied : DETAIL_TYPES.importCompleted, { ...summary });
   return summary;
 }
 

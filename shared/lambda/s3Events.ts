@@ -1,31 +1,16 @@
-import type { S3Event } from 'aws-lambda';
-import { z } from 'zod';
-import type { ObjectRef } from '../parser/ingestObject';
+import { S3Schema } from '@aws-lambda-powertools/parser/schemas/s3';
+import type { z } from 'zod';
+import type { ObjectVersion } from '../contracts';
 
-const S3EventSchema = z.object({
-  Records: z.array(
-    z.object({
-      eventName: z.string(),
-      s3: z.object({
-        bucket: z.object({ name: z.string() }),
-        object: z.object({
-          key: z.string(),
-          size: z.number().optional(),
-          eTag: z.string().optional(),
-          versionId: z.string().optional(),
-        }),
-      }),
-    }),
-  ),
-});
+/** S3's notification to Lambda, as Powertools describes it. */
+export const S3NotificationSchema = S3Schema;
 
 /**
- * The objects an S3 notification names. Keys arrive URL-encoded with `+` for spaces
+ * The objects an S3 notification says were created. Keys arrive URL-encoded with `+` for spaces
  * ("incoming/my+file%282%29.csv" is "incoming/my file(2).csv").
  */
-export function objectsOf(event: S3Event): ObjectRef[] {
-  const parsed = S3EventSchema.parse(event);
-  return parsed.Records.filter((r) => r.eventName.startsWith('ObjectCreated')).map((r) => ({
+export function createdObjects(event: z.output<typeof S3NotificationSchema>): ObjectVersion[] {
+  return event.Records.filter((r) => r.eventName.startsWith('ObjectCreated')).map((r) => ({
     bucket: r.s3.bucket.name,
     key: decodeURIComponent(r.s3.object.key.replace(/\+/g, ' ')),
     size: r.s3.object.size,

@@ -1,6 +1,7 @@
 import type { GenericLogger } from '@aws-lambda-powertools/commons/types';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { METRICS_NAMESPACE } from '../contracts';
 
 /**
  * Powertools singletons, shared by every function in this bundle. Service name, log level and
@@ -33,7 +34,7 @@ const metricsDiagnostics: GenericLogger = {
 };
 
 export const metrics = new Metrics({
-  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'DnisSync',
+  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE,
   serviceName,
   logger: metricsDiagnostics,
 });

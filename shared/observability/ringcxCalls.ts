@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { METRIC_NAMES } from '../contracts';
 import type { CallRecord } from '../ringcx/transport';
 import { metrics } from './powertools';
 
@@ -20,14 +21,14 @@ export class CallTally {
 
   /** RingCX calls by endpoint and status, 429s and retries, as CloudWatch metrics. */
   publish(): void {
-    metrics.addMetric('RingCxCalls', MetricUnit.Count, this.total);
-    metrics.addMetric('RingCx429', MetricUnit.Count, this.rateLimited);
-    metrics.addMetric('RingCxRetries', MetricUnit.Count, this.retries);
+    metrics.addMetric(METRIC_NAMES.ringCxCalls, MetricUnit.Count, this.total);
+    metrics.addMetric(METRIC_NAMES.ringCx429, MetricUnit.Count, this.rateLimited);
+    metrics.addMetric(METRIC_NAMES.ringCxRetries, MetricUnit.Count, this.retries);
     for (const [key, count] of this.byEndpoint) {
       const [endpoint, status] = key.split('|') as [string, string];
       const single = metrics.singleMetric();
       single.addDimensions({ endpoint, status });
-      single.addMetric('RingCxCallsByEndpoint', MetricUnit.Count, count);
+      single.addMetric(METRIC_NAMES.ringCxCallsByEndpoint, MetricUnit.Count, count);
     }
   }
 }

@@ -1,12 +1,13 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { SqsBatchSender } from '../aws/sqsBatchSender';
-import { encodeMessageBody, describeTarget, type Outcome, type RowMessage } from '../domain/desiredRow';
+import { encodeMessageBody, type RowMessage } from '../contracts';
+import { describeTarget, type Outcome } from '../domain/desiredRow';
 import { type Approval, ApprovalSchema, NOTHING_TO_DO, planExpired, type SavedPlan, SavedPlanSchema } from '../domain/savedPlan';
 import { logger } from '../observability/powertools';
 import { type IngestResult, jobIdFor, type ObjectRef, safeRelativePath } from './uploadedObject';
 import { completeIfDone, refuseFile } from '../jobs/completion';
 import type { PlanRecord, RowOutcome } from '../store/jobStore';
-import type { Dependencies } from '../dependencies';
+import type { ParserDependencies as Dependencies } from '../dependencies';
 
 export const APPROVAL_PREFIX = 'approved/';
 /** An approval is three short fields; anything much larger is not one, and is not read. */

@@ -5,19 +5,15 @@ import { type HeaderMap, readHeader } from '../csv/columns';
 import { NumberLineIndex } from '../csv/numberIndex';
 import { CsvFileError, readCsvRecords } from '../csv/reader';
 import { validateRow } from '../csv/validateRow';
-import { encodeMessageBody, type Mode, type RowMessage } from '../domain/desiredRow';
+import { encodeMessageBody, type Mode, type ObjectVersion, type RowMessage, rowsMetricName } from '../contracts';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logger, metrics } from '../observability/powertools';
 import { Spool } from './spool';
 import { APPROVAL_PREFIX, applyApprovedPlan } from './applyPlan';
 import { completeIfDone, refuseFile } from '../jobs/completion';
 import type { JobMeta, RowOutcome } from '../store/jobStore';
-import type { Dependencies } from '../dependencies';
+import type { ParserDependencies as Dependencies } from '../dependencies';
 import { type IngestResult, jobIdFor, modeOf, type ObjectRef, safeRelativePath } from './uploadedObject';
-
-// The Lambda edge (shared/lambda/s3Events.ts) still imports the type from here; the `edges` work
-// moves that import, after which this re-export can go.
-export type { ObjectRef } from './uploadedObject';
 
 /**
  * The parser's whole job for one uploaded object. One streaming read validates every row into a
@@ -67,7 +63,7 @@ async function runJob(rt: Dependencies, ref: ObjectRef, jobId: string, mode: Mod
     await store.finishParsing(jobId, counts);
     // The dashboard's "rows by outcome" shows rejected rows from here: they never reach a worker.
     // After finishParsing, which succeeds once per job, so a taken-over parse does not count twice.
-    metrics.addMetric('Rows_rejected', MetricUnit.Count, counts.rejected);
+    metrics.addMetric(rowsMetricName('rejected'), MetricUnit.Count, counts.rejected);
     logger.info('job parsed', { jobId, total: counts.total, accepted: counts.accepted, rejected: counts.rejected, ...timings });
     // Every row may already have landed (a small file, or a re-run parse).
     await completeIfDone(rt, jobId);

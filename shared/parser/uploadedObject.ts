@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { ObjectVersion } from '../contracts';
 import type { Mode } from '../domain/desiredRow';
 
 /*
@@ -6,14 +7,8 @@ import type { Mode } from '../domain/desiredRow';
  * where its reports go. Pure: the same object version always gives the same answers.
  */
 
-export interface ObjectRef {
-  bucket: string;
-  /** The decoded key (S3 events carry it URL-encoded). */
-  key: string;
-  versionId?: string | undefined;
-  etag?: string | undefined;
-  size?: number | undefined;
-}
+/** The object version a job is about, as the S3 notification (or the job's record) names it. */
+export type ObjectRef = ObjectVersion;
 
 export type IngestResult =
   | { status: 'ignored'; reason: string }

@@ -6,7 +6,7 @@
 /** Connection failures that happen before a request could reach RingCX. */
 const NEVER_SENT_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
 
-export type RingCxFailureKind = 'http' | 'timeout' | 'connection' | 'rate-limited-locally';
+export type RingCxFailureKind = 'http' | 'timeout' | 'connection';
 
 export class RingCxError extends Error {
   override readonly name = 'RingCxError';
@@ -36,9 +36,7 @@ export class RingCxError extends Error {
         ? `HTTP ${init.status}${init.errorCode ? ` ${init.errorCode}` : ''}${init.generalMessage ? `: ${init.generalMessage}` : ''}`
         : init.kind === 'timeout'
           ? 'timed out'
-          : init.kind === 'connection'
-            ? 'connection failed'
-            : 'rate limited locally';
+          : 'connection failed';
     super(`RingCX ${init.method} ${init.path} ${what}`, { cause: init.cause });
     this.kind = init.kind;
     this.method = init.method;

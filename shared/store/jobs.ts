@@ -1,3 +1,4 @@
+import type { ObjectVersion } from '../contracts';
 import type { Mode, Outcome } from '../domain/desiredRow';
 import { OUTCOMES } from '../domain/desiredRow';
 import { aliases, type DynamoTable, type Retention } from './dynamo';
@@ -22,12 +23,8 @@ export interface PendingEvent {
   version: number;
 }
 
-export interface JobSource {
-  bucket: string;
-  key: string;
-  versionId?: string | undefined;
-  etag?: string | undefined;
-}
+/** The uploaded object version the job is about. */
+export type JobSource = ObjectVersion;
 
 export interface JobMeta {
   jobId: string;

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { DETAIL_TYPES, METRIC_NAMES } from '../contracts';
 import { logger, metrics } from '../observability/powertools';
-import { describeFailure } from '../worker/queueRecord';
+import { describeFailure } from '../worker/invocation';
 import { reparseJob } from '../parser/ingestObject';
 import { resendOwedAnswer } from '../worker/reassign';
-import type { Dependencies } from '../dependencies';
+import type { SweeperDependencies as Dependencies } from '../dependencies';
 import { completeIfDone, settleFinishedJob } from '../jobs/completion';
 import type { JobMeta, OutcomeWrite } from '../store/jobStore';
 import { deadDeliveryOutcomes } from './deadDeliveries';
@@ -82,9 +83,9 @@ export async function sweep(rt: Dependencies, options: { now?: () => number } = 
   } finally {
     await rt.store.releaseLease('sweeper', owner);
   }
-  metrics.addMetric('OldestOpenJobAgeSeconds', MetricUnit.Seconds, result.oldestOpenJobAgeSeconds);
-  metrics.addMetric('StalledJobs', MetricUnit.Count, result.stalled.length);
-  metrics.addMetric('RowsSettledBySweeper', MetricUnit.Count, result.settled);
+  metrics.addMetric(METRIC_NAMES.oldestOpenJobAgeSeconds, MetricUnit.Seconds, result.oldestOpenJobAgeSeconds);
+  metrics.addMetric(METRIC_NAMES.stalledJobs, MetricUnit.Count, result.stalled.length);
+  metrics.addMetric(METRIC_NAMES.rowsSettledBySweeper, MetricUnit.Count, result.settled);
   logger.info('sweep done', { ...result });
   return result;
 }
@@ -156,7 +157,7 @@ async function announceStall(rt: Dependencies, job: JobMeta, lastProgress: numbe
   };
   logger.error('job stalled', detail);
   try {
-    await rt.events.publish('DNIS Import Stalled', detail);
+    await rt.events.publish(DETAIL_TYPES.importStalled, detail);
   } catch (error) {
     // The job's status and the StalledJobs alarm still say so.
     logger.error('"DNIS Import Stalled" not accepted', { jobId: job.jobId, error: describeFailure(error) });

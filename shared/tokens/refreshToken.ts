@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { GetSecretValueCommand, PutSecretValueCommand, UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { METRIC_NAMES } from '../contracts';
 import { awaitingCredentials, jwtCredentialsOf, parseRingCxSecret, type RingCxSecret } from '../ringcx/auth/credentials';
 import { loginWithJwt, refreshSession, type RingCxSession } from '../ringcx/auth/exchange';
 import { RingCxAuthError } from '../ringcx/errors';
@@ -87,7 +88,7 @@ function reportAwaitingCredentials(rt: Dependencies, fieldsPresent: string[]): v
   logger.warn(
     `RingCX credentials not entered yet: secret ${rt.config.RINGCX_SECRET_ID} holds no apiToken and no clientId + clientSecret + jwt${found}; put them with aws secretsmanager put-secret-value. Nothing to refresh until then.`,
   );
-  metrics.addMetric('CredentialsMissing', MetricUnit.Count, 1);
+  metrics.addMetric(METRIC_NAMES.credentialsMissing, MetricUnit.Count, 1);
 }
 
 async function obtainSession(

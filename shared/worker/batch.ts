@@ -1,8 +1,9 @@
-import { ReassignMessageSchema } from '../domain/reassignment';
+import { ReassignMessageSchema } from '../contracts';
 import { logger } from '../observability/powertools';
 import { reassignNumber, type ReassignContext } from './reassign';
-import type { Dependencies } from '../dependencies';
-import { describeFailure, type InvocationLimits, type QueueRecord, type RecordVerdict } from './queueRecord';
+import type { WorkerDependencies as Dependencies } from '../dependencies';
+import type { QueueRecord, RecordVerdict } from '../lambda/sqsRecords';
+import { describeFailure, type InvocationLimits } from './invocation';
 import { syncRowMessages } from './rows';
 
 /**

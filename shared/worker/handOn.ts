@@ -1,9 +1,11 @@
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logger, metrics } from '../observability/powertools';
-import type { Dependencies } from '../dependencies';
+import type { WorkerDependencies as Dependencies } from '../dependencies';
 import { groupBy } from './groupBy';
-import { describeFailure, type RecordVerdict } from './queueRecord';
+import { METRIC_NAMES } from '../contracts';
+import type { RecordVerdict } from '../lambda/sqsRecords';
+import { describeFailure } from './invocation';
 import type { RowDelivery } from './rowMessage';
 
 export interface DeferredRow extends RowDelivery {
@@ -47,7 +49,7 @@ export async function handOnDeferred(rt: Dependencies, deferred: DeferredRow[]):
   }
   if (sent.length > 0) {
     logger.info('rows handed on for the next invocation', { rows: sent.length, reason: sent[0]?.reason });
-    metrics.addMetric('RowsDeferred', MetricUnit.Count, sent.length);
+    metrics.addMetric(METRIC_NAMES.rowsDeferred, MetricUnit.Count, sent.length);
   }
   // Their last-delivery marks no longer stand: the rows live on in the fresh messages.
   const marked = groupBy(

@@ -1,21 +1,23 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { describeTarget, type DesiredRow, encodeMessageBody, type Target } from '../domain/desiredRow';
+import { DETAIL_TYPES, encodeMessageBody, METRIC_NAMES, type ReassignMessage } from '../contracts';
+import { describeTarget, type DesiredRow, type Target } from '../domain/desiredRow';
 import { type MaintenanceWindow, msUntilOpen, routingChange } from '../domain/maintenanceWindow';
 import { sameTarget } from '../domain/planner';
-import type { ReassignMessage } from '../domain/reassignment';
 import { logger, metrics } from '../observability/powertools';
 import { withCallTally } from '../observability/ringcxCalls';
-import { describeFailure, type InvocationLimits, type RecordVerdict } from './queueRecord';
+import { describeFailure, type InvocationLimits } from './invocation';
+import type { RecordVerdict } from '../lambda/sqsRecords';
 import type { OutcomeWrite, RequestRecord } from '../store/jobStore';
 import { isRingCxError } from '../ringcx/errors';
-import type { Dependencies } from '../dependencies';
+import type { WorkerDependencies as Dependencies } from '../dependencies';
 import { readCurrentState } from '../ringcx/currentState';
 import { requestIntentKey } from '../store/intents';
 import type { SyncOptions, SyncRequest } from './sync/contract';
 import { syncRows } from './sync/syncRows';
 
-const SUCCESS = new Set(['reassigned', 'assigned', 'updated', 'unchanged']);
+/** The outcomes that leave the number where the request asked: answered "DNIS Reassigned". */
+const OUTCOMES_THAT_FULFIL_A_REQUEST = new Set(['reassigned', 'assigned', 'updated', 'unchanged']);
 /** SQS delays a message by 15 minutes at most; a longer wait is a chain of such hops. */
 const MAX_DELAY_SECONDS = 900;
 
@@ -81,20 +83,20 @@ export async function reassignNumber(
       }),
     );
     logger.info('change to live routing held until the maintenance window opens', { ...keys, waitSeconds: Math.ceil(decision.waitMs / 1000) });
-    metrics.addMetric('ReassignmentsHeld', MetricUnit.Count, 1);
+    metrics.addMetric(METRIC_NAMES.reassignmentsHeld, MetricUnit.Count, 1);
     return { status: 'done' };
   }
   if (decision.kind === 'retry') {
     if (!lastReceive) return { status: 'retry', reason: decision.reason };
     // Answered so the caller hears something; the message still goes to the DLQ, and a redrive
     // processes the request again and replaces this answer with the real one.
-    await settle(rt, message, { kind: 'answer', outcome: 'failed', detail: `gave up after ${receiveCount} attempts: ${decision.reason}`, before: null, after: null }, tally.total, {
+    await recordOutcomeAndAnswer(rt, message, { kind: 'answer', outcome: 'failed', detail: `gave up after ${receiveCount} attempts: ${decision.reason}`, before: null, after: null }, tally.total, {
       gaveUp: true,
       replacesGaveUp: prior?.gaveUp === true,
     });
     return { status: 'retry', reason: decision.reason };
   }
-  const sent = await settle(rt, message, decision, tally.total, { gaveUp: false, replacesGaveUp: prior?.gaveUp === true });
+  const sent = await recordOutcomeAndAnswer(rt, message, decision, tally.total, { gaveUp: false, replacesGaveUp: prior?.gaveUp === true });
   return sent || lastReceive ? { status: 'done' } : { status: 'retry', reason: 'the answer is still owed' };
 }
 
@@ -157,7 +159,7 @@ async function decide(rt: Dependencies, message: ReassignMessage, ctx: ReassignC
   if (synced.status === 'retry') return { kind: 'retry', reason: synced.reason };
   const engineBefore = synced.before?.target ?? before;
   if (synced.stale) return answerFailed(`stale request: ${synced.detail}`, engineBefore, 'stale');
-  if (!SUCCESS.has(synced.outcome)) return answerFailed(`${synced.outcome}: ${synced.detail}`, engineBefore);
+  if (!OUTCOMES_THAT_FULFIL_A_REQUEST.has(synced.outcome)) return answerFailed(`${synced.outcome}: ${synced.detail}`, engineBefore);
   return {
     kind: 'answer',
     outcome: synced.outcome,
@@ -179,17 +181,17 @@ function matches(expected: Target | null, actual: Target | null): boolean {
 }
 
 /**
- * Records the result, the audit entry and the ledger entry together with the answer owed, then
- * sends the answer. Returns whether the answer was sent.
+ * Records the result, the audit entry and the ledger entry together with the answer owed (one
+ * transaction), counts and logs the outcome, then sends the answer. Returns whether it was sent.
  */
-async function settle(
+async function recordOutcomeAndAnswer(
   rt: Dependencies,
   message: ReassignMessage,
   decision: Extract<Decision, { kind: 'answer' }>,
   apiCalls: number,
   flags: { gaveUp: boolean; replacesGaveUp: boolean },
 ): Promise<boolean> {
-  const ok = SUCCESS.has(decision.outcome);
+  const ok = OUTCOMES_THAT_FULFIL_A_REQUEST.has(decision.outcome);
   const at = new Date().toISOString();
   const payload = {
     requestId: message.requestId,
@@ -203,8 +205,8 @@ async function settle(
     ...(message.heldSince ? { heldSince: message.heldSince } : {}),
   };
   const answer = ok
-    ? { detailType: 'DNIS Reassigned', detail: payload }
-    : { detailType: 'DNIS Reassignment Failed', detail: { ...payload, reason: decision.detail, requestReason: message.reason } };
+    ? { detailType: DETAIL_TYPES.reassigned, detail: payload }
+    : { detailType: DETAIL_TYPES.reassignmentFailed, detail: { ...payload, reason: decision.detail, requestReason: message.reason } };
   const record: Omit<RequestRecord, 'answerSent'> = {
     requestId: message.requestId,
     dnis: message.dnis,
@@ -237,7 +239,7 @@ async function settle(
     decision.ledger ? { source: { jobId: `event:${message.requestId}`, line: 0 }, entry: decision.ledger } : undefined,
     flags.replacesGaveUp,
   );
-  metrics.addMetric(ok ? 'Reassigned' : 'ReassignmentsFailed', MetricUnit.Count, 1);
+  metrics.addMetric(ok ? METRIC_NAMES.reassigned : METRIC_NAMES.reassignmentsFailed, MetricUnit.Count, 1);
   logger.info(ok ? 'reassignment applied' : 'reassignment refused', { requestId: message.requestId, dnis: message.dnis, outcome: decision.outcome, detail: decision.detail, recorded });
   // Another delivery recorded first: its answer is the one owed.
   const stored = recorded ? { ...record, answerSent: false } : await rt.store.getRequest(message.requestId);

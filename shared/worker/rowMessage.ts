@@ -1,8 +1,8 @@
-import { type RowMessage, RowMessageSchema } from '../domain/desiredRow';
+import { type RowMessage, RowMessageSchema } from '../contracts';
 import { SnapshotSchema } from '../domain/savedPlan';
 import type { StateSnapshot } from '../domain/stateFingerprint';
 import { rowIntentKey } from '../store/intents';
-import type { QueueRecord } from './queueRecord';
+import type { QueueRecord } from '../lambda/sqsRecords';
 import type { SyncRequest } from './sync/contract';
 
 /** A row message together with the delivery that brought it. */

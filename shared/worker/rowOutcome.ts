@@ -1,11 +1,13 @@
-import { describeTarget, type RowMessage } from '../domain/desiredRow';
+import type { RowMessage } from '../contracts';
+import { describeTarget } from '../domain/desiredRow';
 import { fingerprintOf } from '../domain/stateFingerprint';
 import type { LastAttempt, OutcomeWrite } from '../store/jobStore';
-import type { RecordVerdict } from './queueRecord';
+import type { RecordVerdict } from '../lambda/sqsRecords';
 import type { RowDelivery } from './rowMessage';
 import type { SyncResult } from './sync/contract';
 
-const SUCCESS_OUTCOMES = new Set(['created', 'updated', 'assigned', 'reassigned', 'unassigned', 'unchanged']);
+/** After these RingCX holds what the row declares, so the ledger records the row. */
+const OUTCOMES_WHERE_RINGCX_HOLDS_THE_ROW = new Set(['created', 'updated', 'assigned', 'reassigned', 'unassigned', 'unchanged']);
 const WRITE_OUTCOMES = new Set(['created', 'updated', 'assigned', 'reassigned', 'unassigned']);
 
 type DoneResult = Extract<SyncResult, { status: 'done' }>;
@@ -76,7 +78,7 @@ export function outcomeWriteFor(message: RowMessage, result: SyncResult, receive
     detail: result.detail,
     target: describeTarget(message.row.target),
     raw: message.raw,
-    ...(message.mode === 'apply' && SUCCESS_OUTCOMES.has(result.outcome)
+    ...(message.mode === 'apply' && OUTCOMES_WHERE_RINGCX_HOLDS_THE_ROW.has(result.outcome)
       ? {
           ledger: {
             row: message.row,

@@ -1,21 +1,19 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { RowMessage } from '../domain/desiredRow';
+import { METRIC_NAMES, type RowMessage, rowsMetricName } from '../contracts';
 import { logger, metrics } from '../observability/powertools';
 import { withCallTally } from '../observability/ringcxCalls';
 import { completeIfDone } from '../jobs/completion';
 import type { OutcomeWrite } from '../store/jobStore';
-import type { Dependencies } from '../dependencies';
+import type { WorkerDependencies as Dependencies } from '../dependencies';
 import { groupBy } from './groupBy';
 import { type DeferredRow, handOnDeferred } from './handOn';
-import { describeFailure, type InvocationLimits, type QueueRecord, type RecordVerdict } from './queueRecord';
+import type { QueueRecord, RecordVerdict } from '../lambda/sqsRecords';
+import { describeFailure, type InvocationLimits } from './invocation';
 import { mostDeferredFirst, parseRowMessage, type RowDelivery, rowKey, syncRequestFor, triageJobDeliveries } from './rowMessage';
 import { attributeCalls, isAuditedPlannedChange, isLastDelivery, lastAttemptOf, settleRow } from './rowOutcome';
 import type { SyncOptions, SyncRequest, SyncResult } from './sync/contract';
 import { syncRows } from './sync/syncRows';
 
-// The Lambda edge (shared/lambda/sqsRecords.ts) still imports the record type from here; the
-// `edges` work moves that import, after which this re-export can go.
-export type { QueueRecord } from './queueRecord';
 
 /**
  * A batch of row messages: drop the rows that already have an outcome (duplicate deliveries),
@@ -30,7 +28,7 @@ export async function syncRowMessages(rt: Dependencies, records: QueueRecord[], 
     if (!parsed.ok) {
       // No job or line to report against: the message goes to the DLQ, where it is kept for a person.
       logger.error('unreadable work-queue message', { messageId: record.messageId, problem: parsed.reason });
-      metrics.addMetric('UnreadableMessages', MetricUnit.Count, 1);
+      metrics.addMetric(METRIC_NAMES.unreadableMessages, MetricUnit.Count, 1);
       verdicts.set(record.messageId, { status: 'retry', reason: `unreadable message: ${parsed.reason}` });
       continue;
     }
@@ -142,7 +140,7 @@ async function recordOutcomes(
         if (write.gaveUp) batch.verdicts.set(record.messageId, { status: 'done' });
         continue;
       }
-      metrics.addMetric(`Rows_${write.outcome}`, MetricUnit.Count, 1);
+      metrics.addMetric(rowsMetricName(write.outcome), MetricUnit.Count, 1);
       const result = batch.results.get(record.messageId);
       if (isAuditedPlannedChange(message, write, result)) await auditPlannedChange(rt, message, write, result);
       logger.info('row outcome', { jobId, line: write.line, dnis: write.dnis, outcome: write.outcome, detail: write.detail, mode: message.mode, ...(message.planned ? { planId: message.planned.planId } : {}) });

@@ -54,11 +54,11 @@ export async function startPipeline(options: LocalStackOptions & { batchSize?: n
   });
   Object.assign(process.env, stack.env);
   vi.resetModules();
-  const parser = (await import('../../functions/parser/app')).handler as unknown as ParserHandler;
-  const worker = (await import('../../functions/worker/app')).handler as unknown as WorkerHandler;
-  const intake = (await import('../../functions/reassign-intake/app')).handler as unknown as AnyHandler;
-  const exporter = (await import('../../functions/exporter/app')).handler as unknown as AnyHandler;
-  const refresher = (await import('../../functions/token-refresher/app')).handler as unknown as AnyHandler;
+  const parser = (await import('../../functions/parser/app')).handler;
+  const worker = (await import('../../functions/worker/app')).handler;
+  const intake = (await import('../../functions/reassign-intake/app')).handler;
+  const exporter = (await import('../../functions/exporter/app')).handler;
+  const refresher = (await import('../../functions/token-refresher/app')).handler;
   const driver = new LocalDriver(stack, { parser, worker: { mode: 'in-process', handler: worker, ...(options.batchSize ? { batchSize: options.batchSize } : {}) } });
 
   return {
@@ -162,12 +162,12 @@ export async function startTwin(options: LocalStackOptions & LocalRunnerOptions 
   });
   Object.assign(process.env, stack.env);
   vi.resetModules();
-  const parser = (await import('../../functions/parser/app')).handler as unknown as ParserHandler;
-  const intake = (await import('../../functions/reassign-intake/app')).handler as unknown as AnyHandler;
-  const refresher = (await import('../../functions/token-refresher/app')).handler as unknown as AnyHandler;
+  const parser = (await import('../../functions/parser/app')).handler;
+  const intake = (await import('../../functions/reassign-intake/app')).handler;
+  const refresher = (await import('../../functions/token-refresher/app')).handler;
   if (options.secretJson) stack.json.setSecret(stack.env.RINGCX_SECRET_ID as string, options.secretJson);
   const { maxInvocationsPerInstance, retireRate, random } = options;
-  const runner = new LocalRunner(stack, { parser, intake: intake as never, refresher }, { maxInvocationsPerInstance, retireRate, random });
+  const runner = new LocalRunner(stack, { parser, intake, refresher }, { maxInvocationsPerInstance, retireRate, random });
   const { driver } = runner;
   const invocations: MappingInvocation[] = [];
   runner.onInvocation((invocation) => invocations.push(invocation));

@@ -5,6 +5,7 @@ import { App } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { STAGES } from '../../infra/config';
 import { DnisSyncStack } from '../../infra/stack';
+import { RESOURCE_NAMES_FOR_TESTS } from '../helpers/functionEnv';
 
 /** True when some folder from `dir` up to the root has a node_modules a bundle could resolve from. */
 function hasNodeModulesAbove(dir: string): boolean {
@@ -20,6 +21,9 @@ describe('function bundles', () => {
     // Outside the repository: nothing to resolve `@aws-sdk/*` from but the bundle itself, as on
     // Lambda when the runtime's own SDK is not used.
     const isolated = mkdtempSync(join(tmpdir(), 'dnis-sync-bundles-'));
+    // Each bundle validates its config when it loads, as at a cold start; the stack would set these.
+    const missing = Object.keys(RESOURCE_NAMES_FOR_TESTS).filter((name) => process.env[name] === undefined);
+    Object.assign(process.env, Object.fromEntries(missing.map((name) => [name, RESOURCE_NAMES_FOR_TESTS[name as keyof typeof RESOURCE_NAMES_FOR_TESTS]])));
     try {
       const app = new App({ outdir });
       new DnisSyncStack(app, 'Bundled', { config: STAGES.dev, env: { account: '123456789012', region: 'us-east-1' } });
@@ -43,6 +47,7 @@ describe('function bundles', () => {
         expect(existsSync(`${bundle}.map`), 'source map').toBe(true);
       }
     } finally {
+      for (const name of missing) delete process.env[name];
       rmSync(outdir, { recursive: true, force: true });
       rmSync(isolated, { recursive: true, force: true });
     }

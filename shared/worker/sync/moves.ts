@@ -1,4 +1,5 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { METRIC_NAMES } from '../../contracts';
 import type { Target } from '../../domain/desiredRow';
 import type { Action, CurrentAssignment } from '../../domain/planner';
 import { logger, metrics } from '../../observability/powertools';
@@ -133,7 +134,7 @@ export async function finishOwedMoves(
       continue;
     }
     const unroutedMs = clockOf(options)() - owed.since;
-    metrics.addMetric('UnroutedGapMs', MetricUnit.Milliseconds, Math.round(unroutedMs));
+    metrics.addMetric(METRIC_NAMES.unroutedGapMs, MetricUnit.Milliseconds, Math.round(unroutedMs));
     logger.info('number moved by remove-then-assign', { dnis: request.row.dnis, result: 'moved without a re-read', unroutedMs: Math.round(unroutedMs) });
     results.set(request.key, { status: 'done', outcome: 'reassigned', detail: `moved from ${describe(from)} to ${target.type}:${target.id}`, before: from, after: target, unroutedMs });
     finished.add(request.key);
@@ -152,7 +153,7 @@ export function finishGap(w: Work, options: SyncOptions, unroutedSince: Unrouted
 /** The unrouted gap of one number, as a metric (its distribution is what matters) and a log line. */
 export function logGap(w: Work, result: 'moved' | 'moved after a re-read' | 'moved without a re-read' | 'put back' | 'left unassigned') {
   const unroutedMs = Math.round(w.unroutedMs ?? 0);
-  metrics.addMetric('UnroutedGapMs', MetricUnit.Milliseconds, unroutedMs);
+  metrics.addMetric(METRIC_NAMES.unroutedGapMs, MetricUnit.Milliseconds, unroutedMs);
   logger.info('number moved by remove-then-assign', { dnis: w.request.row.dnis, result, unroutedMs });
 }
 

@@ -40,7 +40,7 @@ beforeAll(async () => {
     batchSize: 10,
   });
   sim = pipeline.stack.simulator as RingCxSimulator;
-  const sweeper = (await import('../../../functions/sweeper/app')).handler as unknown as (event: unknown, context: unknown) => Promise<SweepResult>;
+  const sweeper = (await import('../../../functions/sweeper/app')).handler;
   sweepNow = () => sweeper({}, lambdaContext('sweeper'));
   const { JobStore } = await import('../../../shared/store/jobStore');
   const { createAwsClients } = await import('../../../shared/aws/clients');

@@ -26,7 +26,7 @@ interface Harness {
 
 async function harness(env: Record<string, string> = {}): Promise<Harness> {
   const pipeline = await startIngestPipeline({ maxReceiveCount: 3, env: { RINGCX_MAX_ATTEMPTS: '1', SWEEP_INTERVAL_SECONDS: '1', WORK_VISIBILITY_TIMEOUT_SECONDS: '1', ...env } });
-  const sweeper = (await import('../../../functions/sweeper/app')).handler as unknown as (event: unknown, context: unknown) => Promise<SweepResult>;
+  const sweeper = (await import('../../../functions/sweeper/app')).handler;
   const { JobStore } = await import('../../../shared/store/jobStore');
   const { createAwsClients } = await import('../../../shared/aws/clients');
   const { loadConfig } = await import('../../../shared/config');

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../shared/config';
-import { encodeMessageBody } from '../../../shared/domain/desiredRow';
+import { loadFunctionConfig, WorkerConfigSchema } from '../../../shared/config';
+import { encodeMessageBody } from '../../../shared/contracts';
 import { syncQueueRecords } from '../../../shared/worker/batch';
-import type { Dependencies } from '../../../shared/dependencies';
+import type { WorkerDependencies } from '../../../shared/dependencies';
+import { RESOURCE_NAMES_FOR_TESTS } from '../../helpers/functionEnv';
 
 const row = (line: number) => ({
   v: 1,
@@ -31,7 +32,7 @@ describe('syncQueueRecords', () => {
     const unreachable = async () => {
       throw Object.assign(new Error('connect ECONNREFUSED'), { name: 'NetworkingError' });
     };
-    const rt = { config: loadConfig({}), store: { existingOutcomes: unreachable, getRequest: unreachable } } as unknown as Dependencies;
+    const rt = { config: loadFunctionConfig(WorkerConfigSchema, RESOURCE_NAMES_FOR_TESTS), store: { existingOutcomes: unreachable, getRequest: unreachable } } as unknown as WorkerDependencies;
     const records = [
       { messageId: 'a', body: encodeMessageBody(row(2)), receiveCount: 1 },
       { messageId: 'b', body: encodeMessageBody(row(3)), receiveCount: 5 },

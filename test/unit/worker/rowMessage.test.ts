@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RowMessage } from '../../../shared/domain/desiredRow';
+import type { RowMessage } from '../../../shared/contracts';
 import { mostDeferredFirst, parseRowMessage, type RowDelivery, syncRequestFor, triageJobDeliveries } from '../../../shared/worker/rowMessage';
 
 const message = (line: number, overrides: Partial<RowMessage> = {}): RowMessage => ({

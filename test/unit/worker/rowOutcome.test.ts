@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RowMessage } from '../../../shared/domain/desiredRow';
+import type { RowMessage } from '../../../shared/contracts';
 import type { RowDelivery } from '../../../shared/worker/rowMessage';
 import { attributeCalls, isAuditedPlannedChange, lastAttemptOf, outcomeWriteFor, settleRow } from '../../../shared/worker/rowOutcome';
 import type { SyncResult } from '../../../shared/worker/sync/contract';

@@ -1,14 +1,3 @@
-/** One SQS record as the worker sees it, independent of the Lambda event shape. */
-export interface QueueRecord {
-  messageId: string;
-  body: string;
-  /** SQS ApproximateReceiveCount: 1 on first delivery. */
-  receiveCount: number;
-}
-
-/** `done`: delete the message. `retry`: leave it for redelivery (and eventually the DLQ). */
-export type RecordVerdict = { status: 'done' } | { status: 'retry'; reason: string };
-
 /** What the invocation lends the work: how long it has left. */
 export interface InvocationLimits {
   /** Milliseconds left in this invocation (Lambda's getRemainingTimeInMillis). */
