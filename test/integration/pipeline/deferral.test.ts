@@ -8,7 +8,7 @@ import type { Pipeline } from '../../helpers/pipeline';
  * Rows the engine does not start before the deadline are handed on as fresh messages at once,
  * not left as batch item failures: those would wait out a visibility timeout and spend a receive
  * on work never tried. On the real chain (fauxqs, DynamoDB Local, the simulator), with a worker
- * paced at 6 RingCX requests a second and invocations of a few seconds.
+ * paced at 6 RingCX requests a second, a 1 s request timeout and invocations of a few seconds.
  */
 const MAX_DEFERRALS = 4;
 const MAX_RECEIVES = 3;
@@ -24,7 +24,9 @@ beforeAll(async () => {
     simulator: { seed },
     maxReceiveCount: MAX_RECEIVES,
     visibilityTimeoutSeconds: 1,
-    env: { RINGCX_REQUESTS_PER_WINDOW: '6', RINGCX_WINDOW_MS: '1000', MAX_DEFERRALS: String(MAX_DEFERRALS) },
+    // A move starts only with time for its assignment at worst (the request timeout) after its
+    // removal, so the request timeout is scaled with the few-second invocations.
+    env: { RINGCX_REQUESTS_PER_WINDOW: '6', RINGCX_WINDOW_MS: '1000', RINGCX_TIMEOUT_MS: '1000', MAX_DEFERRALS: String(MAX_DEFERRALS) },
   });
 }, 120_000);
 afterAll(() => pipeline?.stop());
@@ -55,7 +57,7 @@ it('hands rows it cannot start before the deadline on as fresh messages: every m
   const lines = ['dnis,description,target_type,target_id,on_conflict', ...Array.from({ length: MOVES }, (_, i) => `${live(i)},moved,queue,4503,reassign`)];
   const event = await pipeline.putCsv('incoming/deferred-moves.csv', lines.join('\n'));
   const [parse] = (await pipeline.runParser(event)) as { status: string; jobId: string }[];
-  const worker = shortDeliveries(3_000);
+  const worker = shortDeliveries(4_000);
   await worker.drain();
 
   const run = await readRun(pipeline, 'incoming/deferred-moves.csv', parse as { status: string; jobId: string });
