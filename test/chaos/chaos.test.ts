@@ -205,6 +205,14 @@ it(`keeps every invariant through ${ROWS} rows of chaos on the twin (prod sizing
       `unrouted gaps of moved numbers (ms): ${JSON.stringify(gaps)}; numbers left unrouted past an invocation: ${stranded.length}; ` +
       `stranded by a crash until their redelivery: ${byCrash.length} (gaps ms ${JSON.stringify(byCrash.map(gapOf))})`,
   );
+  // What the twin saw around each number left unrouted, so a failure explains itself.
+  for (const s of stranded) {
+    const around = twin.invocations
+      .filter((i) => numbersOf(i).includes(s.dnis))
+      .map((i) => `${new Date(i.startedAt).toISOString()}..${new Date(i.endedAt).toISOString()} ${i.outcome.status}${i.outcome.status === 'ok' ? '' : ` (${i.outcome.message})`}`);
+    const writes = sim.state.events.filter((e) => e.dnis === s.dnis).map((e) => `${new Date(e.at).toISOString()} ${e.kind}`);
+    console.log(`left unrouted: ${s.dnis}; invocations carrying it: ${around.join('; ')}; its writes: ${writes.join('; ')}`);
+  }
   // A SIGKILL can land as the batch answers, so it is counted as it is sent as well as by its effect.
   expect(stats.timeouts + stats.crashes + randomKills, 'the run had deadline kills or crashes').toBeGreaterThan(0);
   expect.soft(stranded.map((s) => `${s.dnis} unrouted from ${new Date(s.from).toISOString()} ${s.to ? `for ${s.to - s.from} ms` : 'to the end'}`)).toEqual([]);

@@ -369,3 +369,23 @@ describe('sync engine: a number this call unrouted is finished before the call e
     expect(fake.unassignedSpans.filter((span) => span.to === undefined)).toEqual([]);
   });
 });
+
+describe('sync engine: a number unrouted near the deadline', () => {
+  it('gets its assignment without a re-read when a read and an assignment no longer fit', async () => {
+    const fake = new FakeRingCx(1_000);
+    fake.seed('12125550620', queue(4501));
+    fake.arm('assign', { kind: 'before', status: 503 });
+    // read, remove, failed assign: 3 s of 5.5 with a 1 s margin; a read and an assignment (2 s + margin) no longer fit.
+    const results = await syncRows(fake.client, [{ key: 'x', row: row('12125550620', queue(4502)), mode: 'apply' }], {
+      ...base,
+      remainingMs: fake.remainingMs(5_500),
+      pace: fake.pace(),
+      deadlineMarginMs: 1_000,
+      now: () => fake.clock,
+    });
+    expect(done(results.get('x'))).toMatchObject({ outcome: 'reassigned', after: queue(4502) });
+    expect(fake.count('findMany')).toBe(1);
+    expect(fake.assignments.get('12125550620')).toEqual(queue(4502));
+    expect(fake.clock).toBeLessThanOrEqual(5_500);
+  });
+});
