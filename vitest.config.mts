@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // The twin's runs (separate worker processes, real deadlines, the chaos run) measure time:
-    // `npm test` runs them after the rest, one file at a time (`npm run test:twin`), so the
+    // `npm test` runs them after the rest (`npm run test:twin`, two files at a time), so the
     // other suites' load does not stand in for RingCX being slow. `npm run test:chaos` is the
     // 5,000-row run.
     exclude: process.env.TWIN_PROOF ? ['**/node_modules/**'] : ['**/node_modules/**', 'test/integration/twin/**', 'test/chaos/**'],
