@@ -69,7 +69,7 @@ export async function move(
   if (!removed) {
     // The removal may have stood without its answer: until a read says otherwise, the number is
     // treated as unrouted by this call, so its assignment is owed before the invocation ends.
-    if (w.lostAnswer) unroutedSince.set(w.request.key, { since: removing, move: action });
+    if (w.lostAnswer) unroutedSince.set(w.request.key, { since: removing, move: action, removed: false });
     return;
   }
   const removedAt = now();
@@ -88,7 +88,7 @@ export async function move(
       w.error = error;
       w.stopped = 'replan';
       w.lostAnswer = error.status !== 409;
-      unroutedSince.set(w.request.key, { since: removedAt, move: action });
+      unroutedSince.set(w.request.key, { since: removedAt, move: action, removed: true });
       return;
     }
     // RingCX refused the new target for good: put the number back where it was.
@@ -107,9 +107,9 @@ export async function move(
 
 /**
  * The last resort for numbers this call unrouted when no fresh read can be had (the read failed,
- * or the rounds ran out): their new assignment is sent as it stands. That is safe without a read:
- * an unrouted number gains the target its row asked for, and a number whose removal did not stand
- * after all is either moved there too (what the row asked) or refused with a 409, changing nothing.
+ * the rounds ran out, or the deadline is near): their new assignment is sent as it stands. Only
+ * numbers whose removal RingCX answered qualify, so the write lands on a number this call left
+ * unrouted, which gains the target its row asked for.
  * Tracking numbers are left to the redelivery: creating one blind could create it twice.
  */
 export async function finishOwedMoves(
@@ -122,7 +122,10 @@ export async function finishOwedMoves(
   const finished = new Set<string>();
   for (const request of pending) {
     const owed = unroutedSince.get(request.key);
-    if (!owed) continue;
+    // Only a removal RingCX answered: after a lost one the number may still be on its old target
+    // (or someone else's since), and whether a PUT would then move it is not documented, so it
+    // waits for a read.
+    if (!owed?.removed) continue;
     const { target, item, from } = owed.move;
     if (target.type === 'trackingGroup') continue;
     try {

@@ -118,6 +118,8 @@ async function syncWithin(
       if (!owed) continue;
       if (w.before === null) {
         w.mustFinish = true;
+        // The read shows it unrouted: from here its assignment may be sent without another read.
+        owed.removed = true;
       } else {
         // Already on the new target (the assignment stood, its answer lost): the gap ends now.
         if (sameTarget(w.before.target, owed.move.target)) finishGap(w, options, unroutedSince);

@@ -110,6 +110,8 @@ export type UnroutedSince = Map<string, OwedMove>;
 export interface OwedMove {
   since: number;
   move: Extract<Action, { kind: 'reassign' }>;
+  /** RingCX answered the removal: the number is known to be unrouted by this call, not just maybe. */
+  removed: boolean;
 }
 
 export const clockOf = (options: SyncOptions) => options.now ?? (() => performance.now());

@@ -346,6 +346,18 @@ describe('sync engine: a number this call unrouted is finished before the call e
     expect(done(roomy.get('y'))).toMatchObject({ outcome: 'reassigned' });
   });
 
+  it('after a removal whose answer was lost, a failed re-read sends nothing blind: the row waits for a read', async () => {
+    const fake = new FakeRingCx(10);
+    fake.seed('12125550615', queue(4501));
+    fake.arm('removeAssignment', { kind: 'after', status: 503 });
+    fake.onCall = (endpoint) => {
+      if (endpoint === 'removeAssignment' && fake.count('findMany') === 1) fake.arm('findMany', { kind: 'before', status: 503 });
+    };
+    const results = await syncRows(fake.client, [{ key: 'x', row: row('12125550615', queue(4502)), mode: 'apply' }], { ...base, now: () => fake.clock });
+    expect(results.get('x')).toMatchObject({ status: 'retry' });
+    expect(fake.count('assign')).toBe(0);
+  });
+
   it('a removal refused outright owes nothing: the row waits, still on its old target', async () => {
     const fake = new FakeRingCx(1_000);
     fake.seed('12125550611', queue(4501));
