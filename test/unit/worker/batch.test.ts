@@ -4,16 +4,9 @@ import { encodeMessageBody } from '../../../shared/contracts';
 import { syncQueueRecords } from '../../../shared/worker/batch';
 import type { WorkerDependencies } from '../../../shared/dependencies';
 import { RESOURCE_NAMES_FOR_TESTS } from '../../helpers/functionEnv';
+import { rowMessage } from '../../helpers/rowMessages';
 
-const row = (line: number) => ({
-  v: 1,
-  kind: 'row',
-  jobId: 'job-1',
-  line,
-  mode: 'apply',
-  row: { dnis: `1212555010${line}`, e164: `+1212555010${line}`, accountId: '1', category: 'VOICE', active: true, target: null, assignmentActive: true, onConflict: 'fail', action: 'upsert' },
-  raw: [],
-});
+const row = (line: number) => rowMessage(line);
 const request = {
   v: 1,
   kind: 'reassign',

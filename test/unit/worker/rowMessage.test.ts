@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { RowMessage } from '../../../shared/contracts';
+import { rowMessage } from '../../helpers/rowMessages';
 import { mostDeferredFirst, parseRowMessage, type RowDelivery, syncRequestFor, triageJobDeliveries } from '../../../shared/worker/rowMessage';
 
-const message = (line: number, overrides: Partial<RowMessage> = {}): RowMessage => ({
-  v: 1,
-  kind: 'row',
-  jobId: 'job-1',
-  line,
-  mode: 'apply',
-  row: { dnis: `1212555010${line}`, e164: `+1212555010${line}`, accountId: '1', category: 'VOICE', active: true, target: null, assignmentActive: true, onConflict: 'fail', action: 'upsert' },
-  raw: [],
-  ...overrides,
-});
+const message = rowMessage;
 const delivery = (id: string, line: number, overrides: Partial<RowMessage> = {}): RowDelivery => ({ record: { messageId: id, body: '', receiveCount: 1 }, message: message(line, overrides) });
 
 describe('parseRowMessage', () => {
