@@ -1,3 +1,5 @@
+import type { RequestBudget } from './requestBudget';
+
 export interface RateLimiterOptions {
   /** Requests admitted per window, e.g. 120. */
   budget: number;
@@ -22,7 +24,7 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
  * A token bucket that one process shares between all its RingCX calls. Callers queue in order, so a
  * burst of 500 calls drains at the refill rate instead of stampeding and collecting 429s.
  */
-export class RateLimiter {
+export class RateLimiter implements RequestBudget {
   readonly budget: number;
   readonly windowMs: number;
   readonly capacity: number;

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { Agent, type Dispatcher, type FormData, request } from 'undici';
 import type { z } from 'zod';
 import { RingCxError } from './errors';
-import type { RateLimiter } from './rateLimiter';
+import type { RequestBudget } from './requestBudget';
 import type { AuthHeader, TokenProvider } from './auth/tokenProvider';
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, type RetryPolicy, retryDelay } from './retryPolicy';
 import { RingCxErrorBodySchema } from './schemas';
@@ -22,7 +22,7 @@ export interface CallRecord {
 export interface TransportOptions {
   baseUrl: string;
   tokenProvider: TokenProvider;
-  limiter?: RateLimiter;
+  limiter?: RequestBudget;
   retry?: Partial<RetryPolicy>;
   /** Per-attempt timeout covering headers and body. */
   timeoutMs?: number;
@@ -118,7 +118,7 @@ export class RingCxTransport {
   }
 
   /** This process's limiter, whose pace tells how long calls not yet made will take. */
-  get limiter(): RateLimiter | undefined {
+  get limiter(): RequestBudget | undefined {
     return this.options.limiter;
   }
 
