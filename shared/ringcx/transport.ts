@@ -108,6 +108,9 @@ export class RingCxTransport {
   private readonly random: () => number;
   /** Smoothed duration of answered attempts; undefined until the first answer. */
   private latencyEwmaMs: number | undefined;
+  /** Smoothed share of failed attempts, and when it was last updated (it fades while idle). */
+  private failureEwma = 0;
+  private failureObservedAt = 0;
 
   constructor(private readonly options: TransportOptions) {
     this.retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
@@ -130,6 +133,26 @@ export class RingCxTransport {
 
   get expectedLatencyMs(): number {
     return this.latencyEwmaMs ?? 1_000;
+  }
+
+  /** Attempts one call gets at most. */
+  get maxAttempts(): number {
+    return this.retry.maxAttempts;
+  }
+
+  /**
+   * The share of recent attempts RingCX failed (5xx, timeouts, dropped connections), smoothed over
+   * about the last ten attempts and halved for every two request timeouts without news. 429s and
+   * 4xx answers say nothing about RingCX's health and are not counted.
+   */
+  get recentFailureRate(): number {
+    const idle = performance.now() - this.failureObservedAt;
+    return this.failureEwma * 0.5 ** (idle / (2 * this.timeoutMs));
+  }
+
+  private observeOutcome(failed: boolean): void {
+    this.failureEwma = 0.9 * this.recentFailureRate + 0.1 * (failed ? 1 : 0);
+    this.failureObservedAt = performance.now();
   }
 
   async send<S extends z.ZodType>(spec: RequestSpec<S>): Promise<z.output<S>> {
@@ -158,6 +181,7 @@ export class RingCxTransport {
         const status = response.statusCode;
         this.observeLatency(performance.now() - started);
         if (status >= 200 && status < 300) {
+          this.observeOutcome(false);
           this.report(spec, status, attempt, started);
           return parseBody(spec, text);
         }
@@ -176,6 +200,7 @@ export class RingCxTransport {
         error = networkError(spec, cause);
       }
       error.attempts = attempt;
+      if (error.kind !== 'http' || (error.status ?? 0) >= 500) this.observeOutcome(true);
       const outcome = error.kind === 'http' ? (error.status ?? 0) : (error.kind as 'timeout' | 'connection');
       const delay = retryDelay(this.retry, { error, attempt, repeatable: spec.repeatable, retryAfterMs }, this.random);
       if (delay === undefined || !retryFitsDeadline(delay + this.expectedLatencyMs)) {

@@ -72,7 +72,7 @@ export function admit(writes: Work[], deadline: InvocationDeadline, options: Syn
     updates -= shape.update ? 1 : 0;
     units -= shape.unitCalls;
     if (shape.arrayTarget) arrays.set(shape.arrayTarget, (arrays.get(shape.arrayTarget) ?? 1) - 1);
-    defer(w, deadline, total - before, 'this row');
+    defer(w, deadline, total - before, 'this row', shape.unroutes);
   }
   return admitted;
 }

@@ -95,7 +95,7 @@ export async function applyWrites(
     if (!alive(w)) continue;
     const { unitCalls: calls, unroutes } = shapeOf(w, options);
     if (deadline && !w.mustFinish && !(unroutes ? deadline.fitsUnrouting(calls) : deadline.fits(calls))) {
-      defer(w, deadline, calls, actionsOf(w, 'reassign').length > 0 ? 'this move' : 'this number');
+      defer(w, deadline, calls, actionsOf(w, 'reassign').length > 0 ? 'this move' : 'this number', unroutes);
       continue;
     }
     await applyUnit(client, w, options, intents, unroutedSince, deadline);

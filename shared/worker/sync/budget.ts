@@ -14,7 +14,23 @@ export interface CallPace {
    * to latencyMs().
    */
   worstLatencyMs?(): number;
+  /**
+   * Share of this instance's recent RingCX attempts that failed (5xx, timeout, lost connection),
+   * between 0 and 1. Defaults to 0.
+   */
+  failureRate?(): number;
+  /** Attempts the client makes at most for one call. Defaults to 1. */
+  maxAttempts?(): number;
 }
+
+/**
+ * Above this recent failure rate no number is unrouted: RingCX is failing more calls than it
+ * answers, so a removal would likely be followed by assignments that fail until the deadline.
+ * The rows wait for a later delivery, their numbers still routed where they were.
+ */
+export const UNROUTING_FAILURE_LIMIT = 0.5;
+/** The chance, at most, that every attempt a move's assignment is priced for fails. */
+const UNPRICED_FAILURE_CHANCE = 0.01;
 
 export interface DeadlineOptions {
   /** Time left in the invocation (Lambda's `context.getRemainingTimeInMillis`). */
@@ -59,23 +75,47 @@ export class InvocationDeadline {
    * the one that routes the number again, is priced at its worst case, not its usual latency.
    */
   costUnroutingMs(calls: number): number {
-    const worst = this.options.pace.worstLatencyMs?.() ?? this.options.pace.latencyMs();
-    return this.costMs(calls) + Math.max(0, worst - this.options.pace.latencyMs());
+    return this.costMs(calls) + Math.max(0, this.worstCallMs - this.options.pace.latencyMs());
   }
 
   fitsUnrouting(calls: number): boolean {
-    return this.costUnroutingMs(calls) <= this.options.remainingMs();
+    return this.failureRate() <= UNROUTING_FAILURE_LIMIT && this.costUnroutingMs(calls) <= this.options.remainingMs();
   }
 
-  /** How much time a removal must leave after itself for the assignment that follows, worst case. */
+  /**
+   * How much time a removal must leave after itself for the assignment that follows, worst case:
+   * each attempt the assignment may need runs to the request timeout. A healthy RingCX prices one
+   * attempt; the more of this instance's recent attempts failed, the more attempts are priced (as
+   * many as make it unlikely, below 1 in 100, that all of them fail), up to the client's limit.
+   * A move then starts only while its number can be routed again before the deadline, even if
+   * RingCX fails the first assignments.
+   */
   get worstCallMs(): number {
-    return this.options.pace.worstLatencyMs?.() ?? this.options.pace.latencyMs();
+    const worst = this.options.pace.worstLatencyMs?.() ?? this.options.pace.latencyMs();
+    return worst * this.assignmentAttemptsPriced();
+  }
+
+  assignmentAttemptsPriced(): number {
+    const limit = Math.max(1, this.options.pace.maxAttempts?.() ?? 1);
+    const rate = this.failureRate();
+    if (rate <= UNPRICED_FAILURE_CHANCE) return 1;
+    if (rate >= 1) return limit;
+    return Math.min(limit, Math.max(1, Math.ceil(Math.log(UNPRICED_FAILURE_CHANCE) / Math.log(rate))));
+  }
+
+  failureRate(): number {
+    return Math.min(1, Math.max(0, this.options.pace.failureRate?.() ?? 0));
   }
 
   /** Why a unit was not started, for the row's retry reason and the logs. */
-  explain(calls: number, what: string): string {
+  explain(calls: number, what: string, unroutes = false): string {
+    const rate = this.failureRate();
+    if (unroutes && rate > UNROUTING_FAILURE_LIMIT) {
+      return `RingCX failed ${Math.round(rate * 100)}% of this instance's recent calls; ${what} waits for the next delivery, its number still routed`;
+    }
     const left = Math.max(0, this.options.remainingMs());
-    return `deadline: ${seconds(left)} left in this invocation, ${what} needs about ${seconds(this.costMs(calls))} (${calls} RingCX call${calls === 1 ? '' : 's'} at this instance's pace, ${seconds(this.marginMs)} margin); left for the next delivery`;
+    const cost = unroutes ? this.costUnroutingMs(calls) : this.costMs(calls);
+    return `deadline: ${seconds(left)} left in this invocation, ${what} needs about ${seconds(cost)} (${calls} RingCX call${calls === 1 ? '' : 's'} at this instance's pace, ${seconds(this.marginMs)} margin); left for the next delivery`;
   }
 }
 

@@ -184,5 +184,7 @@ function clientPace(client: RingCxClient): CallPace {
     estimateWaitMs: (calls) => transport.limiter?.estimateWaitMs(calls) ?? 0,
     latencyMs: () => transport.expectedLatencyMs,
     worstLatencyMs: () => transport.requestTimeoutMs,
+    failureRate: () => transport.recentFailureRate,
+    maxAttempts: () => transport.maxAttempts,
   };
 }

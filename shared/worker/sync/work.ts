@@ -82,9 +82,9 @@ export function settle(w: Work, result: ItemResult, onSuccess: string | undefine
   }
 }
 
-export function defer(w: Work, deadline: InvocationDeadline | undefined, calls: number, what: string) {
+export function defer(w: Work, deadline: InvocationDeadline | undefined, calls: number, what: string, unroutes = false) {
   w.stopped = 'deferred';
-  w.reason = deadline?.explain(calls, what) ?? 'deadline';
+  w.reason = deadline?.explain(calls, what, unroutes) ?? 'deadline';
 }
 
 export const alive = (w: Work) => w.stopped === undefined;
