@@ -77,7 +77,7 @@ export async function move(
     if (action.target.type === 'trackingGroup') {
       await assignTracking(client, w, action.target);
     } else {
-      await client.assign(action.target.type, action.target.id, [{ dnis: w.request.row.dnis, ...action.item }]);
+      await assignUntilAnswered(client, w, action.target.type, action, options, deadline);
     }
   } catch (error) {
     if (!isRingCxError(error)) throw error;
@@ -104,6 +104,45 @@ export async function move(
   w.done.push(`moved to ${action.target.type}:${action.target.id}`);
   logGap(w, 'moved');
 }
+
+/**
+ * The assignment after an answered removal. The number is unrouted by this call alone, so the same
+ * PUT is safe to send again (on the same target it changes nothing): when the client's retries are
+ * spent on failures, it is sent again at once for as long as the deadline leaves room for one more
+ * attempt at worst, instead of waiting for the next round and a re-read, which would keep the
+ * number unrouted while the rest of the batch goes first. A 409 (someone routed it since) or an
+ * error RingCX will not change its mind about ends the loop.
+ */
+async function assignUntilAnswered(
+  client: RingCxClient,
+  w: Work,
+  type: Exclude<Target['type'], 'trackingGroup'>,
+  action: Extract<Action, { kind: 'reassign' }>,
+  options: SyncOptions,
+  deadline: InvocationDeadline | undefined,
+): Promise<void> {
+  const send = () => client.assign(type, action.target.id, [{ dnis: w.request.row.dnis, ...action.item }]);
+  for (let round = 1; ; round++) {
+    try {
+      await send();
+      return;
+    } catch (error) {
+      const again =
+        isRingCxError(error) &&
+        error.retryable &&
+        error.status !== 409 &&
+        round < MAX_ASSIGNMENT_ROUNDS &&
+        deadline !== undefined &&
+        options.remainingMs !== undefined &&
+        options.remainingMs() - deadline.marginMs / 2 > deadline.worstCallMs;
+      if (!again) throw error;
+      logger.warn('a moved number is not yet on its new target; sending its assignment again', { dnis: w.request.row.dnis, round, error: error.summary });
+    }
+  }
+}
+
+/** Rounds of the client's own retries an assignment after a removal gets before a re-read decides. */
+const MAX_ASSIGNMENT_ROUNDS = 4;
 
 /**
  * The last resort for numbers this call unrouted when no fresh read can be had (the read failed,

@@ -401,3 +401,35 @@ describe('sync engine: a number unrouted near the deadline', () => {
     expect(fake.clock).toBeLessThanOrEqual(5_500);
   });
 });
+
+describe('sync engine: an assignment that fails right after its removal', () => {
+  it('is sent again at once, before any other number is touched, not after a re-read in a later round', async () => {
+    const fake = new FakeRingCx(100);
+    fake.seed('12125550630', queue(4501));
+    fake.seed('12125550631', queue(4501));
+    fake.arm('assign', { kind: 'before', status: 503 }, 2);
+    const results = await syncRows(
+      fake.client,
+      [
+        { key: 'a', row: row('12125550630', queue(4502)), mode: 'apply' },
+        { key: 'b', row: row('12125550631', queue(4502)), mode: 'apply' },
+      ],
+      { ...base, remainingMs: fake.remainingMs(60_000), pace: fake.pace(), deadlineMarginMs: 1_000, now: () => fake.clock },
+    );
+    expect(done(results.get('a'))).toMatchObject({ outcome: 'reassigned', after: queue(4502) });
+    expect(done(results.get('b'))).toMatchObject({ outcome: 'reassigned', after: queue(4502) });
+    expect(fake.calls.map((c) => `${c.endpoint} ${c.dnis.join()}`)).toEqual([
+      'findMany 12125550630,12125550631',
+      'removeAssignment 12125550630',
+      'assign 12125550630',
+      'assign 12125550630',
+      'assign 12125550630',
+      'removeAssignment 12125550631',
+      'assign 12125550631',
+    ]);
+    // Three assignment calls after the removal answered, 100 ms each.
+    expect(done(results.get('a')).unroutedMs).toBe(300);
+  });
+
+});
+
