@@ -94,6 +94,13 @@ export async function applyWrites(
   for (const w of units) {
     if (!alive(w)) continue;
     const { unitCalls: calls, unroutes } = shapeOf(w, options);
+    if (unroutes && !w.mustFinish && unroutedSince.size > 0) {
+      // A number this invocation unrouted is not on its new target yet (its assignment failed):
+      // RingCX is struggling, and that number's assignment comes first. No other is unrouted meanwhile.
+      w.stopped = 'deferred';
+      w.reason = 'a number this invocation unrouted is not on its new target yet; no other number is unrouted meanwhile; left for the next delivery';
+      continue;
+    }
     if (deadline && !w.mustFinish && !(unroutes ? deadline.fitsUnrouting(calls) : deadline.fits(calls))) {
       defer(w, deadline, calls, actionsOf(w, 'reassign').length > 0 ? 'this move' : 'this number', unroutes);
       continue;

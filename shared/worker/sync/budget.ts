@@ -91,8 +91,12 @@ export class InvocationDeadline {
    * RingCX fails the first assignments.
    */
   get worstCallMs(): number {
-    const worst = this.options.pace.worstLatencyMs?.() ?? this.options.pace.latencyMs();
-    return worst * this.assignmentAttemptsPriced();
+    return this.worstAttemptMs * this.assignmentAttemptsPriced();
+  }
+
+  /** The longest one attempt can take: the request timeout. */
+  get worstAttemptMs(): number {
+    return this.options.pace.worstLatencyMs?.() ?? this.options.pace.latencyMs();
   }
 
   assignmentAttemptsPriced(): number {

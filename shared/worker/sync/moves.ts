@@ -108,9 +108,9 @@ export async function move(
 /**
  * The assignment after an answered removal. The number is unrouted by this call alone, so the same
  * PUT is safe to send again (on the same target it changes nothing): when the client's retries are
- * spent on failures, it is sent again at once for as long as the deadline leaves room for one more
- * attempt at worst, instead of waiting for the next round and a re-read, which would keep the
- * number unrouted while the rest of the batch goes first. A 409 (someone routed it since) or an
+ * spent on failures, it is sent again at once for as long as the deadline (less half the margin)
+ * leaves room for one more attempt at worst, instead of waiting for the next round and a re-read,
+ * which would keep the number unrouted while the rest of the batch goes first. A 409 (someone routed it since) or an
  * error RingCX will not change its mind about ends the loop.
  */
 async function assignUntilAnswered(
@@ -134,7 +134,7 @@ async function assignUntilAnswered(
         round < MAX_ASSIGNMENT_ROUNDS &&
         deadline !== undefined &&
         options.remainingMs !== undefined &&
-        options.remainingMs() - deadline.marginMs / 2 > deadline.worstCallMs;
+        options.remainingMs() - deadline.marginMs / 2 > deadline.worstAttemptMs;
       if (!again) throw error;
       logger.warn('a moved number is not yet on its new target; sending its assignment again', { dnis: w.request.row.dnis, round, error: error.summary });
     }
@@ -188,6 +188,8 @@ export async function finishOwedMoves(
 export function finishGap(w: Work, options: SyncOptions, unroutedSince: UnroutedSince) {
   const owed = unroutedSince.get(w.request.key);
   if (owed === undefined) return;
+  // Routed again: it no longer holds back other moves (applyWrites.ts).
+  unroutedSince.delete(w.request.key);
   w.unroutedMs = clockOf(options)() - owed.since;
   logGap(w, 'moved after a re-read');
 }

@@ -431,5 +431,25 @@ describe('sync engine: an assignment that fails right after its removal', () => 
     expect(done(results.get('a')).unroutedMs).toBe(300);
   });
 
+
+  it('holds back every other move of the invocation while that number is not on its new target', async () => {
+    const fake = new FakeRingCx(10);
+    fake.seed('12125550633', queue(4501));
+    fake.seed('12125550634', queue(4501));
+    // No deadline: the failed assignment waits for the next round's read, and meanwhile nothing else is unrouted.
+    fake.arm('assign', { kind: 'before', status: 503 });
+    const results = await syncRows(
+      fake.client,
+      [
+        { key: 'a', row: row('12125550633', queue(4502)), mode: 'apply' },
+        { key: 'b', row: row('12125550634', queue(4502)), mode: 'apply' },
+      ],
+      { ...base, now: () => fake.clock },
+    );
+    expect(done(results.get('a'))).toMatchObject({ outcome: 'reassigned', after: queue(4502) });
+    expect(results.get('b')).toMatchObject({ status: 'retry', deferred: true, reason: expect.stringContaining('no other number is unrouted meanwhile') });
+    expect(fake.calls.filter((c) => c.endpoint === 'removeAssignment').map((c) => c.dnis.join())).toEqual(['12125550633']);
+    expect(fake.assignments.get('12125550634')).toEqual(queue(4501));
+  });
 });
 
