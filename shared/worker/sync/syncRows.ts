@@ -2,6 +2,7 @@ import { planRow, reconcileWithIntent, sameTarget } from '../../domain/planner';
 import { snapshotOf } from '../../domain/stateFingerprint';
 import type { RingCxClient } from '../../ringcx/client';
 import { readCurrentState } from '../../ringcx/currentState';
+import { isRingCxError } from '../../ringcx/errors';
 import { withCallDeadline } from '../../ringcx/transport';
 import { admit } from './admission';
 import { applyWrites } from './applyWrites';
@@ -14,6 +15,8 @@ import { type UnroutedSince, type Work, actionsOf, failure, targetAfter } from '
 
 /** Rounds of read → plan → apply; a 409 or a lost answer earns a fresh read. */
 const MAX_ROUNDS = 3;
+/** Reads (each with the client's own retries) a number that may be unrouted gets before it waits for a redelivery. */
+const MAX_OWED_READS = 4;
 
 /**
  * Brings a batch of numbers to their desired state with as few RingCX calls as the API allows:
@@ -76,12 +79,20 @@ async function syncWithin(
       if (pending.length === 0) return results;
     }
     let read;
-    try {
-      read = await readCurrentState(client, pending.map((r) => r.row.dnis), options.maxRows);
-    } catch (error) {
-      const finished = await finishOwedMoves(client, pending, unroutedSince, options, results);
-      for (const request of pending) if (!finished.has(request.key)) results.set(request.key, failure(error, []));
-      return results;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        read = await readCurrentState(client, pending.map((r) => r.row.dnis), options.maxRows);
+        break;
+      } catch (error) {
+        // A number whose removal may have stood (its answer was lost) is finished only after a read
+        // shows where it is: reads are safe to repeat, so they are, while a read and an assignment
+        // still fit, rather than leaving the number unrouted until a redelivery.
+        const owedNeedsRead = [...unroutedSince.values()].some((owed) => !owed.removed);
+        if (owedNeedsRead && isRingCxError(error) && error.retryable && attempt < MAX_OWED_READS && (!deadline || deadline.fits(2))) continue;
+        const finished = await finishOwedMoves(client, pending, unroutedSince, options, results);
+        for (const request of pending) if (!finished.has(request.key)) results.set(request.key, failure(error, []));
+        return results;
+      }
     }
     const work: Work[] = [];
     for (const request of pending) {

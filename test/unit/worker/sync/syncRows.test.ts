@@ -346,7 +346,7 @@ describe('sync engine: a number this call unrouted is finished before the call e
     expect(done(roomy.get('y'))).toMatchObject({ outcome: 'reassigned' });
   });
 
-  it('after a removal whose answer was lost, a failed re-read sends nothing blind: the row waits for a read', async () => {
+  it('after a removal whose answer was lost, a failed re-read is tried again, and the read decides', async () => {
     const fake = new FakeRingCx(10);
     fake.seed('12125550615', queue(4501));
     fake.arm('removeAssignment', { kind: 'after', status: 503 });
@@ -354,8 +354,23 @@ describe('sync engine: a number this call unrouted is finished before the call e
       if (endpoint === 'removeAssignment' && fake.count('findMany') === 1) fake.arm('findMany', { kind: 'before', status: 503 });
     };
     const results = await syncRows(fake.client, [{ key: 'x', row: row('12125550615', queue(4502)), mode: 'apply' }], { ...base, now: () => fake.clock });
+    expect(done(results.get('x'))).toMatchObject({ outcome: 'reassigned', after: queue(4502) });
+    expect(fake.count('findMany')).toBe(3);
+    expect(fake.unassignedSpans.filter((span) => span.to === undefined)).toEqual([]);
+  });
+
+  it('after a removal whose answer was lost, reads that keep failing send nothing blind: the row waits for a read', async () => {
+    const fake = new FakeRingCx(10);
+    fake.seed('12125550616', queue(4501));
+    fake.arm('removeAssignment', { kind: 'after', status: 503 });
+    fake.onCall = (endpoint) => {
+      if (endpoint === 'removeAssignment' && fake.count('findMany') === 1) fake.arm('findMany', { kind: 'before', status: 503 }, 100);
+    };
+    const results = await syncRows(fake.client, [{ key: 'x', row: row('12125550616', queue(4502)), mode: 'apply' }], { ...base, now: () => fake.clock });
     expect(results.get('x')).toMatchObject({ status: 'retry' });
     expect(fake.count('assign')).toBe(0);
+    // The first read, then four reads of the owed number.
+    expect(fake.count('findMany')).toBe(5);
   });
 
   it('a removal refused outright owes nothing: the row waits, still on its old target', async () => {
