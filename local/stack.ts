@@ -127,6 +127,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // The simulator's tenant, not a stage value: a deployed stage names its own account.
     RINGCX_DEFAULT_ACCOUNT_ID: seed.accounts[0]?.accountId ?? '',
     RINGCX_TIMEOUT_MS: String(sizing.ringcx.requestTimeoutMs),
+    RINGCX_RETRY_BASE_MS: String(sizing.ringcx.retryBaseMs),
     TABLE_NAME: tableName,
     BUCKET_NAME: bucket,
     WORK_QUEUE_URL: work.url,

@@ -49,6 +49,8 @@ const eventSettings = {
 
 /** How long one RingCX call may take; the local twin scales the same default. */
 export const DEFAULT_RINGCX_TIMEOUT_MS = 15_000;
+/** The first backoff between two attempts of one RingCX call; the local twin scales the same default. */
+export const DEFAULT_RINGCX_RETRY_BASE_MS = 250;
 
 /** The RingCX client every function builds: hosts, credentials, pacing and retries. */
 const ringCxSettings = {
@@ -64,6 +66,8 @@ const ringCxSettings = {
   RINGCX_WINDOW_MS: positiveInt.default(60_000),
   RINGCX_TIMEOUT_MS: positiveInt.default(DEFAULT_RINGCX_TIMEOUT_MS),
   RINGCX_MAX_ATTEMPTS: positiveInt.default(4),
+  /** First backoff after a failed attempt (it doubles, with full jitter); the local twin scales it like every duration. */
+  RINGCX_RETRY_BASE_MS: positiveInt.default(DEFAULT_RINGCX_RETRY_BASE_MS),
   /** `unassign-first`: DELETE then PUT (works whether or not RingCX moves on PUT); `direct`: PUT moves. */
   RINGCX_REASSIGN_MODE: z.enum(['unassign-first', 'direct']).default('unassign-first'),
   /** Largest array sent in one create, update or assign call. */

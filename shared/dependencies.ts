@@ -52,7 +52,11 @@ export function createDependencies<C extends CoreConfig>(config: C, overrides: P
     tokenProvider: tokens,
     limiter,
     timeoutMs: config.RINGCX_TIMEOUT_MS,
-    retry: { maxAttempts: config.RINGCX_MAX_ATTEMPTS, rateLimitBaseDelayMs: Math.max(250, Math.round(config.RINGCX_WINDOW_MS / 30)) },
+    retry: {
+      maxAttempts: config.RINGCX_MAX_ATTEMPTS,
+      baseDelayMs: config.RINGCX_RETRY_BASE_MS,
+      rateLimitBaseDelayMs: Math.max(config.RINGCX_RETRY_BASE_MS, Math.round(config.RINGCX_WINDOW_MS / 30)),
+    },
     onCall: recordRingCxCall,
   });
   return {

@@ -1,5 +1,5 @@
 import { deployedSizing, stageConfig, type StageConfig } from '../../infra/config';
-import { DEFAULT_RINGCX_TIMEOUT_MS } from '../../shared/config';
+import { DEFAULT_RINGCX_RETRY_BASE_MS, DEFAULT_RINGCX_TIMEOUT_MS } from '../../shared/config';
 
 /** What a RingCX tenant gives for free: its documented limits, which the simulator enforces. */
 const RINGCX_WINDOW_MS = 60_000;
@@ -58,6 +58,8 @@ export function twinSizing(stage: StageConfig['stage'] = 'dev', timeScale = 1) {
       exchangeWindowMs: scaled(RINGCX_EXCHANGE_WINDOW_MS),
       // The client's per-request timeout is a duration too: unscaled, one hung call would outlast a scaled deadline.
       requestTimeoutMs: scaled(DEFAULT_RINGCX_TIMEOUT_MS),
+      // So is the backoff between attempts: unscaled, a retry would wait ten times too long at ×10.
+      retryBaseMs: scaled(DEFAULT_RINGCX_RETRY_BASE_MS),
     },
   };
 }

@@ -20,6 +20,7 @@ describe('twinSizing', () => {
     expect(prod.sweepEveryMs).toBe(deployed.sweeper.everyMinutes * 6_000);
     expect(prod.timeoutMs.sweeper).toBe(deployed.sweeper.timeoutSeconds * 100);
     expect(prod.ringcx.tokenLifetimeMs).toBe(30_000);
+    expect(prod.ringcx.retryBaseMs).toBe(25);
   });
 
   it('is the deployed sizing at scale 1 and refuses a scale that is not positive', () => {
