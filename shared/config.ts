@@ -67,7 +67,7 @@ const ringCxSettings = {
   /** `unassign-first`: DELETE then PUT (works whether or not RingCX moves on PUT); `direct`: PUT moves. */
   RINGCX_REASSIGN_MODE: z.enum(['unassign-first', 'direct']).default('unassign-first'),
   /** Largest array sent in one create, update or assign call. */
-  RINGCX_MAX_ARRAY: positiveInt.default(100),
+  RINGCX_MAX_ARRAY: positiveInt.default(1000),
   /** Whether this process may perform the JWT login itself (local runs) or must wait for the refresher. */
   RINGCX_SELF_LOGIN: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
 };
