@@ -58,7 +58,11 @@ it('imports 10,000 new numbers over 7 targets in at most 0.03 RingCX calls per n
   expect(await pipeline.queueDepth(pipeline.stack.queues.work.url)).toBe(0);
 
   const batches: number[] = [];
-  const stopListening = pipeline.onInvocation((invocation) => batches.push(invocation.messages.length));
+  const durations: number[] = [];
+  const stopListening = pipeline.onInvocation((invocation) => {
+    batches.push(invocation.messages.length);
+    durations.push(invocation.endedAt - invocation.startedAt);
+  });
   await pipeline.drain();
   stopListening();
 
@@ -72,7 +76,7 @@ it('imports 10,000 new numbers over 7 targets in at most 0.03 RingCX calls per n
   console.log(
     [
       `${NUMBERS} new numbers over ${TARGETS.length} targets: ${calls.length} RingCX calls, ${perNumber.toFixed(4)} per new number`,
-      `worker batches: ${batches.join(', ')}`,
+      `worker batches: ${batches.join(', ')} rows, taking ${durations.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(', ')} in this process`,
       ...[...byRoute].sort().map(([route, count]) => `  ${route}: ${count}`),
     ].join('\n'),
   );
