@@ -4,8 +4,9 @@ import { TargetSchema } from './targets';
 /**
  * The messages on the three queues: the parser (and the sweeper's re-parse) sends row messages to
  * the work queue or the bulk queue by their cost class (`rowCostClass`), the intake sends
- * reassignment messages to the priority queue, and the worker reads all three. A message written by one deployment may be read by the next, so fields are added
- * as optional and `v` changes only with a format a reader of the old one cannot take.
+ * reassignment messages to the priority queue, and the worker reads all three. A message written
+ * by one deployment may be read by the next, so fields are added as optional and `v` changes only
+ * with a format a reader of the old one cannot take.
  */
 
 export const OnConflictSchema = z.enum(['fail', 'skip', 'reassign']);
@@ -73,14 +74,16 @@ export type RowMessage = z.infer<typeof RowMessageSchema>;
  * assignment per target, so they go to the bulk queue in large batches. `costly` rows cost a call
  * or more of their own (tracking numbers, unassigns, and `on_conflict=reassign` rows, which may
  * be moves), so they go to the work queue in small batches sized to the invocation's deadline.
- * A saved plan's row says what it does: only a planned move or removal is costly.
+ * A plan run writes nothing, so every one of its rows is cheap (a large batch is one search); a
+ * saved plan's row says what it does: only a planned move or removal is costly.
  */
 export type RowCostClass = 'cheap' | 'costly';
 
 const COSTLY_PLANNED_ACTIONS = new Set(['reassign', 'unassign']);
 
-export function rowCostClass(message: Pick<RowMessage, 'row' | 'planned'>): RowCostClass {
-  const { row, planned } = message;
+export function rowCostClass(message: Pick<RowMessage, 'row' | 'planned' | 'mode'>): RowCostClass {
+  const { row, planned, mode } = message;
+  if (mode === 'plan') return 'cheap';
   if (row.action === 'unassign' || row.target?.type === 'trackingGroup') return 'costly';
   if (planned) return planned.actions.some((action) => COSTLY_PLANNED_ACTIONS.has(String(action.kind))) ? 'costly' : 'cheap';
   return row.onConflict === 'reassign' ? 'costly' : 'cheap';

@@ -11,8 +11,10 @@ describe('rowCostClass', () => {
     for (const type of ['gate', 'visualIvr', 'cloudRouteProfile'] as const) {
       for (const onConflict of ['fail', 'skip'] as const) expect(rowCostClass(withRow({ target: { type, id: 7 }, onConflict }))).toBe('cheap');
     }
-    // Plan runs only read: a large batch costs one search.
-    expect(rowCostClass({ ...withRow({ onConflict: 'fail' }), mode: 'plan' } as typeof base)).toBe('cheap');
+    // Plan runs only read: a large batch costs one search, whatever the rows would do.
+    expect(rowCostClass({ ...withRow({ onConflict: 'reassign', target: { type: 'gate', id: 4501 } }), mode: 'plan' })).toBe('cheap');
+    expect(rowCostClass({ ...withRow({ target: { type: 'trackingGroup', id: 901 } }), mode: 'plan' })).toBe('cheap');
+    expect(rowCostClass({ ...withRow({ action: 'unassign' }), mode: 'plan' })).toBe('cheap');
   });
 
   it('keeps rows that cost a call per number on the work queue: tracking numbers, unassigns, possible moves', () => {
