@@ -12,6 +12,8 @@ export interface StageConfig {
   /** Requests per minute kept for the exporter; the rest is split between worker instances. */
   exporterRequestsPerMinute: number;
   worker: { timeoutSeconds: number; memoryMb: number; batchSize: number; batchWindowSeconds: number; maxConcurrency: number };
+  /** The bulk queue's mapping onto the same worker function: cheap rows in large batches (see BULK_QUEUE). */
+  bulk: { batchSize: number; batchWindowSeconds: number; maxConcurrency: number };
   priority: { batchSize: number; maxConcurrency: number };
   maxReceiveCount: number;
   parser: { timeoutSeconds: number; memoryMb: number; ephemeralStorageGb: number; maxFileMb: number; maxRows: number };
@@ -38,12 +40,35 @@ export interface StageConfig {
   oldestMessageAlarmSeconds: number;
 }
 
+/**
+ * Lambda hands an SQS mapping at most 6 MB per invocation (6,291,456 bytes), however large the
+ * batch size; records beyond it stay on the queue for the next batch.
+ */
+export const LAMBDA_SQS_PAYLOAD_BYTES = 6 * 1024 * 1024;
+
+/**
+ * The bulk queue's batch, from the size of a cheap row as the worker receives it: one SQS record
+ * of the Lambda event (body, receipt handle, ids, attributes, ARN). Measured with a typical row
+ * (number, 26-character description, queue target, five input cells; test/infra/bulkQueue.test.ts):
+ * 1,354 bytes, so 6 MB holds about 4,600. 4,000 leaves room for longer descriptions and receipt
+ * handles while keeping the batch full; rows at the validator's limits (about 4.5 KB each) are cut
+ * to about 1,400 by the payload cap instead, which only costs a few more array calls. A batch of
+ * 4,000 cheap rows over 7 targets is 12 RingCX calls (a search, 4 creates, 7 assignments), well
+ * inside a 120 s invocation even at a per-instance slice of the budget; a batch that would not
+ * fit is cut by the engine's deadline admission and the rest handed on. SQS takes up to 10,000 per
+ * batch above 10 only with a window of at least 1 s; 5 s (the work queue's) fills a batch at the
+ * parser's send rate of thousands per second and keeps a small file's wait short. The same for
+ * dev and prod: the limit is the message size, not the stage.
+ */
+export const BULK_QUEUE = { batchSize: 4_000, batchWindowSeconds: 5, maxConcurrency: 2 } as const;
+
 const base: Omit<StageConfig, 'stage'> = {
   ringcxBaseUrl: 'https://ringcx.ringcentral.com',
   ringCentralBaseUrl: 'https://platform.ringcentral.com',
   ringcxRequestsPerMinute: 120,
   exporterRequestsPerMinute: 12,
   worker: { timeoutSeconds: 120, memoryMb: 1024, batchSize: 100, batchWindowSeconds: 5, maxConcurrency: 2 },
+  bulk: { ...BULK_QUEUE },
   priority: { batchSize: 5, maxConcurrency: 2 },
   maxReceiveCount: 5,
   parser: { timeoutSeconds: 900, memoryMb: 1769, ephemeralStorageGb: 4, maxFileMb: 100, maxRows: 250_000 },
@@ -75,11 +100,11 @@ export const STAGES: Record<StageConfig['stage'], StageConfig> = {
 
 /**
  * RingCX's budget split between the processes that call it. The worker function's reserved
- * concurrency equals both queues' maxConcurrency, so at most that many worker instances exist, each
- * with its own token bucket; the exporter (one instance) keeps its own slice.
+ * concurrency equals the three queues' maxConcurrency (work, bulk, priority), so at most that many
+ * worker instances exist, each with its own token bucket; the exporter (one instance) keeps its own slice.
  */
 export function ringcxBudget(config: StageConfig) {
-  const workerInstances = config.worker.maxConcurrency + config.priority.maxConcurrency;
+  const workerInstances = config.worker.maxConcurrency + config.bulk.maxConcurrency + config.priority.maxConcurrency;
   const perWorker = Math.floor((config.ringcxRequestsPerMinute - config.exporterRequestsPerMinute) / workerInstances);
   return { workerInstances, perWorker, exporter: config.exporterRequestsPerMinute, total: perWorker * workerInstances + config.exporterRequestsPerMinute };
 }
@@ -108,9 +133,12 @@ export function deployedSizing(config: StageConfig) {
     },
     queues: {
       work: { batchSize: config.worker.batchSize, batchWindowSeconds: config.worker.batchWindowSeconds, maxConcurrency: config.worker.maxConcurrency },
+      bulk: { batchSize: config.bulk.batchSize, batchWindowSeconds: config.bulk.batchWindowSeconds, maxConcurrency: config.bulk.maxConcurrency },
       priority: { batchSize: config.priority.batchSize, batchWindowSeconds: 0, maxConcurrency: config.priority.maxConcurrency },
     },
     maxReceiveCount: config.maxReceiveCount,
+    /** What one SQS mapping may hand the worker per invocation, whatever its batch size. */
+    sqsPayloadBytes: LAMBDA_SQS_PAYLOAD_BYTES,
     parser: { timeoutSeconds: config.parser.timeoutSeconds },
     exporter: { timeoutSeconds: config.exporter.timeoutSeconds, requestsPerMinute: budget.exporter },
     refresher: { timeoutSeconds: 60, everyMinutes: config.refresherEveryMinutes },

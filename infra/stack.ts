@@ -190,12 +190,16 @@ export class DnisSyncStack extends Stack {
     // AWS: visibility at least 6× the function timeout, so throttled batches are retried, not dropped.
     const workerVisibility = Duration.seconds(config.worker.timeoutSeconds * 6);
     const workDlq = queue('WorkDlq', Duration.seconds(30));
+    const bulkDlq = queue('BulkDlq', Duration.seconds(30));
     const priorityDlq = queue('PriorityDlq', Duration.seconds(30));
     const eventsDlq = queue('EventsDlq', Duration.seconds(30));
     // Invocation records of asynchronous invocations that failed after Lambda's retries (parser,
     // intake, exporter, refresher): without it such an event would be gone.
     const failedInvocations = queue('FailedInvocations', Duration.seconds(30));
     const workQueue = queue('WorkQueue', workerVisibility, workDlq);
+    // Cheap rows (plain creates and assignments) in large batches; the same visibility as the work
+    // queue, so the sweeper's one visibility timeout holds for every row message.
+    const bulkQueue = queue('BulkQueue', workerVisibility, bulkDlq);
     const priorityQueue = queue('PriorityQueue', workerVisibility, priorityDlq);
 
     // ---- events ----
@@ -219,6 +223,7 @@ export class DnisSyncStack extends Stack {
       TABLE_NAME: table.tableName,
       BUCKET_NAME: bucket.bucketName,
       WORK_QUEUE_URL: workQueue.queueUrl,
+      BULK_QUEUE_URL: bulkQueue.queueUrl,
       PRIORITY_QUEUE_URL: priorityQueue.queueUrl,
       EVENTS_DLQ_URL: eventsDlq.queueUrl,
       EVENT_BUS_NAME: bus.eventBusName,
@@ -302,7 +307,7 @@ export class DnisSyncStack extends Stack {
     const worker = fn('Worker', 'worker', 'functions/worker/app.ts', {
       timeoutSeconds: config.worker.timeoutSeconds,
       memoryMb: config.worker.memoryMb,
-      // Instances = both queues' maxConcurrency, so each instance's slice of the budget holds.
+      // Instances = the three queues' maxConcurrency, so each instance's slice of the budget holds.
       reservedConcurrency: budget.workerInstances,
       env: { RINGCX_REQUESTS_PER_WINDOW: String(budget.perWorker), RINGCX_WINDOW_MS: '60000' },
     });
@@ -330,9 +335,12 @@ export class DnisSyncStack extends Stack {
     bucket.grantRead(parser, 'results/*/plan.json');
     for (const f of [parser, worker]) bucket.grantPut(f, 'results/*');
     bucket.grantPut(exporter, 'exports/*');
+    // Row messages go to the queue of their cost class.
     workQueue.grantSendMessages(parser);
-    // Rows a worker could not start before its deadline go back on the work queue as fresh messages.
+    bulkQueue.grantSendMessages(parser);
+    // Rows a worker could not start before its deadline go back on their queue as fresh messages.
     workQueue.grantSendMessages(worker);
+    bulkQueue.grantSendMessages(worker);
     priorityQueue.grantSendMessages(intake);
     // A held reassignment goes back on the priority queue with a delay.
     priorityQueue.grantSendMessages(worker);
@@ -376,6 +384,15 @@ export class DnisSyncStack extends Stack {
         batchSize: config.worker.batchSize,
         maxBatchingWindow: Duration.seconds(config.worker.batchWindowSeconds),
         maxConcurrency: config.worker.maxConcurrency,
+        reportBatchItemFailures: true,
+      }),
+    );
+    // The same worker, with batches as large as one invocation's payload takes (infra/config.ts, BULK_QUEUE).
+    worker.addEventSource(
+      new sources.SqsEventSource(bulkQueue, {
+        batchSize: config.bulk.batchSize,
+        maxBatchingWindow: Duration.seconds(config.bulk.batchWindowSeconds),
+        maxConcurrency: config.bulk.maxConcurrency,
         reportBatchItemFailures: true,
       }),
     );
@@ -437,10 +454,10 @@ export class DnisSyncStack extends Stack {
 
     // Before the sweeper, which adds its function with these.
     Object.assign(this, { grantTable, schedulerRole, scheduleGroup, failedInvocations, eventsDlq, alarmAction });
-    new CompletionSweeper(this, 'Sweeper', { config, stack: this, tableActions: TABLE_ACTIONS.sweeper, environment: commonEnv, key, bucket, workQueue, bus });
+    new CompletionSweeper(this, 'Sweeper', { config, stack: this, tableActions: TABLE_ACTIONS.sweeper, environment: commonEnv, key, bucket, workQueue, bulkQueue, bus });
 
     // ---- alarms and dashboard ----
-    for (const [name, dlq] of [['WorkDlq', workDlq], ['PriorityDlq', priorityDlq], ['EventsDlq', eventsDlq], ['FailedInvocations', failedInvocations]] as const) {
+    for (const [name, dlq] of [['WorkDlq', workDlq], ['BulkDlq', bulkDlq], ['PriorityDlq', priorityDlq], ['EventsDlq', eventsDlq], ['FailedInvocations', failedInvocations]] as const) {
       const alarm = new cloudwatch.Alarm(this, `${name}Depth`, {
         metric: dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
         threshold: 1,
@@ -451,7 +468,7 @@ export class DnisSyncStack extends Stack {
       alarm.addAlarmAction(alarmAction);
       alarm.addOkAction(alarmAction);
     }
-    for (const [name, q] of [['WorkQueue', workQueue], ['PriorityQueue', priorityQueue]] as const) {
+    for (const [name, q] of [['WorkQueue', workQueue], ['BulkQueue', bulkQueue], ['PriorityQueue', priorityQueue]] as const) {
       new cloudwatch.Alarm(this, `${name}OldestMessage`, {
         metric: q.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5) }),
         threshold: name === 'PriorityQueue' ? 900 : config.oldestMessageAlarmSeconds,
@@ -508,7 +525,11 @@ export class DnisSyncStack extends Stack {
         left: [METRIC_NAMES.ringCxCalls, METRIC_NAMES.ringCx429, METRIC_NAMES.ringCxRetries].map((metricName) => new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: SERVICE_NAMES.worker }, statistic: 'Sum', period: Duration.minutes(1) })),
         width: 12,
       }),
-      new cloudwatch.GraphWidget({ title: 'Queue depth', left: [workQueue.metricApproximateNumberOfMessagesVisible(), priorityQueue.metricApproximateNumberOfMessagesVisible(), workDlq.metricApproximateNumberOfMessagesVisible()], width: 12 }),
+      new cloudwatch.GraphWidget({
+        title: 'Queue depth',
+        left: [workQueue, bulkQueue, priorityQueue, workDlq, bulkDlq].map((q) => q.metricApproximateNumberOfMessagesVisible()),
+        width: 12,
+      }),
       new cloudwatch.GraphWidget({ title: 'Worker errors and throttles', left: [worker.metricErrors(), worker.metricThrottles(), parser.metricErrors()], width: 12 }),
     );
 
@@ -520,8 +541,9 @@ export class DnisSyncStack extends Stack {
     output('AlarmTopicArn', topic.topicArn, 'Alarms; subscribe with alarmEmail');
     output('Region', Aws.REGION, 'Where the stack runs');
     output('WorkQueueArn', workQueue.queueArn, 'Redrive destination of the work DLQ');
+    output('BulkQueueArn', bulkQueue.queueArn, 'Redrive destination of the bulk DLQ');
     output('PriorityQueueArn', priorityQueue.queueArn, 'Redrive destination of the priority DLQ');
-    for (const [id, q] of [['WorkDlq', workDlq], ['PriorityDlq', priorityDlq], ['EventsDlq', eventsDlq], ['FailedInvocations', failedInvocations]] as const) {
+    for (const [id, q] of [['WorkDlq', workDlq], ['BulkDlq', bulkDlq], ['PriorityDlq', priorityDlq], ['EventsDlq', eventsDlq], ['FailedInvocations', failedInvocations]] as const) {
       output(`${id}Arn`, q.queueArn, `${id}: source of a redrive`);
       output(`${id}Url`, q.queueUrl, `${id}: to read its messages`);
     }

@@ -35,6 +35,7 @@ export interface CompletionSweeperProps {
   key: kms.IKey;
   bucket: s3.IBucket;
   workQueue: sqs.IQueue;
+  bulkQueue: sqs.IQueue;
   bus: events.IEventBus;
   /** How often the sweeper runs; part of the completion bound stated in the README. */
   everyMinutes?: number;
@@ -92,9 +93,12 @@ export class CompletionSweeper extends Construct {
     props.bucket.grantRead(fn, 'incoming/*');
     props.bucket.grantRead(fn, 'plan/*');
     props.bucket.grantPut(fn, 'results/*');
-    props.workQueue.grantSendMessages(fn);
-    // A job is only called stalled when no row message is left on the queue.
-    props.workQueue.grant(fn, 'sqs:GetQueueAttributes');
+    // A re-parse sends each row to the queue of its cost class; a job is only called stalled when
+    // no row message is left on either queue.
+    for (const rowQueue of [props.workQueue, props.bulkQueue]) {
+      rowQueue.grantSendMessages(fn);
+      rowQueue.grant(fn, 'sqs:GetQueueAttributes');
+    }
     props.bus.grantPutEventsTo(fn);
 
     new scheduler.Schedule(this, 'Schedule', {

@@ -14,6 +14,8 @@ export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local
 export const LOCAL_QUEUES = {
   work: 'dnis-sync-work',
   workDlq: 'dnis-sync-work-dlq',
+  bulk: 'dnis-sync-bulk',
+  bulkDlq: 'dnis-sync-bulk-dlq',
   priority: 'dnis-sync-priority',
   priorityDlq: 'dnis-sync-priority-dlq',
   eventsDlq: 'dnis-sync-events-dlq',
@@ -100,10 +102,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     return { url: QueueUrl as string, arn: attrs.Attributes?.QueueArn as string };
   };
   const workDlq = await queue(LOCAL_QUEUES.workDlq);
+  const bulkDlq = await queue(LOCAL_QUEUES.bulkDlq);
   const priorityDlq = await queue(LOCAL_QUEUES.priorityDlq);
   const eventsDlq = await queue(LOCAL_QUEUES.eventsDlq);
   const redrive = (dlqArn: string) => ({ RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount }) });
   const work = await queue(LOCAL_QUEUES.work, redrive(workDlq.arn));
+  const bulk = await queue(LOCAL_QUEUES.bulk, redrive(bulkDlq.arn));
   const priority = await queue(LOCAL_QUEUES.priority, redrive(priorityDlq.arn));
 
   const secretId = 'dnis-sync/ringcx';
@@ -131,6 +135,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     TABLE_NAME: tableName,
     BUCKET_NAME: bucket,
     WORK_QUEUE_URL: work.url,
+    BULK_QUEUE_URL: bulk.url,
     PRIORITY_QUEUE_URL: priority.url,
     EVENTS_DLQ_URL: eventsDlq.url,
     EVENT_SOURCES: 'dnis-sync.requests,dnis-sync.local',
@@ -157,7 +162,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       worker: { RINGCX_REQUESTS_PER_WINDOW: String(sizing.ringcx.workerRequestsPerWindow), RINGCX_WINDOW_MS: String(sizing.ringcx.windowMs), ...options.env },
       exporter: { RINGCX_REQUESTS_PER_WINDOW: String(sizing.ringcx.exporterRequestsPerWindow), RINGCX_WINDOW_MS: String(sizing.ringcx.windowMs), ...options.env },
     },
-    queues: { work, workDlq, priority, priorityDlq, eventsDlq },
+    queues: { work, workDlq, bulk, bulkDlq, priority, priorityDlq, eventsDlq },
     fauxqs,
     async stop() {
       sqs.destroy();

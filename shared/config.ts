@@ -71,7 +71,7 @@ const ringCxSettings = {
   /** `unassign-first`: DELETE then PUT (works whether or not RingCX moves on PUT); `direct`: PUT moves. */
   RINGCX_REASSIGN_MODE: z.enum(['unassign-first', 'direct']).default('unassign-first'),
   /** Largest array sent in one create, update or assign call. */
-  RINGCX_MAX_ARRAY: positiveInt.default(100),
+  RINGCX_MAX_ARRAY: positiveInt.default(1000),
   /** Whether this process may perform the JWT login itself (local runs) or must wait for the refresher. */
   RINGCX_SELF_LOGIN: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
 };
@@ -98,10 +98,11 @@ const PARSE_LEASE_SECONDS = positiveInt.default(900);
 /** What every function's dependencies (shared/dependencies.ts) are built from. */
 export const CoreConfigSchema = z.object({ ...awsSettings, ...storeSettings, ...eventSettings, ...ringCxSettings });
 
-/** S3 notification → validated rows on the work queue. */
+/** S3 notification → validated rows on the work queue (costly rows) or the bulk queue (cheap rows). */
 export const ParserConfigSchema = CoreConfigSchema.extend({
   ...numberSettings,
   WORK_QUEUE_URL: resourceName,
+  BULK_QUEUE_URL: resourceName,
   PARSE_LEASE_SECONDS,
   /** SendMessageBatch calls the parser keeps in flight. */
   PARSER_SEND_CONCURRENCY: positiveInt.default(8),
@@ -111,11 +112,13 @@ export const ParserConfigSchema = CoreConfigSchema.extend({
   MAX_ROWS: positiveInt.default(250_000),
 });
 
-/** Work and priority queue batches → RingCX. */
+/** Work, bulk and priority queue batches → RingCX. */
 export const WorkerConfigSchema = CoreConfigSchema.extend({
   ...numberSettings,
-  /** Rows handed on unstarted go back here. */
+  /** Rows handed on unstarted go back to the queue of their cost class: costly rows here... */
   WORK_QUEUE_URL: resourceName,
+  /** ...and cheap rows here. */
+  BULK_QUEUE_URL: resourceName,
   /** Reassignments held for the maintenance window go back here, delayed. */
   PRIORITY_QUEUE_URL: resourceName,
   MAX_RECEIVE_COUNT,

@@ -52,6 +52,13 @@ export const KnobsSchema = z.object({
   uploadMode: z.enum(['preview', 'commit']).default('commit'),
   /** Largest `maxRows` honoured by `search`. */
   maxRows: z.number().int().min(1).default(1000),
+  /**
+   * Longest array body the array endpoints take (pool create, update and bulk update, and the
+   * voice assignment PUTs); a longer one is refused whole with 413 (arrayCap.ts). RingCX documents
+   * no limit: 1,000 is an assumption, the same figure as the largest search page (`maxRows`).
+   * Tracking numbers are created one object per call, so no cap applies to them.
+   */
+  maxArray: z.number().int().min(1).default(1000),
 });
 
 export type Knobs = z.output<typeof KnobsSchema>;

@@ -1,4 +1,4 @@
-import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { sqsEvent } from '../wiring/lambdaEvents';
 import type { FunctionPool, InvocationOutcome } from './functionPool';
@@ -26,7 +26,8 @@ export interface EventSourceMappingOptions {
 
 /**
  * Lambda's SQS event source mapping on the twin: up to maxConcurrency batches in flight, each
- * gathered up to the batch size or the batching window, handed to a function environment, and
+ * gathered up to the batch size, the batching window or Lambda's 6 MB event cap (a record that
+ * would pass it is kept for the next batch, still in flight), handed to a function environment, and
  * settled as AWS settles them. Only the successes of a partial batch response are deleted; a
  * failed, timed-out or crashed invocation deletes nothing, so its messages stay in flight and
  * reappear when the queue's visibility timeout expires (the receive count then rises and the
@@ -36,6 +37,8 @@ export class TwinEventSourceMapping {
   private running = false;
   private stopping = false;
   private loops: Promise<void>[] = [];
+  /** Received records a batch had no room for under the payload cap: the next batch starts with them. */
+  private carried: Message[] = [];
 
   constructor(private readonly options: EventSourceMappingOptions) {}
 
@@ -50,14 +53,18 @@ export class TwinEventSourceMapping {
     this.running = false;
     this.stopping = true;
     await Promise.all(this.loops);
+    await this.releaseCarried();
   }
 
-  /** Receives and invokes one batch; false when the queue gave nothing. For tests that step by hand. */
+  /**
+   * Receives and invokes one batch; false when the queue gave nothing. For tests that step by
+   * hand: records the batch had no room for are made visible again, for the next poll.
+   */
   async pollOnce(): Promise<boolean> {
     const messages = await this.gather();
-    if (messages.length === 0) return false;
-    await this.invoke(messages);
-    return true;
+    if (messages.length > 0) await this.invoke(messages);
+    await this.releaseCarried();
+    return messages.length > 0;
   }
 
   private async loop(): Promise<void> {
@@ -74,10 +81,26 @@ export class TwinEventSourceMapping {
 
   private async gather(): Promise<Message[]> {
     const { sqs, queueUrl } = this.options;
-    const { batchSize, batchWindowMs } = this.options.sizing;
+    const { batchSize, batchWindowMs, maxPayloadBytes } = this.options.sizing;
     const messages: Message[] = [];
-    let windowEnds = Number.POSITIVE_INFINITY;
-    while (messages.length < batchSize && !this.stopping) {
+    let payloadBytes = EVENT_ENVELOPE_BYTES;
+    let full = false;
+    /** Takes records while the event stays under the cap; the rest are carried to the next batch. */
+    const take = (received: Message[]) => {
+      for (const [index, message] of received.entries()) {
+        const bytes = this.recordBytes(message);
+        if (full || (messages.length > 0 && payloadBytes + bytes > maxPayloadBytes)) {
+          full = true;
+          this.carried.push(...received.slice(index));
+          return;
+        }
+        messages.push(message);
+        payloadBytes += bytes;
+      }
+    };
+    take(this.carried.splice(0, batchSize));
+    let windowEnds = messages.length > 0 ? Date.now() + batchWindowMs : Number.POSITIVE_INFINITY;
+    while (messages.length < batchSize && !full && !this.stopping) {
       const waitSeconds = messages.length === 0 ? 1 : 0;
       const result = await sqs.send(
         new ReceiveMessageCommand({
@@ -89,13 +112,32 @@ export class TwinEventSourceMapping {
       );
       const received = result.Messages ?? [];
       if (received.length > 0 && messages.length === 0) windowEnds = Date.now() + batchWindowMs;
-      messages.push(...received);
+      take(received);
       if (messages.length === 0) return messages;
       if (Date.now() >= windowEnds) break;
       // The window is still open and the queue is empty for now: wait a little for more.
       if (received.length === 0) await new Promise((resolve) => setTimeout(resolve, Math.min(50, Math.max(0, windowEnds - Date.now()))));
     }
     return messages;
+  }
+
+  /** The record's size in the event Lambda would build (a comma included). */
+  private recordBytes(message: Message): number {
+    const [record] = sqsEvent(this.options.queueArn, [message]).Records;
+    return Buffer.byteLength(JSON.stringify(record)) + 1;
+  }
+
+  /** Carried records go back to the queue, visible at once, when no batch of this mapping will take them. */
+  private async releaseCarried(): Promise<void> {
+    const carried = this.carried.splice(0);
+    for (let i = 0; i < carried.length; i += 10) {
+      await this.options.sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: this.options.queueUrl,
+          Entries: carried.slice(i, i + 10).map((m, index) => ({ Id: String(index), ReceiptHandle: m.ReceiptHandle ?? '', VisibilityTimeout: 0 })),
+        }),
+      );
+    }
   }
 
   private async invoke(messages: Message[]): Promise<void> {
@@ -121,6 +163,9 @@ export class TwinEventSourceMapping {
     this.options.onInvocation?.({ queueUrl, messages, startedAt, endedAt: Date.now(), outcome, deleted: succeeded.map((m) => m.MessageId ?? '') });
   }
 }
+
+/** `{"Records":[` and `]}` around the records. */
+const EVENT_ENVELOPE_BYTES = Buffer.byteLength('{"Records":[]}');
 
 /** The failed ids of a valid ReportBatchItemFailures response; undefined when the response is not valid. */
 function batchItemFailures(value: unknown): Set<string> | undefined {

@@ -11,13 +11,16 @@ export interface QueueSizing {
   batchWindowMs: number;
   maxConcurrency: number;
   visibilityTimeoutMs: number;
+  /** Lambda's cap on one invocation's event: a batch stops growing before its records pass it. */
+  maxPayloadBytes: number;
 }
 
 /**
  * The deployed stack's sizing (infra/config.ts) with every duration divided by `timeScale`: the
  * function timeouts, the queues' visibility timeouts and batching windows, the refresher's
  * schedule, and the RingCX budget window (on both sides: the functions' limiter and the
- * simulator's). Counts (batch sizes, concurrency, requests per window, receive counts) stay.
+ * simulator's). Counts (batch sizes, concurrency, requests per window, receive counts) and sizes
+ * (the 6 MB event cap) stay.
  */
 export function twinSizing(stage: StageConfig['stage'] = 'dev', timeScale = 1) {
   if (!(Number.isFinite(timeScale) && timeScale > 0)) throw new Error(`timeScale must be a positive number, got ${timeScale}`);
@@ -30,12 +33,13 @@ export function twinSizing(stage: StageConfig['stage'] = 'dev', timeScale = 1) {
     batchWindowMs: ms(q.batchWindowSeconds),
     maxConcurrency: q.maxConcurrency,
     visibilityTimeoutMs: ms(deployed.worker.visibilityTimeoutSeconds),
+    maxPayloadBytes: deployed.sqsPayloadBytes,
   });
   return {
     stage,
     timeScale,
     config,
-    queues: { work: queue(deployed.queues.work), priority: queue(deployed.queues.priority) },
+    queues: { work: queue(deployed.queues.work), bulk: queue(deployed.queues.bulk), priority: queue(deployed.queues.priority) },
     maxReceiveCount: deployed.maxReceiveCount,
     timeoutMs: {
       worker: ms(deployed.worker.timeoutSeconds),

@@ -35,6 +35,10 @@ export type WorkerDelivery =
       timeoutMs?: number;
       /** The work mapping's batch size; default 50 (the priority mapping's is 10). */
       batchSize?: number;
+      /** The bulk mapping's batch size; default 500. */
+      bulkBatchSize?: number;
+      /** The bulk mapping's batching window; default 200 ms. A batch as large as the stage's needs the stage's window to fill. */
+      bulkBatchWindowMs?: number;
     }
   | {
       /** Environments as separate processes with real deadlines, sized as the deployed stage (local/twin). */
@@ -57,7 +61,10 @@ export interface DriverError {
   message: string;
 }
 
-export type QueueName = 'work' | 'priority';
+export type QueueName = 'work' | 'bulk' | 'priority';
+/** Where rows wait: a delivery of `rows` takes a bulk batch, or a work batch when the bulk queue gives nothing. */
+export type DeliveryQueue = QueueName | 'rows';
+const ROW_QUEUES = ['bulk', 'work'] as const;
 
 export interface DeliveryOptions {
   /** This delivery's batch size instead of the mapping's. */
@@ -91,13 +98,13 @@ export interface FileOutcome {
 const MULTIPART_THRESHOLD_BYTES = 8 * 1024 * 1024;
 const PART_SIZE_BYTES = 5 * 1024 * 1024;
 const IN_PROCESS_TIMEOUT_MS = 60_000;
-const IN_PROCESS_SIZING = { work: { batchSize: 50, batchWindowMs: 200 }, priority: { batchSize: 10, batchWindowMs: 50 } } as const;
+const IN_PROCESS_SIZING = { work: { batchSize: 50, batchWindowMs: 200 }, bulk: { batchSize: 500, batchWindowMs: 200 }, priority: { batchSize: 10, batchWindowMs: 50 } } as const;
 const JOB_POLL_MS = 250;
 
 /**
  * The one driver of the local pipeline, for `npm start` (through LocalRunner), the tests, the
  * bench and the chaos run: it puts a file in the bucket (in parts when large), invokes the parser
- * with the S3 notification's exact shape, delivers the work and priority queues to the worker
+ * with the S3 notification's exact shape, delivers the work, bulk and priority queues to the worker
  * through the twin's event source mapping (the worker in this process or in environments of its
  * own: `options.worker.mode`), and waits for a job to finish. What callers observe goes through
  * its public methods: every invocation (`onInvocation`), every failure (`errors`, `onError`), the
@@ -142,10 +149,21 @@ export class LocalDriver {
       this.workerPool = this.inProcessWorker();
       this.sizing = {
         work: { ...sizing.queues.work, ...IN_PROCESS_SIZING.work, maxConcurrency: 1, ...(worker.batchSize ? { batchSize: worker.batchSize } : {}) },
+        bulk: {
+          ...sizing.queues.bulk,
+          ...IN_PROCESS_SIZING.bulk,
+          maxConcurrency: 1,
+          ...(worker.bulkBatchSize ? { batchSize: worker.bulkBatchSize } : {}),
+          ...(worker.bulkBatchWindowMs ? { batchWindowMs: worker.bulkBatchWindowMs } : {}),
+        },
         priority: { ...sizing.queues.priority, ...IN_PROCESS_SIZING.priority, maxConcurrency: 1 },
       };
     }
-    this.mappings = { work: this.mapping('work', this.sizing.work, this.workerPool), priority: this.mapping('priority', this.sizing.priority, this.workerPool) };
+    this.mappings = {
+      work: this.mapping('work', this.sizing.work, this.workerPool),
+      bulk: this.mapping('bulk', this.sizing.bulk, this.workerPool),
+      priority: this.mapping('priority', this.sizing.priority, this.workerPool),
+    };
   }
 
   get mode(): WorkerDelivery['mode'] {
@@ -170,14 +188,13 @@ export class LocalDriver {
     for (const listener of this.errorListeners) listener(error);
   }
 
-  /** Starts both event source mappings polling on their own. */
+  /** Starts the three event source mappings polling on their own. */
   start(): void {
-    this.mappings.work.start();
-    this.mappings.priority.start();
+    for (const mapping of Object.values(this.mappings)) mapping.start();
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.mappings.work.stop(), this.mappings.priority.stop()]);
+    await Promise.all(Object.values(this.mappings).map((mapping) => mapping.stop()));
     await this.reshown();
     await this.workerPool.stop();
   }
@@ -207,9 +224,17 @@ export class LocalDriver {
   /**
    * Receives one batch from the queue and invokes the worker with it, as the mapping would; the
    * invocation it made (batch, outcome, deleted ids), or undefined when the queue gave nothing.
-   * For callers that step delivery by hand instead of `start()`.
+   * For callers that step delivery by hand instead of `start()`. `rows` (the default): a bulk
+   * batch, or a work batch when the bulk queue gives nothing.
    */
-  async pollOnce(queue: QueueName = 'work', options: DeliveryOptions = {}): Promise<MappingInvocation | undefined> {
+  async pollOnce(queue: DeliveryQueue = 'rows', options: DeliveryOptions = {}): Promise<MappingInvocation | undefined> {
+    if (queue === 'rows') {
+      for (const rowQueue of ROW_QUEUES) {
+        const delivered = await this.pollOnce(rowQueue, options);
+        if (delivered) return delivered;
+      }
+      return undefined;
+    }
     const { batchSize, timeoutMs, killAfterMs } = options;
     const ownInvocation = timeoutMs !== undefined || killAfterMs !== undefined;
     if (ownInvocation && this.mode !== 'in-process') throw new Error('per-delivery deadlines need in-process delivery; twin environments keep the stage timeout');
@@ -221,9 +246,9 @@ export class LocalDriver {
     return delivered;
   }
 
-  /** Delivers batches until the queue gives nothing (or `maxBatches`); the number delivered. */
-  async drain(queue: QueueName = 'work', options: DrainOptions = {}): Promise<number> {
-    const maxBatches = options.maxBatches ?? (queue === 'work' ? 1_000 : 100);
+  /** Delivers batches until the queue (by default both row queues) gives nothing, or `maxBatches`; the number delivered. */
+  async drain(queue: DeliveryQueue = 'rows', options: DrainOptions = {}): Promise<number> {
+    const maxBatches = options.maxBatches ?? (queue === 'priority' ? 100 : 1_000);
     let batches = 0;
     while (batches < maxBatches && (await this.pollOnce(queue, options))) batches += 1;
     return batches;

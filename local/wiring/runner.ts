@@ -35,9 +35,9 @@ export type RunnerError = DriverError;
 /**
  * AWS's event delivery, locally, with the deployed stack's sizing (local/twin/sizing.ts): the
  * driver (./driver.ts) puts files in the bucket, invokes the parser with the S3 event shape and
- * feeds the work and priority queues to worker environments (separate processes with real
- * deadlines) through event source mappings with the stage's batch size, window and
- * maxConcurrency. Around it, what `npm start` adds: the schedules run the token refresher and the
+ * feeds the work, bulk and priority queues to worker environments (separate processes with real
+ * deadlines) through event source mappings with the stage's batch size, window, maxConcurrency
+ * and Lambda's 6 MB event cap. Around it, what `npm start` adds: the schedules run the token refresher and the
  * completion sweeper (an environment of its own, like the worker's), the exporter runs on demand,
  * and the bus rule hands reassignment requests to the intake.
  */

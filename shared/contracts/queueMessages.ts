@@ -2,10 +2,11 @@ import { z } from 'zod';
 import { TargetSchema } from './targets';
 
 /**
- * The messages on the two queues: the parser (and the sweeper's re-parse) sends row messages to
- * the work queue, the intake sends reassignment messages to the priority queue, and the worker
- * reads both. A message written by one deployment may be read by the next, so fields are added
- * as optional and `v` changes only with a format a reader of the old one cannot take.
+ * The messages on the three queues: the parser (and the sweeper's re-parse) sends row messages to
+ * the work queue or the bulk queue by their cost class (`rowCostClass`), the intake sends
+ * reassignment messages to the priority queue, and the worker reads all three. A message written
+ * by one deployment may be read by the next, so fields are added as optional and `v` changes only
+ * with a format a reader of the old one cannot take.
  */
 
 export const OnConflictSchema = z.enum(['fail', 'skip', 'reassign']);
@@ -66,6 +67,27 @@ export const RowMessageSchema = z.object({
   planned: PlannedMessageSchema.optional(),
 });
 export type RowMessage = z.infer<typeof RowMessageSchema>;
+
+/**
+ * Which row queue a row message goes to. `cheap` rows (plain creates, updates and assignments to
+ * a voice target) share array calls: a batch of thousands costs a search, a create or two and an
+ * assignment per target, so they go to the bulk queue in large batches. `costly` rows cost a call
+ * or more of their own (tracking numbers, unassigns, and `on_conflict=reassign` rows, which may
+ * be moves), so they go to the work queue in small batches sized to the invocation's deadline.
+ * A plan run writes nothing, so every one of its rows is cheap (a large batch is one search); a
+ * saved plan's row says what it does: only a planned move or removal is costly.
+ */
+export type RowCostClass = 'cheap' | 'costly';
+
+const COSTLY_PLANNED_ACTIONS = new Set(['reassign', 'unassign']);
+
+export function rowCostClass(message: Pick<RowMessage, 'row' | 'planned' | 'mode'>): RowCostClass {
+  const { row, planned, mode } = message;
+  if (mode === 'plan') return 'cheap';
+  if (row.action === 'unassign' || row.target?.type === 'trackingGroup') return 'costly';
+  if (planned) return planned.actions.some((action) => COSTLY_PLANNED_ACTIONS.has(String(action.kind))) ? 'costly' : 'cheap';
+  return row.onConflict === 'reassign' ? 'costly' : 'cheap';
+}
 
 /** One reassignment on the priority queue. */
 export const ReassignMessageSchema = z.object({

@@ -1,9 +1,9 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { SqsBatchSender } from '../aws/sqsBatchSender';
-import { encodeMessageBody, type RowMessage } from '../contracts';
+import { encodeMessageBody, type RowMessage, rowCostClass } from '../contracts';
 import { describeTarget, type Outcome } from '../domain/desiredRow';
 import { type Approval, ApprovalSchema, NOTHING_TO_DO, planExpired, type SavedPlan, SavedPlanSchema } from '../domain/savedPlan';
 import { logger } from '../observability/powertools';
+import { RowQueueSender } from './rowQueues';
 import { type IngestResult, jobIdFor, type ObjectRef, safeRelativePath } from './uploadedObject';
 import { completeIfDone, refuseFile } from '../jobs/completion';
 import type { PlanRecord, RowOutcome } from '../store/jobStore';
@@ -93,7 +93,7 @@ async function loadPlan(rt: Dependencies, planId: string, record: PlanRecord | u
 
 async function sendPlannedRows(rt: Dependencies, jobId: string, plan: SavedPlan, approval: Approval): Promise<IngestResult> {
   const started = performance.now();
-  const sender = new SqsBatchSender(rt.aws.sqs, rt.config.WORK_QUEUE_URL, rt.config.PARSER_SEND_CONCURRENCY);
+  const sender = new RowQueueSender(rt);
   const untouched: RowOutcome[] = [];
   const settled: Partial<Record<Outcome, number>> = {};
   let sent = 0;
@@ -113,7 +113,7 @@ async function sendPlannedRows(rt: Dependencies, jobId: string, plan: SavedPlan,
       raw: row.raw ?? [],
       planned: { planId: plan.planId, state: row.state, fingerprint: row.fingerprint, actions: row.actions, approvedBy: approval.approvedBy, reason: approval.reason },
     };
-    await sender.send(encodeMessageBody(message));
+    await sender.send(rowCostClass(message), encodeMessageBody(message));
     sent += 1;
   }
   await sender.flush();

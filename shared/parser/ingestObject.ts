@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { SqsBatchSender } from '../aws/sqsBatchSender';
 import { type HeaderMap, readHeader } from '../csv/columns';
 import { NumberLineIndex } from '../csv/numberIndex';
 import { CsvFileError, readCsvRecords } from '../csv/reader';
 import { validateRow } from '../csv/validateRow';
-import { encodeMessageBody, type Mode, type ObjectVersion, type RowMessage, rowsMetricName } from '../contracts';
+import { encodeMessageBody, type Mode, type ObjectVersion, type RowMessage, rowCostClass, rowsMetricName } from '../contracts';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logger, metrics } from '../observability/powertools';
+import { RowQueueSender } from './rowQueues';
 import { Spool } from './spool';
 import { APPROVAL_PREFIX, applyApprovedPlan } from './applyPlan';
 import { completeIfDone, refuseFile } from '../jobs/completion';
@@ -164,7 +164,7 @@ async function validateIntoSpool(rt: Dependencies, ref: ObjectRef, jobId: string
       }
       accepted += 1;
       const message: RowMessage = { v: 1, kind: 'row', jobId, line: record.line, mode, row: result.row, raw: record.cells };
-      const wait = spool.write({ kind: 'message', body: encodeMessageBody(message) });
+      const wait = spool.write({ kind: rowCostClass(message), body: encodeMessageBody(message) });
       if (wait) await wait;
     }
   } catch (error) {
@@ -184,13 +184,13 @@ async function* hashing(body: AsyncIterable<Uint8Array | string>, hash: ReturnTy
   }
 }
 
-/** The file is good: rejections to the job table, messages to the work queue. */
+/** The file is good: rejections to the job table, messages to the row queue of their cost class. */
 async function sendSpooled(rt: Dependencies, jobId: string, spool: Spool): Promise<void> {
-  const sender = new SqsBatchSender(rt.aws.sqs, rt.config.WORK_QUEUE_URL, rt.config.PARSER_SEND_CONCURRENCY);
+  const sender = new RowQueueSender(rt);
   let rejects: RowOutcome[] = [];
   for await (const row of spool.read()) {
-    if (row.kind === 'message') {
-      await sender.send(row.body);
+    if (row.kind !== 'rejection') {
+      await sender.send(row.kind, row.body);
     } else {
       rejects.push(JSON.parse(row.body) as RowOutcome);
       if (rejects.length >= 100) {

@@ -7,13 +7,13 @@ import { join } from 'node:path';
 const BLOCK = 256 * 1024;
 
 /**
- * What the parser keeps for each row until the whole file has proved usable: the message to send
- * to the work queue, or the rejection to record.
+ * What the parser keeps for each row until the whole file has proved usable: the message to send,
+ * by its cost class (`cheap` to the bulk queue, `costly` to the work queue), or the rejection to record.
  */
-export type SpooledRow = { kind: 'message'; body: string } | { kind: 'rejection'; body: string };
+export type SpooledRow = { kind: 'cheap' | 'costly'; body: string } | { kind: 'rejection'; body: string };
 
-/** Each spooled line starts with its kind, so the two kinds share one file in row order. */
-const KIND_TAGS = { message: 'message:', rejection: 'rejection:' } as const;
+/** Each spooled line starts with its kind, so the kinds share one file in row order. */
+const KIND_TAGS = { cheap: 'cheap:', costly: 'costly:', rejection: 'rejection:' } as const;
 
 /**
  * A file of newline-delimited records in the function's ephemeral storage. The parser validates
@@ -75,7 +75,8 @@ export class Spool {
 }
 
 function spooledRow(line: string): SpooledRow {
-  if (line.startsWith(KIND_TAGS.message)) return { kind: 'message', body: line.slice(KIND_TAGS.message.length) };
-  if (line.startsWith(KIND_TAGS.rejection)) return { kind: 'rejection', body: line.slice(KIND_TAGS.rejection.length) };
+  for (const kind of ['cheap', 'costly', 'rejection'] as const) {
+    if (line.startsWith(KIND_TAGS[kind])) return { kind, body: line.slice(KIND_TAGS[kind].length) };
+  }
   throw new Error('spool line of no known kind');
 }

@@ -89,3 +89,45 @@ export function isRingCxError(error: unknown): error is RingCxError {
 export class RingCxAuthError extends Error {
   override readonly name = 'RingCxAuthError';
 }
+
+/** About the request's length, not one of its fields: "too many records", "array too large", "payload too large". */
+const TOO_LARGE_MESSAGE = /\b(?:too many|too large|too long|exceeds?)\b[^.]*\b(?:records|items|entries|elements|array|request|payload)\b|\b(?:records|items|entries|elements|array|request|payload)\b[^.]*\btoo (?:many|large|long)\b|too[._]large/i;
+/** "at most 500 records", "maximum of 500 items": the cap, when the answer names it. */
+const NAMED_LIMIT = /\b(?:at most|maximum(?: of)?|up to|limit(?: is| of)?) (\d+) (?:records|items|entries|elements)\b/i;
+
+/**
+ * RingCX refused an array because it holds too many items. RingCX documents no cap and no error
+ * for it, so two answers count: a 413, and a 400 whose message says the request is too large or
+ * names the most it takes. Arrays are atomic, so nothing of a refused array was stored and its
+ * halves may be sent. `limit` is the size the message names, when it names one.
+ */
+export class RingCxArrayTooLargeError extends RingCxError {
+  readonly limit: number | undefined;
+  readonly size: number;
+
+  constructor(error: RingCxError, size: number) {
+    super({
+      kind: error.kind,
+      method: error.method,
+      path: error.path,
+      status: error.status,
+      errorCode: error.errorCode,
+      generalMessage: error.generalMessage,
+      requestUri: error.requestUri,
+      attempts: error.attempts,
+      cause: error.cause,
+    });
+    this.size = size;
+    const named = NAMED_LIMIT.exec(error.generalMessage ?? '');
+    const limit = named ? Number(named[1]) : undefined;
+    this.limit = limit !== undefined && limit >= 1 && limit < size ? limit : undefined;
+  }
+}
+
+/** The error as a RingCxArrayTooLargeError when it refused an array of `size` items for its length; otherwise undefined. */
+export function arrayTooLarge(error: unknown, size: number): RingCxArrayTooLargeError | undefined {
+  if (error instanceof RingCxArrayTooLargeError) return error;
+  if (!isRingCxError(error) || error.kind !== 'http') return undefined;
+  const tooLarge = error.status === 413 || (error.status === 400 && TOO_LARGE_MESSAGE.test(`${error.errorCode ?? ''} ${error.generalMessage ?? ''}`));
+  return tooLarge ? new RingCxArrayTooLargeError(error, size) : undefined;
+}

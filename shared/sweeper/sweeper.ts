@@ -164,17 +164,18 @@ async function announceStall(rt: Dependencies, job: JobMeta, lastProgress: numbe
   }
 }
 
-/** No message on the work queue, visible or in flight: nothing more will reach the worker. */
+/** No message on either row queue (work, bulk), visible or in flight: nothing more will reach the worker. */
 async function workQueueEmpty(rt: Dependencies): Promise<boolean> {
   try {
-    const { Attributes: attributes } = await rt.aws.sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: rt.config.WORK_QUEUE_URL,
-        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
-      }),
-    );
-    const count = (name: string) => Number(attributes?.[name as keyof typeof attributes] ?? 0);
-    return count('ApproximateNumberOfMessages') + count('ApproximateNumberOfMessagesNotVisible') + count('ApproximateNumberOfMessagesDelayed') === 0;
+    let messages = 0;
+    for (const QueueUrl of [rt.config.WORK_QUEUE_URL, rt.config.BULK_QUEUE_URL]) {
+      const { Attributes: attributes } = await rt.aws.sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] }),
+      );
+      const count = (name: string) => Number(attributes?.[name as keyof typeof attributes] ?? 0);
+      messages += count('ApproximateNumberOfMessages') + count('ApproximateNumberOfMessagesNotVisible') + count('ApproximateNumberOfMessagesDelayed');
+    }
+    return messages === 0;
   } catch (error) {
     // Unknown: call nothing stalled this time; the job-age alarm still watches.
     logger.warn('work queue depth unknown', { error: describeFailure(error) });

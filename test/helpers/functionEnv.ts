@@ -9,6 +9,7 @@ export const RESOURCE_NAMES_FOR_TESTS = {
   EVENT_BUS_NAME: 'test-bus',
   RINGCX_SECRET_ID: 'test-secret',
   WORK_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/test-work',
+  BULK_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/test-bulk',
   PRIORITY_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/test-priority',
   EVENTS_DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/test-events-dlq',
 } as const;

@@ -27,9 +27,9 @@ export interface Pipeline {
   /** Uploads a file and returns the S3 event S3 would send for it. */
   putCsv(key: string, body: string | Buffer): Promise<S3Event>;
   runParser(event: S3Event): Promise<unknown>;
-  /** Delivers one work-queue batch to the worker; the invocation, or undefined when the queue gave nothing. */
+  /** Delivers one row batch (bulk queue, else work queue) to the worker; the invocation, or undefined when both gave nothing. */
   pollOnce(options?: DeliveryOptions): Promise<MappingInvocation | undefined>;
-  /** Runs worker batches until the work queue stays empty. */
+  /** Runs worker batches until both row queues (bulk, work) stay empty. */
   drain(options?: DrainOptions): Promise<number>;
   /** Called after every worker invocation, with its batch and outcome. */
   onInvocation(listener: (invocation: MappingInvocation) => void): () => void;
@@ -44,7 +44,7 @@ export interface Pipeline {
  * services and the RingCX simulator, with the Lambda handlers imported fresh against them and the
  * local driver delivering the queues to the worker in this process.
  */
-export async function startPipeline(options: LocalStackOptions & { batchSize?: number } = {}): Promise<Pipeline> {
+export async function startPipeline(options: LocalStackOptions & { batchSize?: number; bulkBatchSize?: number; bulkBatchWindowMs?: number; workerTimeoutMs?: number } = {}): Promise<Pipeline> {
   const stack = await startLocalStack({
     dynamoEndpoint: inject('dynamoEndpoint'),
     tableName: `jobs-${randomUUID().slice(0, 8)}`,
@@ -59,7 +59,19 @@ export async function startPipeline(options: LocalStackOptions & { batchSize?: n
   const intake = (await import('../../functions/reassign-intake/app')).handler;
   const exporter = (await import('../../functions/exporter/app')).handler;
   const refresher = (await import('../../functions/token-refresher/app')).handler;
-  const driver = new LocalDriver(stack, { parser, worker: { mode: 'in-process', handler: worker, ...(options.batchSize ? { batchSize: options.batchSize } : {}) } });
+  // `batchSize` sizes the batches of both row queues, unless the bulk queue's is given apart.
+  const bulkBatchSize = options.bulkBatchSize ?? options.batchSize;
+  const driver = new LocalDriver(stack, {
+    parser,
+    worker: {
+      mode: 'in-process',
+      handler: worker,
+      ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+      ...(bulkBatchSize ? { bulkBatchSize } : {}),
+      ...(options.bulkBatchWindowMs ? { bulkBatchWindowMs: options.bulkBatchWindowMs } : {}),
+      ...(options.workerTimeoutMs ? { timeoutMs: options.workerTimeoutMs } : {}),
+    },
+  });
 
   return {
     stack,
@@ -73,8 +85,8 @@ export async function startPipeline(options: LocalStackOptions & { batchSize?: n
     drainPriority: (maxBatches) => driver.drain('priority', maxBatches === undefined ? {} : { maxBatches }),
     putCsv: (key, body) => driver.upload(key, body),
     runParser: (event) => driver.parse(event),
-    pollOnce: (delivery) => driver.pollOnce('work', delivery),
-    drain: (drain) => driver.drain('work', drain),
+    pollOnce: (delivery) => driver.pollOnce('rows', delivery),
+    drain: (drain) => driver.drain('rows', drain),
     onInvocation: (listener) => driver.onInvocation(listener),
     readObject: (key) => driver.readObject(key),
     report: (prefix) => readReports(driver, prefix),

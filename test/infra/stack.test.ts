@@ -37,21 +37,21 @@ describe.each(Object.values(STAGES))('stack for stage $stage', (config) => {
     }
   });
 
-  it('gives both work queues a DLQ, maxReceiveCount, and a visibility timeout of at least 6x the worker timeout', () => {
+  it('gives the three worker queues (work, bulk, priority) a DLQ, maxReceiveCount, and a visibility timeout of at least 6x the worker timeout', () => {
     const worker = ourFunctions(template).find((f) => f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME === 'dnis-sync-worker');
     const queues = ofType(template, 'AWS::SQS::Queue').filter((q) => q.Properties.RedrivePolicy);
-    expect(queues).toHaveLength(2);
+    expect(queues).toHaveLength(3);
     for (const q of queues) {
       expect(q.Properties.RedrivePolicy.maxReceiveCount).toBe(config.maxReceiveCount);
       expect(q.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * worker!.Properties.Timeout);
     }
   });
 
-  it('reports batch item failures on both event source mappings, within the configured concurrency', () => {
+  it('reports batch item failures on the three event source mappings, within the configured concurrency', () => {
     const mappings = ofType(template, 'AWS::Lambda::EventSourceMapping');
-    expect(mappings).toHaveLength(2);
+    expect(mappings).toHaveLength(3);
     for (const m of mappings) expect(m.Properties.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
-    expect(mappings.map((m) => m.Properties.ScalingConfig.MaximumConcurrency).sort()).toEqual([config.priority.maxConcurrency, config.worker.maxConcurrency].sort());
+    expect(mappings.map((m) => m.Properties.ScalingConfig.MaximumConcurrency).sort()).toEqual([config.priority.maxConcurrency, config.worker.maxConcurrency, config.bulk.maxConcurrency].sort());
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: config.worker.batchSize, MaximumBatchingWindowInSeconds: config.worker.batchWindowSeconds });
   });
 
@@ -62,8 +62,8 @@ describe.each(Object.values(STAGES))('stack for stage $stage', (config) => {
     const workerShare = Number(worker.Properties.Environment.Variables.RINGCX_REQUESTS_PER_WINDOW);
     const exporterShare = Number(exporter.Properties.Environment.Variables.RINGCX_REQUESTS_PER_WINDOW);
     const workerInstances = worker.Properties.ReservedConcurrentExecutions;
-    // Reserved concurrency covers both mappings, so SQS receives are never throttled into the DLQ.
-    expect(workerInstances).toBeGreaterThanOrEqual(config.worker.maxConcurrency + config.priority.maxConcurrency);
+    // Reserved concurrency covers the three mappings, so SQS receives are never throttled into the DLQ.
+    expect(workerInstances).toBeGreaterThanOrEqual(config.worker.maxConcurrency + config.bulk.maxConcurrency + config.priority.maxConcurrency);
     expect(exporter.Properties.ReservedConcurrentExecutions).toBe(1);
     expect(workerShare * workerInstances + exporterShare).toBeLessThanOrEqual(120);
     expect(ringcxBudget(config).total).toBeLessThanOrEqual(config.ringcxRequestsPerMinute);
@@ -106,9 +106,10 @@ describe.each(Object.values(STAGES))('stack for stage $stage', (config) => {
 
   it('alarms on DLQ depth, oldest message age, errors and throttles', () => {
     const alarms = ofType(template, 'AWS::CloudWatch::Alarm').map((a) => a.Properties.MetricName);
-    // Work, priority and events DLQs, and the failed-invocations queue.
-    expect(alarms.filter((m) => m === 'ApproximateNumberOfMessagesVisible')).toHaveLength(4);
-    expect(alarms.filter((m) => m === 'ApproximateAgeOfOldestMessage')).toHaveLength(2);
+    // Work, bulk, priority and events DLQs, and the failed-invocations queue.
+    expect(alarms.filter((m) => m === 'ApproximateNumberOfMessagesVisible')).toHaveLength(5);
+    // Work, bulk and priority queues.
+    expect(alarms.filter((m) => m === 'ApproximateAgeOfOldestMessage')).toHaveLength(3);
     expect(alarms.filter((m) => m === 'Errors')).toHaveLength(6);
     expect(alarms.filter((m) => m === 'Throttles')).toHaveLength(5);
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);

@@ -1,3 +1,4 @@
+import { cappedArray } from '../arrayCap';
 import { badRequest, notFound } from '../errors';
 import type { Route } from '../route';
 import type { TargetType } from '../state';
@@ -15,7 +16,7 @@ function assignRoute(segment: string, type: TargetType, name: string): Route {
       if (!ctx.params.id || !Number.isInteger(id) || id <= 0) throw badRequest(`${segment} id is missing or invalid`, `${type}Id`);
       const body = ctx.json();
       if (!Array.isArray(body)) throw badRequest('Request body must be a JSON array');
-      const assigned = ctx.sim.state.assign(ctx.principal, type, id, body, ctx.sim.knobs.assignConflict);
+      const assigned = ctx.sim.state.assign(ctx.principal, type, id, cappedArray(ctx, body), ctx.sim.knobs.assignConflict);
       return {
         json: body.map((item, index) => ctx.sim.state.assignmentJson(String((item as { dnis: string }).dnis), assigned[index]!)),
       };

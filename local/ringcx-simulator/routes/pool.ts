@@ -1,5 +1,6 @@
 import { parse } from 'csv-parse/sync';
 import { badRequest, conflict } from '../errors';
+import { cappedArray } from '../arrayCap';
 import type { Route, RouteContext } from '../route';
 import { isValidWireDnis, type PoolRecord } from '../state';
 
@@ -8,7 +9,7 @@ const TN = '/voice/api/v1/admin/utilities/tnManager';
 function asArray(ctx: RouteContext): unknown[] {
   const body = ctx.json();
   if (!Array.isArray(body)) throw badRequest('Request body must be a JSON array');
-  return body;
+  return cappedArray(ctx, body);
 }
 
 /** Both documented result shapes: the guide's flat list, or the spec's per-account `entries`. */

@@ -1,4 +1,5 @@
 import type { Action } from '../../domain/planner';
+import { ARRAY_KINDS, arrayCap } from './applyArray';
 import type { InvocationDeadline } from './budget';
 import type { SyncOptions } from './contract';
 import { hasPrecondition } from './preconditions';
@@ -50,10 +51,12 @@ export function admit(writes: Work[], deadline: InvocationDeadline, options: Syn
   let updates = 0;
   let units = 0;
   const arrays = new Map<string, number>();
+  // At the caps RingCX has taught this process, so a lower learned cap is priced in.
+  const cap = { create: arrayCap(ARRAY_KINDS.create, options.maxArray), update: arrayCap(ARRAY_KINDS.update, options.maxArray), assign: arrayCap(ARRAY_KINDS.assign, options.maxArray) };
   const calls = () =>
-    Math.ceil(creates / options.maxArray) +
-    Math.ceil(updates / options.maxArray) +
-    [...arrays.values()].reduce((n, size) => n + Math.ceil(size / options.maxArray), 0) +
+    Math.ceil(creates / cap.create) +
+    Math.ceil(updates / cap.update) +
+    [...arrays.values()].reduce((n, size) => n + Math.ceil(size / cap.assign), 0) +
     units;
   const admitted: Work[] = [];
   for (const w of writes) {

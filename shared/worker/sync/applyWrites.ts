@@ -1,7 +1,7 @@
 import type { Target } from '../../domain/desiredRow';
 import type { RingCxClient } from '../../ringcx/client';
 import { shapeOf } from './admission';
-import { applyArray } from './applyArray';
+import { ARRAY_KINDS, applyArray } from './applyArray';
 import type { InvocationDeadline } from './budget';
 import type { SyncOptions } from './contract';
 import type { IntentBook } from './intentBook';
@@ -26,6 +26,7 @@ export async function applyWrites(
     options.maxArray,
     (chunk) => client.createDnisPool(chunk.map((w) => poolInput(w, actionsOf(w, 'createPool')[0]?.fields ?? {}))),
     oneMoreCall,
+    ARRAY_KINDS.create,
   );
   // A 409 on create means the number appeared since the search (a concurrent or timed-out earlier
   // attempt created it); a lost answer means it may have. Either way: re-read, never create twice.
@@ -38,6 +39,7 @@ export async function applyWrites(
     options.maxArray,
     (chunk) => client.updateDnisPool(chunk.map((w) => poolInput(w, { ...recordFields(w.record), ...actionsOf(w, 'updatePool')[0]?.fields }))),
     oneMoreCall,
+    ARRAY_KINDS.update,
   );
   updateResults.forEach((result, i) => settle(updates[i] as Work, result, 'pool record updated', false, deadline));
 
@@ -75,8 +77,8 @@ export async function applyWrites(
     const rescued = ready.filter((w) => w.mustFinish).length;
     const send = (chunk: Work[]) => client.assign(voiceType, target.id, chunk.map((w) => ({ dnis: w.request.row.dnis, ...itemOf(w) })));
     const assignResults = [
-      ...(await applyArray(ready.slice(0, rescued), options.maxArray, send, () => true)),
-      ...(await applyArray(ready.slice(rescued), options.maxArray, send, oneMoreCall)),
+      ...(await applyArray(ready.slice(0, rescued), options.maxArray, send, () => true, ARRAY_KINDS.assign)),
+      ...(await applyArray(ready.slice(rescued), options.maxArray, send, oneMoreCall, ARRAY_KINDS.assign)),
     ];
     assignResults.forEach((result, i) => {
       const w = ready[i] as Work;

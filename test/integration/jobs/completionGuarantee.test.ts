@@ -53,11 +53,12 @@ beforeEach(async () => {
   sim.reset();
   sim.setKnobs({ faults: { errorRate: 0, timeoutRate: 0, resetRate: 0 } });
   pipeline.stack.json.refusals.clear();
-  for (const queue of [pipeline.stack.queues.work, pipeline.stack.queues.workDlq]) {
+  for (const queue of [pipeline.stack.queues.work, pipeline.stack.queues.workDlq, pipeline.stack.queues.bulk, pipeline.stack.queues.bulkDlq]) {
     await pipeline.stack.sqs.send(new PurgeQueueCommand({ QueueUrl: queue.url }));
   }
 });
 
+/** Plain creates with a queue target: cheap rows, so their messages travel on the bulk queue (and its DLQ). */
 const file = (prefix: number, count: number) =>
   ['dnis,description,target_type,target_id', ...Array.from({ length: count }, (_, i) => `1212555${prefix + i},Line ${i},queue,${4501 + (i % 3)}`)].join('\n');
 
@@ -96,7 +97,7 @@ describe('completion guarantee', () => {
     sim.setKnobs({ faults: { timeoutRate: 0 } });
     const killedAt = Date.now();
     await pipeline.drain();
-    expect(await pipeline.queueDepth(pipeline.stack.queues.workDlq.url)).toBe(1);
+    expect(await pipeline.queueDepth(pipeline.stack.queues.bulkDlq.url)).toBe(1);
     expect((await store.getJob(parsed.jobId))?.status).toBe('running');
 
     await sleep(Math.max(0, killedAt + VISIBILITY_SECONDS * 1000 + 100 - Date.now()));
@@ -109,7 +110,7 @@ describe('completion guarantee', () => {
     expect(events('DNIS Import Completed', parsed.jobId)).toHaveLength(1);
 
     // The README's runbook: RingCX is fine again, the DLQ is redriven, the real outcome replaces the failure.
-    expect(await redrive(pipeline.stack.queues.workDlq.url, pipeline.stack.queues.work.url)).toBe(1);
+    expect(await redrive(pipeline.stack.queues.bulkDlq.url, pipeline.stack.queues.bulk.url)).toBe(1);
     await pipeline.drain();
     const redriven = await readRun(pipeline, 'incoming/crash.csv', parsed);
     expect(redriven.summary.outcomes).toEqual({ created: 1 });
@@ -126,12 +127,12 @@ describe('completion guarantee', () => {
       const run = await runFile(pipeline, 'incoming/outage.csv', file(5100, 3));
       expect(run.summary).toMatchObject({ status: 'completed', outcomes: { failed: 3 } });
       expect(run.rows.get(2)?.detail).toMatch(/^gave up after 3 attempts: RingCxAuthError: /);
-      expect(await pipeline.queueDepth(pipeline.stack.queues.workDlq.url)).toBe(3);
+      expect(await pipeline.queueDepth(pipeline.stack.queues.bulkDlq.url)).toBe(3);
       expect(sim.apiCalls()).toEqual([]);
 
       pipeline.stack.json.setSecret(secretId, working);
       await sleep(1_100);
-      expect(await redrive(pipeline.stack.queues.workDlq.url, pipeline.stack.queues.work.url)).toBe(3);
+      expect(await redrive(pipeline.stack.queues.bulkDlq.url, pipeline.stack.queues.bulk.url)).toBe(3);
       await pipeline.drain();
       const redriven = await readRun(pipeline, 'incoming/outage.csv', run.parse);
       expect(redriven.summary.outcomes).toEqual({ created: 3 });
@@ -195,7 +196,7 @@ describe('completion guarantee', () => {
     expect((await sweepNow()).stalled).not.toContain(parsed.jobId);
     expect((await store.getJob(parsed.jobId))?.status).toBe('running');
     // Its messages vanish (purged by hand): no delivery will ever bring an outcome.
-    await pipeline.stack.sqs.send(new PurgeQueueCommand({ QueueUrl: pipeline.stack.queues.work.url }));
+    await pipeline.stack.sqs.send(new PurgeQueueCommand({ QueueUrl: pipeline.stack.queues.bulk.url }));
     const swept = await sweepNow();
     expect(swept.stalled).toContain(parsed.jobId);
     expect(swept.oldestOpenJobAgeSeconds).toBeGreaterThanOrEqual(Math.floor(BOUND_MS / 1000));

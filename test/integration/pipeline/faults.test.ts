@@ -21,7 +21,7 @@ afterAll(() => pipeline?.stop());
 beforeEach(async () => {
   sim.reset();
   sim.setKnobs({ faults: { errorRate: 0, forced429: 0, throttleUntil: 0, timeoutRate: 0, resetRate: 0 }, rateLimit: { retryAfter: true } });
-  for (const queue of [pipeline.stack.queues.work, pipeline.stack.queues.workDlq]) {
+  for (const queue of [pipeline.stack.queues.work, pipeline.stack.queues.workDlq, pipeline.stack.queues.bulk, pipeline.stack.queues.bulkDlq]) {
     await pipeline.stack.sqs.send(new PurgeQueueCommand({ QueueUrl: queue.url }));
   }
 });
@@ -60,15 +60,16 @@ describe('RingCX having a bad day', () => {
     const run = await readRun(pipeline, 'incoming/hopeless.csv', parsed as { jobId: string; status: string });
     expect(run.summary).toMatchObject({ status: 'completed', outcomes: { failed: 2 } });
     expect(run.rows.get(2)?.detail).toMatch(/^gave up after 3 attempts: 50[03]/);
-    expect(await pipeline.queueDepth(pipeline.stack.queues.workDlq.url)).toBe(2);
+    // Plain creates: cheap rows, so their messages sit in the bulk queue's DLQ.
+    expect(await pipeline.queueDepth(pipeline.stack.queues.bulkDlq.url)).toBe(2);
     expect(run.failed.trim().split('\r\n')).toHaveLength(3);
 
     // RingCX recovers; an operator redrives the DLQ. The rows complete and the reports are rewritten.
     sim.setKnobs({ faults: { errorRate: 0 } });
     const { sqs, queues } = pipeline.stack;
-    const dead = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queues.workDlq.url, MaxNumberOfMessages: 10 }));
-    await sqs.send(new SendMessageBatchCommand({ QueueUrl: queues.work.url, Entries: (dead.Messages ?? []).map((m, i) => ({ Id: String(i), MessageBody: m.Body ?? '' })) }));
-    await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queues.workDlq.url, Entries: (dead.Messages ?? []).map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })) }));
+    const dead = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queues.bulkDlq.url, MaxNumberOfMessages: 10 }));
+    await sqs.send(new SendMessageBatchCommand({ QueueUrl: queues.bulk.url, Entries: (dead.Messages ?? []).map((m, i) => ({ Id: String(i), MessageBody: m.Body ?? '' })) }));
+    await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queues.bulkDlq.url, Entries: (dead.Messages ?? []).map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })) }));
     await pipeline.drain();
     const redriven = await readRun(pipeline, 'incoming/hopeless.csv', parsed as { jobId: string; status: string });
     expect(redriven.summary.outcomes).toEqual({ created: 2 });

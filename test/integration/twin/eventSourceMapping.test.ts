@@ -4,6 +4,7 @@ import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../../local/stack';
+import { sqsEvent } from '../../../local/wiring/lambdaEvents';
 import { type MappingInvocation, TwinEventSourceMapping } from '../../../local/twin/eventSourceMapping';
 import { FunctionPool } from '../../../local/twin/functionPool';
 
@@ -30,7 +31,7 @@ async function deliver(queue: 'work' | 'priority', bodies: string[], rounds: num
     queueUrl: url,
     queueArn: arn,
     pool,
-    sizing: { batchSize: 10, batchWindowMs: 200, maxConcurrency: 1, visibilityTimeoutMs: 2_000 },
+    sizing: { batchSize: 10, batchWindowMs: 200, maxConcurrency: 1, visibilityTimeoutMs: 2_000, maxPayloadBytes: 6 * 1024 * 1024 },
     onInvocation: (i) => invocations.push(i),
   });
   while (invocations.length < rounds) if (!(await mapping.pollOnce())) await new Promise((resolve) => setTimeout(resolve, 200));
@@ -53,4 +54,37 @@ it('deletes nothing of a batch whose invocation was killed at its deadline; all 
     ['ok-3', '2'],
     ['sleep', '2'],
   ]);
+});
+
+it('stops a batch before its event passes the payload cap; the records it had no room for come in the next batch, not received again', { timeout: 120_000 }, async () => {
+  const { url, arn } = stack.queues.bulk;
+  const bodies = Array.from({ length: 30 }, (_, i) => `ok-${String(i).padStart(2, '0')}-${'x'.repeat(2_000)}`);
+  for (let i = 0; i < bodies.length; i += 10) {
+    await stack.sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: bodies.slice(i, i + 10).map((body, j) => ({ Id: String(j), MessageBody: body })) }));
+  }
+  // Room for about eight of these records per event.
+  const maxPayloadBytes = 20_000;
+  const invocations: MappingInvocation[] = [];
+  const mapping = new TwinEventSourceMapping({
+    sqs: stack.sqs,
+    queueUrl: url,
+    queueArn: arn,
+    pool,
+    sizing: { batchSize: 100, batchWindowMs: 300, maxConcurrency: 1, visibilityTimeoutMs: 60_000, maxPayloadBytes },
+    onInvocation: (i) => invocations.push(i),
+  });
+  mapping.start();
+  const deadline = Date.now() + 60_000;
+  while (invocations.flatMap((i) => i.messages).length < bodies.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  await mapping.stop();
+
+  const delivered = invocations.flatMap((i) => i.messages);
+  expect(delivered.map((m) => m.Body).sort()).toEqual([...bodies].sort());
+  expect(invocations.length).toBeGreaterThanOrEqual(4);
+  for (const invocation of invocations) {
+    expect(Buffer.byteLength(JSON.stringify(sqsEvent(arn, invocation.messages)))).toBeLessThanOrEqual(maxPayloadBytes);
+    expect(invocation.deleted).toHaveLength(invocation.messages.length);
+  }
+  // Carried records stay in flight for the next batch: no record was received twice.
+  expect(delivered.every((m) => m.Attributes?.ApproximateReceiveCount === '1')).toBe(true);
 });

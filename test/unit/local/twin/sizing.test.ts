@@ -7,13 +7,18 @@ describe('twinSizing', () => {
     const prod = twinSizing('prod', 10);
     const deployed = deployedSizing(stageConfig('prod'));
     expect(prod.timeoutMs.worker).toBe(12_000);
-    expect(prod.ringcx).toMatchObject({ windowMs: 6_000, workerRequestsPerWindow: 27, tenantRequestsPerWindow: 120 });
-    expect(prod.queues.work).toEqual({
-      batchSize: deployed.queues.work.batchSize,
-      batchWindowMs: deployed.queues.work.batchWindowSeconds * 100,
-      maxConcurrency: deployed.queues.work.maxConcurrency,
-      visibilityTimeoutMs: deployed.worker.visibilityTimeoutSeconds * 100,
-    });
+    // (120 - 12 for the exporter) over six worker instances: two per work, bulk and priority mapping.
+    expect(prod.ringcx).toMatchObject({ windowMs: 6_000, workerRequestsPerWindow: 18, tenantRequestsPerWindow: 120 });
+    for (const queue of ['work', 'bulk'] as const) {
+      expect(prod.queues[queue]).toEqual({
+        batchSize: deployed.queues[queue].batchSize,
+        batchWindowMs: deployed.queues[queue].batchWindowSeconds * 100,
+        maxConcurrency: deployed.queues[queue].maxConcurrency,
+        visibilityTimeoutMs: deployed.worker.visibilityTimeoutSeconds * 100,
+        maxPayloadBytes: 6 * 1024 * 1024,
+      });
+    }
+    expect(prod.queues.bulk.batchSize).toBeGreaterThan(prod.queues.work.batchSize);
     expect(prod.queues.priority.maxConcurrency).toBe(deployed.queues.priority.maxConcurrency);
     expect(prod.maxReceiveCount).toBe(deployed.maxReceiveCount);
     expect(prod.refreshEveryMs).toBe(deployed.refresher.everyMinutes * 6_000);
