@@ -1,0 +1,157 @@
+import type { BudgetPriority } from './requestBudget';
+
+/*
+ * The arithmetic of the tenant-wide budget (SharedBudget), and the small storage interface it
+ * takes tokens through. Storage is an interface here, implemented in shared/store/budgetSlices.ts,
+ * because shared/ringcx must not import shared/store: the budget's rules (what a slice holds, who
+ * may take how much of it) stay here, where they can be tested without a table, and the store only
+ * knows how to add to a counter under a condition.
+ *
+ * Time is cut into slices of `sliceMs`, numbered from the epoch (slice k spans [k·s, (k+1)·s) on
+ * each instance's own clock). Slice k admits `allowance(k)` = floor((k+1)·r) - floor(k·r) requests,
+ * r = budget·(1 - headroom)·s/W: whole numbers whose sum over any M consecutive slices is
+ * floor((k+M)·r) - floor(k·r) ≤ ceil(M·r).
+ *
+ * Why the headroom: a token of slice k is spent while that slice runs on the clock of the instance
+ * that took it. With instance clocks at most D apart, slice k's spending falls inside a real-time
+ * interval of s + D, so a sliding window of W (RingCX's minute) meets at most M = (W + s + D)/s
+ * slices, and admits at most ceil(M·r) ≤ budget as long as (1 - headroom)·(W + s + D)/W ≤ 1, i.e.
+ * headroom ≥ (s + D)/(W + s + D). In production (W = 60 s, s = 1 s, D = 1 s) that is 3.2%; the
+ * default 5% leaves about one more request per minute for network jitter.
+ */
+
+/** What the shared table says about a tenant, read consistently, at most once a slice. */
+export interface BudgetControl {
+  /** Epoch ms until which RingCX asked every caller of this tenant to stop (a 429). */
+  pausedUntil: number;
+  /** Epoch ms until which a reassignment is waiting somewhere: imports leave its reserve alone. */
+  reassignWantedUntil: number;
+  /** Epoch ms until which an export is waiting somewhere: imports leave its minimum alone. */
+  exportWantedUntil: number;
+}
+export type BudgetControlField = keyof BudgetControl;
+
+/** A conditional add to one slice's counter: it either took `tokens`, or found `count` too high. */
+export type SliceTake = { taken: true; count: number } | { taken: false; count: number };
+
+/**
+ * Where the counters live, shared by every function and instance (DynamoDB in production). Each
+ * method is one request; the caller owns retries.
+ */
+export interface BudgetLedger {
+  /** Adds `tokens` to slice `slice`'s counter if the result stays at most `cap`. */
+  take(tenantKey: string, slice: number, tokens: number, cap: number, expiresAtSeconds: number): Promise<SliceTake>;
+  /**
+   * Adds `tokens` whatever the counter holds: a token reserved in an earlier slice and spent in
+   * this one is counted where it is spent (see SharedBudget.acquire).
+   */
+  record(tenantKey: string, slice: number, tokens: number, expiresAtSeconds: number): Promise<void>;
+  readControl(tenantKey: string): Promise<BudgetControl>;
+  /** Moves one control field forward to `until` (never back: the later pause or demand wins). */
+  extendControl(tenantKey: string, field: BudgetControlField, until: number, expiresAtSeconds: number): Promise<void>;
+}
+
+export interface SliceRules {
+  windowMs: number;
+  sliceMs: number;
+  /** Requests per window every slice together admits: budget·(1 - headroom). */
+  admittedPerWindow: number;
+  /** Share of each slice kept from imports and exports while a reassignment waits. */
+  reassignShare: number;
+  /** Share of each slice kept from imports while an export waits: the export's minimum. */
+  exportShare: number;
+  /** The last part of a slice (0..1) in which anyone may take what the reserves left unused. */
+  lateFraction: number;
+}
+
+/** The smallest headroom that keeps every sliding window within the budget (see above). */
+export function minimumHeadroom(windowMs: number, sliceMs: number, clockSkewMs: number): number {
+  return (sliceMs + clockSkewMs) / (windowMs + sliceMs + clockSkewMs);
+}
+
+export const sliceOf = (now: number, sliceMs: number) => Math.floor(now / sliceMs);
+
+/**
+ * floor(k·perSlice) for a rate given as a fraction of a window, computed so that every instance
+ * gets the same whole number (the tiny epsilon keeps 10·1.9 from flooring to 18).
+ */
+function cumulative(slice: number, perWindow: number, rules: SliceRules): number {
+  return Math.floor((slice * perWindow * rules.sliceMs) / rules.windowMs + 1e-9);
+}
+
+/** Whole tokens of a rate (per window) that fall in slice `slice`; they sum exactly to the rate. */
+export function shareOfSlice(slice: number, perWindow: number, rules: SliceRules): number {
+  return cumulative(slice + 1, perWindow, rules) - cumulative(slice, perWindow, rules);
+}
+
+export const allowance = (slice: number, rules: SliceRules) => shareOfSlice(slice, rules.admittedPerWindow, rules);
+
+export interface Demand {
+  reassign: boolean;
+  export: boolean;
+}
+
+/**
+ * The most slice `slice`'s counter may reach when a caller of `priority` takes from it.
+ * Reassignments and auth calls may fill the slice. While a reassignment waits somewhere, the
+ * others leave its share; while an export waits, imports leave the export's minimum. Both
+ * reserves are whole tokens spread over slices like the allowance itself, so a 10% minimum of
+ * 1.9 tokens a slice is one token every five or six slices, not nothing. Late in a slice the
+ * reserves are released: a token nobody took is wasted when the slice ends.
+ */
+export function capFor(priority: BudgetPriority, slice: number, rules: SliceRules, demand: Demand, late: boolean): number {
+  const whole = allowance(slice, rules);
+  if (late || priority === 'auth' || priority === 'reassign') return whole;
+  const forReassign = demand.reassign ? shareOfSlice(slice, rules.admittedPerWindow * rules.reassignShare, rules) : 0;
+  const forExport = demand.export && priority === 'import' ? shareOfSlice(slice, rules.admittedPerWindow * rules.exportShare, rules) : 0;
+  return Math.max(0, whole - forReassign - forExport);
+}
+
+/** Whether `now` falls in the part of its slice where the reserves are released. */
+export function isLate(now: number, rules: SliceRules): boolean {
+  const into = now - sliceOf(now, rules.sliceMs) * rules.sliceMs;
+  return into >= rules.sliceMs * (1 - rules.lateFraction);
+}
+
+/** When the late part of slice `slice` begins. */
+export const lateStart = (slice: number, rules: SliceRules) => slice * rules.sliceMs + rules.sliceMs * (1 - rules.lateFraction);
+
+/**
+ * The grant rate an instance has seen while it had callers waiting: tokens and busy time, both
+ * decaying with a time constant of one window, so the last window counts most. `priorMs` of the
+ * full rate stand in for what is not known yet: a new instance assumes it gets the whole tenant
+ * rate and learns otherwise within a few slices.
+ */
+export class GrantRate {
+  private tokens = 0;
+  private busyMs = 0;
+  private last: number | undefined;
+
+  constructor(
+    private readonly windowMs: number,
+    private readonly fullRatePerMs: number,
+    private readonly priorMs: number,
+  ) {}
+
+  /** Time passes up to `now`, with callers waiting during it or not. */
+  advance(now: number, busy: boolean): void {
+    if (this.last !== undefined && now > this.last) {
+      const dt = now - this.last;
+      const keep = Math.exp(-dt / this.windowMs);
+      this.tokens *= keep;
+      // Busy time decays the same way, integrated over dt: windowMs·(1 - keep) ≈ dt for short dt.
+      this.busyMs = this.busyMs * keep + (busy ? this.windowMs * (1 - keep) : 0);
+    }
+    this.last = Math.max(now, this.last ?? now);
+  }
+
+  granted(tokens: number): void {
+    this.tokens += tokens;
+  }
+
+  /** Tokens per ms, never above the tenant's full rate. */
+  get perMs(): number {
+    const rate = (this.tokens + this.fullRatePerMs * this.priorMs) / (this.busyMs + this.priorMs);
+    return Math.min(this.fullRatePerMs, rate);
+  }
+}
