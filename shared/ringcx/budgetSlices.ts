@@ -31,16 +31,34 @@ export interface BudgetControl {
 }
 export type BudgetControlField = keyof BudgetControl;
 
-/** A conditional add to one slice's counter: it either took `tokens`, or found `count` too high. */
-export type SliceTake = { taken: true; count: number } | { taken: false; count: number };
+/**
+ * How far a take may bring a slice's counters: `total` for every request taken from the slice,
+ * and, for an export early in the slice, `exports` for the requests exports took from it.
+ */
+export interface SliceCap {
+  total: number;
+  exports?: number | undefined;
+}
+
+/** A conditional add to one slice's counters: it either took the tokens, or found these counts too high. */
+export interface SliceTake {
+  taken: boolean;
+  /** Requests taken from the slice, after the take or as the refusal found them. */
+  count: number;
+  /** The part of `count` that exports took. */
+  exportCount: number;
+}
 
 /**
  * Where the counters live, shared by every function and instance (DynamoDB in production). Each
  * method is one request; the caller owns retries.
  */
 export interface BudgetLedger {
-  /** Adds `tokens` to slice `slice`'s counter if the result stays at most `cap`. */
-  take(tenantKey: string, slice: number, tokens: number, cap: number, expiresAtSeconds: number): Promise<SliceTake>;
+  /**
+   * Adds `tokens` to slice `slice`'s counter (and to its export counter when `exporting`) if the
+   * results stay within `cap`.
+   */
+  take(tenantKey: string, slice: number, tokens: number, cap: SliceCap, exporting: boolean, expiresAtSeconds: number): Promise<SliceTake>;
   /**
    * Adds `tokens` whatever the counter holds: a token reserved in an earlier slice and spent in
    * this one is counted where it is spent (see SharedBudget.acquire).
@@ -92,19 +110,21 @@ export interface Demand {
 }
 
 /**
- * The most slice `slice`'s counter may reach when a caller of `priority` takes from it.
- * Reassignments and auth calls may fill the slice. While a reassignment waits somewhere, the
- * others leave its share; while an export waits, imports leave the export's minimum. Both
- * reserves are whole tokens spread over slices like the allowance itself, so a 10% minimum of
- * 1.9 tokens a slice is one token every five or six slices, not nothing. Late in a slice the
- * reserves are released: a token nobody took is wasted when the slice ends.
+ * How far a caller of `priority` may fill slice `slice`. Reassignments and auth calls may fill it.
+ * While a reassignment waits somewhere, the others leave its share; while an export waits, imports
+ * leave the export's minimum. Exports come last: early in a slice an export takes only its
+ * minimum (counted apart, since imports may already have filled the rest) and the rest only late,
+ * once imports had their turn. Both reserves are whole tokens spread over slices like the
+ * allowance itself, so a 10% minimum of 1.9 tokens a slice is one token every five or six slices.
+ * Late in a slice everything is anyone's: a token nobody took is wasted when the slice ends.
  */
-export function capFor(priority: BudgetPriority, slice: number, rules: SliceRules, demand: Demand, late: boolean): number {
+export function capFor(priority: BudgetPriority, slice: number, rules: SliceRules, demand: Demand, late: boolean): SliceCap {
   const whole = allowance(slice, rules);
-  if (late || priority === 'auth' || priority === 'reassign') return whole;
+  if (late || priority === 'auth' || priority === 'reassign') return { total: whole };
   const forReassign = demand.reassign ? shareOfSlice(slice, rules.admittedPerWindow * rules.reassignShare, rules) : 0;
-  const forExport = demand.export && priority === 'import' ? shareOfSlice(slice, rules.admittedPerWindow * rules.exportShare, rules) : 0;
-  return Math.max(0, whole - forReassign - forExport);
+  const forExport = shareOfSlice(slice, rules.admittedPerWindow * rules.exportShare, rules);
+  if (priority === 'export') return { total: Math.max(0, whole - forReassign), exports: forExport };
+  return { total: Math.max(0, whole - forReassign - (demand.export ? forExport : 0)) };
 }
 
 /** Whether `now` falls in the part of its slice where the reserves are released. */
@@ -118,9 +138,9 @@ export const lateStart = (slice: number, rules: SliceRules) => slice * rules.sli
 
 /**
  * The grant rate an instance has seen while it had callers waiting: tokens and busy time, both
- * decaying with a time constant of one window, so the last window counts most. `priorMs` of the
- * full rate stand in for what is not known yet: a new instance assumes it gets the whole tenant
- * rate and learns otherwise within a few slices.
+ * decaying with a time constant of one window of busy time, so the last busy window counts most.
+ * `priorMs` of the full rate stand in for what is not known yet: a new instance assumes it gets
+ * the whole tenant rate and learns otherwise within a few slices.
  */
 export class GrantRate {
   private tokens = 0;
@@ -133,14 +153,17 @@ export class GrantRate {
     private readonly priorMs: number,
   ) {}
 
-  /** Time passes up to `now`, with callers waiting during it or not. */
+  /**
+   * Time passes up to `now`, with callers waiting during it or not. Only busy time ages what was
+   * learned: after an idle spell the instance still expects what it got before it, rather than
+   * the optimistic prior (an underestimate gets invocations cut off mid-work).
+   */
   advance(now: number, busy: boolean): void {
-    if (this.last !== undefined && now > this.last) {
-      const dt = now - this.last;
-      const keep = Math.exp(-dt / this.windowMs);
+    if (this.last !== undefined && now > this.last && busy) {
+      const keep = Math.exp(-(now - this.last) / this.windowMs);
       this.tokens *= keep;
-      // Busy time decays the same way, integrated over dt: windowMs·(1 - keep) ≈ dt for short dt.
-      this.busyMs = this.busyMs * keep + (busy ? this.windowMs * (1 - keep) : 0);
+      // Busy time integrated with the same decay: windowMs·(1 - keep) ≈ dt for a short dt.
+      this.busyMs = this.busyMs * keep + this.windowMs * (1 - keep);
     }
     this.last = Math.max(now, this.last ?? now);
   }

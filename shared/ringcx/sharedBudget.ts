@@ -128,7 +128,7 @@ export class SharedBudget implements RequestBudget {
       sleep: this.sleep,
       onLedgerError: this.onLedgerError,
     });
-    this.rate = new GrantRate(windowMs, this.rules.admittedPerWindow / windowMs, 3 * sliceMs);
+    this.rate = new GrantRate(windowMs, this.rules.admittedPerWindow / windowMs, sliceMs);
   }
 
   /**
@@ -255,17 +255,20 @@ export class SharedBudget implements RequestBudget {
       for (const kind of ['reassign', 'export'] as const) if (this.waiters.some((w) => w.priority === kind)) this.control.signalDemand(kind, now);
       const late = isLate(now, this.rules);
       const cap = capFor(head.priority, slice, this.rules, this.demandSeen(now, control), late);
-      const wanted = Math.min(this.maxLease, cap, this.waiters.reduce((sum, w) => sum + w.need - w.slices.length, 0));
+      const exporting = head.priority === 'export';
+      const room = (count: number, exportCount: number) => Math.min(cap.total - count, (cap.exports ?? Infinity) - exportCount);
+      const queued = this.waiters.reduce((sum, w) => sum + w.need - w.slices.length, 0);
+      const wanted = Math.min(this.maxLease, queued, room(0, 0));
       let got = 0;
-      const first = wanted > 0 ? await this.ledger.take(this.tenantKey, slice, wanted, cap, this.expiresAt()) : { taken: false, count: cap };
-      if (first.taken) got = wanted;
-      else if (cap - first.count > 0) {
-        const rest = Math.min(wanted, cap - first.count);
-        if ((await this.ledger.take(this.tenantKey, slice, rest, cap, this.expiresAt())).taken) got = rest;
+      const first = wanted > 0 ? await this.ledger.take(this.tenantKey, slice, wanted, cap, exporting, this.expiresAt()) : undefined;
+      if (first?.taken) got = wanted;
+      else if (first && room(first.count, first.exportCount) > 0) {
+        const rest = Math.min(wanted, room(first.count, first.exportCount));
+        if ((await this.ledger.take(this.tenantKey, slice, rest, cap, exporting, this.expiresAt())).taken) got = rest;
       }
       if (got > 0 && sliceOf(this.now(), this.rules.sliceMs) === slice) this.lease.tokens += got;
       else if (got === 0) {
-        const whole = cap >= allowance(slice, this.rules);
+        const whole = cap.total >= allowance(slice, this.rules) && cap.exports === undefined;
         this.lease.retryAt = late || whole ? (slice + 1) * this.rules.sliceMs : lateStart(slice, this.rules);
       }
       this.failures = 0;

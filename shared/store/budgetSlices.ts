@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { BudgetControl, BudgetControlField, BudgetLedger, SliceTake } from '../ringcx/budgetSlices';
+import type { BudgetControl, BudgetControlField, BudgetLedger, SliceCap, SliceTake } from '../ringcx/budgetSlices';
 import { DynamoTable } from './dynamo';
 import { JOB_TABLE } from './table';
 
@@ -7,8 +7,8 @@ import { JOB_TABLE } from './table';
  * The tenant-wide RingCX budget's counters (SharedBudget in shared/ringcx takes tokens through
  * this; the rules of who may take what live there, this file only adds under a condition):
  *
- *   BUDGET#<tenantKey> / SLICE#<k>   requests taken from slice k of the budget (`n`); a few
- *                                    minutes after its slice it expires
+ *   BUDGET#<tenantKey> / SLICE#<k>   requests taken from slice k of the budget (`n`), of which
+ *                                    exports took `e`; a few minutes after its slice it expires
  *   BUDGET#<tenantKey> / CONTROL     pausedUntil (a 429 seen anywhere), reassignWantedUntil and
  *                                    exportWantedUntil (someone waits at that priority), epoch ms,
  *                                    each only ever moved forward
@@ -20,13 +20,14 @@ export interface BudgetTableShape {
   ttlAttribute: string;
 }
 
-/** The counter is a number even if the item was read back in DynamoDB's own `{ N: '3' }` form. */
-function countIn(item: unknown): number {
-  const n = (item as { n?: unknown } | undefined)?.n;
-  if (typeof n === 'number') return n;
-  if (n && typeof n === 'object' && 'N' in n) return Number((n as { N: string }).N);
+/** A counter as a number, even when the item came back in DynamoDB's own `{ N: '3' }` form. */
+function counter(item: unknown, name: 'n' | 'e'): number {
+  const value = (item as Record<string, unknown> | undefined)?.[name];
+  if (typeof value === 'number') return value;
+  if (value && typeof value === 'object' && 'N' in value) return Number((value as { N: string }).N);
   return 0;
 }
+const counts = (item: unknown) => ({ count: counter(item, 'n'), exportCount: counter(item, 'e') });
 
 export class DynamoBudgetLedger implements BudgetLedger {
   private readonly table: DynamoTable;
@@ -44,29 +45,35 @@ export class DynamoBudgetLedger implements BudgetLedger {
   }
 
   /**
-   * One conditional add. A refusal carries the counter as it stood (ReturnValuesOnConditionCheckFailure),
+   * One conditional add. A refusal carries the counters as they stood (ReturnValuesOnConditionCheckFailure),
    * so taking what is left costs one more request, not a read and a write. DynamoDB's document
-   * client leaves that item in its raw attribute-value form, hence countIn.
+   * client leaves that item in its raw attribute-value form, hence `counter`.
    */
-  async take(tenantKey: string, slice: number, tokens: number, cap: number, expiresAtSeconds: number): Promise<SliceTake> {
-    if (tokens <= 0 || tokens > cap) return { taken: false, count: await this.count(tenantKey, slice) };
+  async take(tenantKey: string, slice: number, tokens: number, cap: SliceCap, exporting: boolean, expiresAtSeconds: number): Promise<SliceTake> {
+    const exportLimit = exporting && cap.exports !== undefined;
     try {
       const result = await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: this.key(tenantKey, `SLICE#${slice}`),
-          UpdateExpression: 'SET n = if_not_exists(n, :zero) + :tokens, #ttl = :ttl',
-          ConditionExpression: 'attribute_not_exists(n) OR n <= :room',
+          UpdateExpression: `SET n = if_not_exists(n, :zero) + :tokens, #ttl = :ttl${exporting ? ', e = if_not_exists(e, :zero) + :tokens' : ''}`,
+          ConditionExpression: `(attribute_not_exists(n) OR n <= :room)${exportLimit ? ' AND (attribute_not_exists(e) OR e <= :exportRoom)' : ''}`,
           ExpressionAttributeNames: { '#ttl': this.shape.ttlAttribute },
-          ExpressionAttributeValues: { ':zero': 0, ':tokens': tokens, ':room': cap - tokens, ':ttl': expiresAtSeconds },
-          ReturnValues: 'UPDATED_NEW',
+          ExpressionAttributeValues: {
+            ':zero': 0,
+            ':tokens': tokens,
+            ':room': cap.total - tokens,
+            ':ttl': expiresAtSeconds,
+            ...(exportLimit ? { ':exportRoom': (cap.exports as number) - tokens } : {}),
+          },
+          ReturnValues: 'ALL_NEW',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return { taken: true, count: countIn(result.Attributes) };
+      return { taken: true, ...counts(result.Attributes) };
     } catch (error) {
       if ((error as Error)?.name !== 'ConditionalCheckFailedException') throw error;
-      return { taken: false, count: countIn((error as { Item?: unknown }).Item) };
+      return { taken: false, ...counts((error as { Item?: unknown }).Item) };
     }
   }
 
@@ -99,7 +106,4 @@ export class DynamoBudgetLedger implements BudgetLedger {
     });
   }
 
-  private async count(tenantKey: string, slice: number): Promise<number> {
-    return countIn(await this.table.getItem(this.key(tenantKey, `SLICE#${slice}`)));
-  }
 }
