@@ -16,11 +16,13 @@ export interface TenantControlOptions {
 
 /**
  * One instance's view of the tenant's control item (pause, and who is waiting), read consistently
- * at most once a slice, and the writes that move its fields forward. Writes are not awaited: a
+ * once a slice while the instance takes tokens, and the writes that move its fields forward. Writes are not awaited: a
  * pause must stop this process at once, whatever DynamoDB is doing.
  */
 export class TenantControl {
   private cached = { slice: -1, value: NO_CONTROL };
+  /** The slice whose background read was last started. */
+  private refreshing = -1;
   private signalled: Record<'reassign' | 'export', number> = { reassign: 0, export: 0 };
 
   constructor(private readonly options: TenantControlOptions) {}
@@ -30,9 +32,28 @@ export class TenantControl {
     return this.cached.value;
   }
 
-  /** The control item as of `slice`: read once per slice, then cached. */
+  /**
+   * The control item for a take in `slice`. The first read is awaited; after that, the item is
+   * read again once a slice in the background and the take goes ahead on what was last read, so a
+   * take costs one round trip, not two (with slices a few round trips long, two would often end
+   * the slice before the tokens arrive). What others wrote is therefore seen within one slice and
+   * one round trip; a pause found late drops the tokens taken meanwhile.
+   */
   async forSlice(slice: number): Promise<BudgetControl> {
-    if (this.cached.slice !== slice) this.cached = { slice, value: await this.options.ledger.readControl(this.options.tenantKey) };
+    if (this.cached.slice < 0) {
+      this.cached = { slice, value: await this.options.ledger.readControl(this.options.tenantKey) };
+    } else if (this.refreshing < slice && this.cached.slice < slice) {
+      this.refreshing = slice;
+      this.options.ledger.readControl(this.options.tenantKey).then(
+        (value) => {
+          if (slice > this.cached.slice) this.cached = { slice, value };
+        },
+        (error) => {
+          this.options.onLedgerError(error);
+          this.refreshing = this.cached.slice;
+        },
+      );
+    }
     return this.cached.value;
   }
 

@@ -14,10 +14,11 @@ import type { BudgetPriority } from './requestBudget';
  *
  * Why the headroom: a token of slice k is spent while that slice runs on the clock of the instance
  * that took it. With instance clocks at most D apart, slice k's spending falls inside a real-time
- * interval of s + D, so a sliding window of W (RingCX's minute) meets at most M = (W + s + D)/s
- * slices, and admits at most ceil(M·r) ≤ budget as long as (1 - headroom)·(W + s + D)/W ≤ 1, i.e.
- * headroom ≥ (s + D)/(W + s + D). In production (W = 60 s, s = 1 s, D = 1 s) that is 3.2%; the
- * default 5% leaves about one more request per minute for network jitter.
+ * interval of s + D, so a sliding window of W (RingCX's minute) meets at most
+ * M = ceil((W + s + D)/s) slices, and admits at most ceil(M·r) ≤ budget as long as
+ * M·s·(1 - headroom) ≤ W, i.e. headroom ≥ 1 - W/(M·s). In production (W = 60 s, s = 1 s,
+ * D = 1 s: M = 62) that is 3.2%; the default 5% leaves about one more request a minute for
+ * network jitter between sending a request and RingCX counting it.
  */
 
 /** What the shared table says about a tenant, read consistently, at most once a slice. */
@@ -84,7 +85,9 @@ export interface SliceRules {
 
 /** The smallest headroom that keeps every sliding window within the budget (see above). */
 export function minimumHeadroom(windowMs: number, sliceMs: number, clockSkewMs: number): number {
-  return (sliceMs + clockSkewMs) / (windowMs + sliceMs + clockSkewMs);
+  // The epsilon keeps a float like 62.00000000001 from counting as 63 slices.
+  const slicesMet = Math.ceil((windowMs + sliceMs + clockSkewMs) / sliceMs - 1e-9);
+  return 1 - windowMs / (slicesMet * sliceMs);
 }
 
 export const sliceOf = (now: number, sliceMs: number) => Math.floor(now / sliceMs);
@@ -154,13 +157,16 @@ export class GrantRate {
   ) {}
 
   /**
-   * Time passes up to `now`, with callers waiting during it or not. Only busy time ages what was
+   * Time passes up to `now`, with callers waiting during it or not, and paused until `pausedUntil`
+   * (RingCX's Retry-After, which the wait estimate adds on its own). Only busy time ages what was
    * learned: after an idle spell the instance still expects what it got before it, rather than
    * the optimistic prior (an underestimate gets invocations cut off mid-work).
    */
-  advance(now: number, busy: boolean): void {
-    if (this.last !== undefined && now > this.last && busy) {
-      const keep = Math.exp(-(now - this.last) / this.windowMs);
+  advance(now: number, busy: boolean, pausedUntil = 0): void {
+    // Time spent in a pause is not time the budget was slow to grant: it is left out.
+    const from = Math.max(this.last ?? now, Math.min(now, pausedUntil));
+    if (busy && now > from) {
+      const keep = Math.exp(-(now - from) / this.windowMs);
       this.tokens *= keep;
       // Busy time integrated with the same decay: windowMs·(1 - keep) ≈ dt for a short dt.
       this.busyMs = this.busyMs * keep + this.windowMs * (1 - keep);

@@ -38,7 +38,11 @@ export interface SharedBudgetOptions {
   lateFraction?: number;
   /** Most tokens one instance takes from a slice in one request; defaults to 4. */
   maxLease?: number;
-  /** How long a waiting reassignment or export is remembered after its last signal; defaults to windowMs / 20. */
+  /**
+   * How long a waiting reassignment or export is remembered after its last signal; defaults to
+   * windowMs / 12 (5 s), and at least 5 slices: the signal is renewed when half of it is left and
+   * others read it once a slice, so it must outlast a renewal, a slice and two round trips.
+   */
   demandHoldMs?: number;
   /** How long slice and control items are kept before DynamoDB's TTL removes them; defaults to 5 windows. */
   itemTtlMs?: number;
@@ -122,7 +126,7 @@ export class SharedBudget implements RequestBudget {
     this.control = new TenantControl({
       ledger: this.ledger,
       tenantKey: this.tenantKey,
-      demandHoldMs: options.demandHoldMs ?? windowMs / 20,
+      demandHoldMs: options.demandHoldMs ?? Math.max(windowMs / 12, 5 * sliceMs),
       itemTtlMs: this.itemTtlMs,
       now: this.now,
       sleep: this.sleep,
@@ -138,8 +142,12 @@ export class SharedBudget implements RequestBudget {
    * short for about a window; when one stops, too long. Callers add their own margin.
    */
   get msPerRequest(): number {
-    this.rate.advance(this.now(), this.waiters.length > 0);
+    this.advanceRate();
     return 1 / this.rate.perMs;
+  }
+
+  private advanceRate(): void {
+    this.rate.advance(this.now(), this.waiters.length > 0, Math.max(this.pausedUntil, this.control.value.pausedUntil));
   }
 
   estimateWaitMs(calls: number): number {
@@ -171,6 +179,7 @@ export class SharedBudget implements RequestBudget {
    * and the pause is written for every other instance, which sees it within one slice.
    */
   pause(ms: number): void {
+    if (!(ms > 0)) return;
     const until = this.now() + ms;
     if (until <= this.pausedUntil) return;
     this.pausedUntil = until;
@@ -180,7 +189,7 @@ export class SharedBudget implements RequestBudget {
 
   private enqueue(need: number): Promise<number[]> {
     const priority = currentBudgetPriority(this.fallbackPriority);
-    this.rate.advance(this.now(), this.waiters.length > 0);
+    this.advanceRate();
     return new Promise<number[]>((resolve) => {
       const waiter: Waiter = { rank: RANK[priority], priority, seq: this.seq++, need, slices: [], resolve };
       const at = this.waiters.findIndex((w) => w.rank > waiter.rank);
@@ -231,7 +240,7 @@ export class SharedBudget implements RequestBudget {
   private grant(slice: number): void {
     const head = this.waiters[0] as Waiter;
     head.slices.push(slice);
-    this.rate.advance(this.now(), true);
+    this.advanceRate();
     this.rate.granted(1);
     if (head.slices.length >= head.need) {
       this.waiters.shift();
@@ -268,8 +277,10 @@ export class SharedBudget implements RequestBudget {
       }
       if (got > 0 && sliceOf(this.now(), this.rules.sliceMs) === slice) this.lease.tokens += got;
       else if (got === 0) {
-        const whole = cap.total >= allowance(slice, this.rules) && cap.exports === undefined;
-        this.lease.retryAt = late || whole ? (slice + 1) * this.rules.sliceMs : lateStart(slice, this.rules);
+        // Late in the slice only what the reserves left is released: nothing, if the slice is full.
+        const whole = allowance(slice, this.rules);
+        const nothingLater = late || (cap.total >= whole && cap.exports === undefined) || (first?.count ?? 0) >= whole;
+        this.lease.retryAt = nothingLater ? (slice + 1) * this.rules.sliceMs : lateStart(slice, this.rules);
       }
       this.failures = 0;
     } catch (error) {

@@ -18,6 +18,8 @@ describe('slice allowances', () => {
 
   it('keep any sliding minute within 120 even when it meets 62 slices (1 s slices, 1 s of clock skew)', () => {
     expect(minimumHeadroom(60_000, 1_000, 1_000)).toBeCloseTo(2 / 62, 6);
+    // Skew that is not a whole number of slices still meets a whole extra slice.
+    expect(minimumHeadroom(6_000, 200, 50)).toBeCloseTo(1 - 6_000 / 6_400, 6);
     let worst = 0;
     for (let k = FIRST; k < FIRST + 3_000; k++) worst = Math.max(worst, sumOf(k, 62, production));
     expect(worst).toBeLessThanOrEqual(120);

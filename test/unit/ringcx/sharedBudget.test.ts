@@ -110,7 +110,6 @@ describe('SharedBudget', () => {
     const end = start + 5 * 60_000;
     for (const clockOffsetMs of [-400, 0, 500]) saturate(time, instance(time, ledger, { clockOffsetMs }), 'import', 10, end, admitted);
     await time.runFor(5 * 60_000);
-    if (process.env.BUDGET_DEBUG) console.log('worst', maxInAnyWindow(admitted, 60_000), 'per min', admitted.length / 5, 'req/adm', ledger.requests / admitted.length);
     expect(maxInAnyWindow(admitted, 60_000)).toBeLessThanOrEqual(120);
     // 114 a minute is the most the headroom leaves; a floor may cost a token or two.
     expect(admitted.length / 5).toBeGreaterThanOrEqual(112);
@@ -130,7 +129,6 @@ describe('SharedBudget', () => {
     const reassigned: number[] = [];
     saturate(time, instance(time, ledger), 'reassign', 4, end, reassigned);
     await time.runFor(2 * 60_000);
-    if (process.env.BUDGET_DEBUG) console.log('reassign wait', (reassigned[0] as number) - arrived, reassigned.length);
     expect((reassigned[0] as number) - arrived).toBeLessThan(60_000);
     // Its half of 114 a minute, at least, over the two minutes it waited.
     expect(reassigned.length).toBeGreaterThanOrEqual(2 * 57 - 4);
@@ -148,7 +146,6 @@ describe('SharedBudget', () => {
     await time.runFor(3 * 60_000);
     // A tenth of 114 a minute for three minutes.
     expect(exports.length).toBeGreaterThanOrEqual(3 * 11 - 2);
-    if (process.env.BUDGET_DEBUG) console.log('export', exports.length, 'import', imports.length);
     const alone = exports.length;
     await time.runFor(2 * 60_000);
     // All of 114 a minute but the ten import calls already queued when the imports stopped.
