@@ -59,10 +59,8 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 interface Waiter {
   rank: number;
   priority: BudgetPriority;
-  seq: number;
   need: number;
-  /** The slice of each token granted so far. */
-  slices: number[];
+  slices: number[]; // the slice each token granted so far came from
   resolve: (slices: number[]) => void;
 }
 
@@ -72,8 +70,10 @@ interface Waiter {
  * current slice at a time with one conditional add, and drops whatever it has not spent when the
  * slice ends, so an instance that dies holds at most part of one slice. Callers in one process
  * wait in one queue, highest priority first and first come first served within a priority, and
- * one loop takes tokens for all of them: a process makes about two ledger requests a slice while
- * it has callers waiting (the control read and the take), not one per request.
+ * one loop takes tokens for all of them: while it has callers waiting, a process makes two or
+ * three ledger requests a slice (the control read, a take early and perhaps one late in it), not
+ * one per request. Every instance must be configured alike (budget, window, slice, shares): the
+ * allowance and caps are computed by each from its own options.
  */
 export class SharedBudget implements RequestBudget {
   readonly rules: SliceRules;
@@ -88,7 +88,6 @@ export class SharedBudget implements RequestBudget {
   private readonly rate: GrantRate;
 
   private waiters: Waiter[] = [];
-  private seq = 0;
   private lease = { slice: -1, tokens: 0, retryAt: 0 };
   /** Tokens `reserve` took, by the slice they came from, for the next `acquire` calls. */
   private prepaid: number[] = [];
@@ -191,7 +190,7 @@ export class SharedBudget implements RequestBudget {
     const priority = currentBudgetPriority(this.fallbackPriority);
     this.advanceRate();
     return new Promise<number[]>((resolve) => {
-      const waiter: Waiter = { rank: RANK[priority], priority, seq: this.seq++, need, slices: [], resolve };
+      const waiter: Waiter = { rank: RANK[priority], priority, need, slices: [], resolve };
       const at = this.waiters.findIndex((w) => w.rank > waiter.rank);
       if (at < 0) this.waiters.push(waiter);
       else this.waiters.splice(at, 0, waiter);
