@@ -1,60 +1,11 @@
-import {
-  allowance,
-  type BudgetControl,
-  type BudgetLedger,
-  capFor,
-  GrantRate,
-  isLate,
-  lateStart,
-  minimumHeadroom,
-  type SliceRules,
-  sliceOf,
-} from './budgetSlices';
+import { allowance, type BudgetControl, type BudgetLedger, capFor, GrantRate, isLate, lateStart, type SliceRules, sliceOf } from './budgetSlices';
 import { TenantControl } from './budgetControl';
 import { type BudgetPriority, currentBudgetPriority, type RequestBudget } from './requestBudget';
+import { resolveSharedBudgetOptions, type SharedBudgetOptions } from './sharedBudgetOptions';
 
-export interface SharedBudgetOptions {
-  /** The shared counters (DynamoBudgetLedger in shared/store/budgetSlices.ts). */
-  ledger: BudgetLedger;
-  /** Names the tenant's budget: every stack and instance on one RingCX tenant must use the same key. */
-  tenantKey: string;
-  /** Requests RingCX admits per window, e.g. 120. */
-  budget: number;
-  /** RingCX counts per minute; a time-scaled twin shrinks this and everything below follows it. */
-  windowMs?: number;
-  /** Length of one slice of the budget; defaults to windowMs / 60 (1 s in production). */
-  sliceMs?: number;
-  /** Share of the budget left unused for clock skew and jitter; defaults to 0.05. */
-  headroom?: number;
-  /** Largest difference between two instances' clocks that the headroom must cover; defaults to sliceMs. */
-  clockSkewMs?: number;
-  /** Priority of calls made outside any withBudgetPriority scope; defaults to `import`. */
-  priority?: BudgetPriority;
-  /** Share kept from imports and exports while a reassignment waits; defaults to 0.5. */
-  reassignShare?: number;
-  /** An export's guaranteed minimum while imports run; defaults to 0.1. */
-  exportShare?: number;
-  /** Last part of each slice in which the unused reserves are anyone's; defaults to 1/3. */
-  lateFraction?: number;
-  /** Most tokens one instance takes from a slice in one request; defaults to 4. */
-  maxLease?: number;
-  /**
-   * How long a waiting reassignment or export is remembered after its last signal; defaults to
-   * windowMs / 12 (5 s), and at least 5 slices: the signal is renewed when half of it is left and
-   * others read it once a slice, so it must outlast a renewal, a slice and two round trips.
-   */
-  demandHoldMs?: number;
-  /** How long slice and control items are kept before DynamoDB's TTL removes them; defaults to 5 windows. */
-  itemTtlMs?: number;
-  /** Wall-clock epoch ms: slices are numbered on it, so every instance must use real time. */
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
-  /** A ledger request failed (it is retried); for logging. */
-  onLedgerError?: (error: unknown) => void;
-}
+export type { SharedBudgetOptions } from './sharedBudgetOptions';
 
 const RANK: Record<BudgetPriority, number> = { auth: 0, reassign: 1, import: 2, export: 3 };
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 interface Waiter {
   rank: number;
@@ -67,13 +18,13 @@ interface Waiter {
 /**
  * The tenant's RingCX budget shared by every function and instance through a ledger (DynamoDB).
  * Each slice of time has an allowance (see budgetSlices.ts); an instance takes a few tokens of the
- * current slice at a time with one conditional add, and drops whatever it has not spent when the
- * slice ends, so an instance that dies holds at most part of one slice. Callers in one process
- * wait in one queue, highest priority first and first come first served within a priority, and
- * one loop takes tokens for all of them: while it has callers waiting, a process makes two or
- * three ledger requests a slice (the control read, a take early and perhaps one late in it), not
- * one per request. Every instance must be configured alike (budget, window, slice, shares): the
- * allowance and caps are computed by each from its own options.
+ * current slice at a time with one conditional add, and drops whatever it has not spent shortly
+ * after the slice ends (lateSpendMs), so an instance that dies holds at most part of one slice.
+ * Callers in one process wait in one queue, highest priority first and first come first served
+ * within a priority, and one loop takes tokens for all of them: while it has callers waiting, a
+ * process makes two or three ledger requests a slice (the control read, a take early and perhaps
+ * one late in it), not one per request. Every instance must be configured alike (budget, window,
+ * slice, shares): each computes the allowance and caps from its own options.
  */
 export class SharedBudget implements RequestBudget {
   readonly rules: SliceRules;
@@ -88,7 +39,11 @@ export class SharedBudget implements RequestBudget {
   private readonly rate: GrantRate;
 
   private waiters: Waiter[] = [];
-  private lease = { slice: -1, tokens: 0, retryAt: 0 };
+  /** Tokens taken and not yet granted, by slice: spendable until lateSpendMs after their slice. */
+  private leases: { slice: number; tokens: number }[] = [];
+  /** When to take again from a slice that had nothing left for this instance. */
+  private retry = { slice: -1, at: 0 };
+  private readonly lateSpendMs: number;
   /** Tokens `reserve` took, by the slice they came from, for the next `acquire` calls. */
   private prepaid: number[] = [];
   private pausedUntil = 0;
@@ -97,41 +52,19 @@ export class SharedBudget implements RequestBudget {
   private failures = 0;
 
   constructor(options: SharedBudgetOptions) {
-    if (!(options.budget >= 1)) throw new Error('shared budget must admit at least 1 request per window');
-    const windowMs = options.windowMs ?? 60_000;
-    const sliceMs = options.sliceMs ?? windowMs / 60;
-    const headroom = options.headroom ?? 0.05;
-    const skew = options.clockSkewMs ?? sliceMs;
-    const needed = minimumHeadroom(windowMs, sliceMs, skew);
-    if (headroom < needed) {
-      throw new Error(`shared budget headroom ${headroom} is below the ${needed.toFixed(3)} that ${sliceMs} ms slices and ${skew} ms of clock skew need`);
-    }
-    this.rules = {
-      windowMs,
-      sliceMs,
-      admittedPerWindow: options.budget * (1 - headroom),
-      reassignShare: options.reassignShare ?? 0.5,
-      exportShare: options.exportShare ?? 0.1,
-      lateFraction: options.lateFraction ?? 1 / 3,
-    };
+    const settings = resolveSharedBudgetOptions(options);
+    this.rules = settings.rules;
     this.ledger = options.ledger;
     this.tenantKey = options.tenantKey;
-    this.fallbackPriority = options.priority ?? 'import';
-    this.maxLease = Math.max(1, options.maxLease ?? 4);
-    this.itemTtlMs = options.itemTtlMs ?? 5 * windowMs;
-    this.now = options.now ?? Date.now;
-    this.sleep = options.sleep ?? defaultSleep;
-    this.onLedgerError = options.onLedgerError ?? (() => undefined);
-    this.control = new TenantControl({
-      ledger: this.ledger,
-      tenantKey: this.tenantKey,
-      demandHoldMs: options.demandHoldMs ?? Math.max(windowMs / 12, 5 * sliceMs),
-      itemTtlMs: this.itemTtlMs,
-      now: this.now,
-      sleep: this.sleep,
-      onLedgerError: this.onLedgerError,
-    });
-    this.rate = new GrantRate(windowMs, this.rules.admittedPerWindow / windowMs, sliceMs);
+    this.fallbackPriority = settings.priority;
+    this.maxLease = settings.maxLease;
+    this.lateSpendMs = settings.lateSpendMs;
+    this.now = settings.now;
+    this.sleep = settings.sleep;
+    this.itemTtlMs = settings.itemTtlMs;
+    this.onLedgerError = settings.onLedgerError;
+    this.control = new TenantControl({ ...settings, ledger: options.ledger, tenantKey: options.tenantKey });
+    this.rate = new GrantRate(this.rules.windowMs, this.rules.admittedPerWindow / this.rules.windowMs, this.rules.sliceMs);
   }
 
   /**
@@ -153,7 +86,7 @@ export class SharedBudget implements RequestBudget {
     if (calls <= 0) return 0;
     const now = this.now();
     const from = Math.max(now, this.pausedUntil, this.control.value.pausedUntil);
-    const held = this.prepaid.length + (this.lease.slice === sliceOf(now, this.rules.sliceMs) ? this.lease.tokens : 0);
+    const held = this.prepaid.length + this.spendable(now).reduce((sum, lease) => sum + lease.tokens, 0);
     const queued = this.waiters.reduce((sum, w) => sum + w.need - w.slices.length, 0);
     return from - now + Math.max(0, queued + calls - held) * this.msPerRequest;
   }
@@ -174,7 +107,7 @@ export class SharedBudget implements RequestBudget {
   }
 
   /**
-   * RingCX said stop: this process stops at once and drops the tokens it holds for this slice,
+   * RingCX said stop: this process stops at once and drops the tokens it holds,
    * and the pause is written for every other instance, which sees it within one slice.
    */
   pause(ms: number): void {
@@ -182,7 +115,7 @@ export class SharedBudget implements RequestBudget {
     const until = this.now() + ms;
     if (until <= this.pausedUntil) return;
     this.pausedUntil = until;
-    this.lease.tokens = 0;
+    this.leases = [];
     this.control.extend('pausedUntil', until);
   }
 
@@ -217,16 +150,17 @@ export class SharedBudget implements RequestBudget {
       while (this.waiters.length > 0) {
         const now = this.now();
         const slice = sliceOf(now, this.rules.sliceMs);
-        if (this.lease.slice !== slice) this.lease = { slice, tokens: 0, retryAt: 0 };
+        this.leases = this.spendable(now);
+        const lease = this.leases[0];
         const pausedUntil = Math.max(this.pausedUntil, this.control.value.pausedUntil);
         if (now < pausedUntil) {
-          this.lease.tokens = 0;
+          this.leases = [];
           await this.sleep(pausedUntil - now);
-        } else if (this.lease.tokens > 0) {
-          this.lease.tokens -= 1;
-          this.grant(slice);
-        } else if (now < this.lease.retryAt) {
-          await this.sleep(this.lease.retryAt - now);
+        } else if (lease) {
+          lease.tokens -= 1;
+          this.grant(lease.slice);
+        } else if (this.retry.slice === slice && now < this.retry.at) {
+          await this.sleep(this.retry.at - now);
         } else {
           await this.takeFromLedger(slice);
         }
@@ -234,6 +168,11 @@ export class SharedBudget implements RequestBudget {
     } finally {
       this.pumping = false;
     }
+  }
+
+  /** The leases whose tokens may still be spent at `now`, oldest first. */
+  private spendable(now: number): { slice: number; tokens: number }[] {
+    return this.leases.filter((lease) => lease.tokens > 0 && now < (lease.slice + 1) * this.rules.sliceMs + this.lateSpendMs);
   }
 
   private grant(slice: number): void {
@@ -274,12 +213,12 @@ export class SharedBudget implements RequestBudget {
         const rest = Math.min(wanted, room(first.count, first.exportCount));
         if ((await this.ledger.take(this.tenantKey, slice, rest, cap, exporting, this.expiresAt())).taken) got = rest;
       }
-      if (got > 0 && sliceOf(this.now(), this.rules.sliceMs) === slice) this.lease.tokens += got;
-      else if (got === 0) {
+      if (got > 0) this.leases.push({ slice, tokens: got });
+      else {
         // Late in the slice only what the reserves left is released: nothing, if the slice is full.
         const whole = allowance(slice, this.rules);
         const nothingLater = late || (cap.total >= whole && cap.exports === undefined) || (first?.count ?? 0) >= whole;
-        this.lease.retryAt = nothingLater ? (slice + 1) * this.rules.sliceMs : lateStart(slice, this.rules);
+        this.retry = { slice, at: nothingLater ? (slice + 1) * this.rules.sliceMs : lateStart(slice, this.rules) };
       }
       this.failures = 0;
     } catch (error) {

@@ -13,13 +13,17 @@ import { DynamoBudgetLedger } from '../../../shared/store/budgetSlices';
  * than a twentieth of a second here because DynamoDB Local on a loaded 2-core machine answers in
  * 30-300 ms, where DynamoDB answers in under 10. The instances run in this one process and read
  * one clock, so the clock skew they must allow for is only the event loop's jitter between a grant
- * and the caller recording it (50 ms); with the short slices that takes the headroom to 10% here.
+ * and the caller recording it (50 ms); tokens answered late may be spent for 250 ms after their
+ * slice. With the short slices that takes the headroom to 10% here.
  */
 
 const WINDOW_MS = 6_000;
 const BUDGET = 60;
 const SLICE_MS = 300;
-/** A window meets ceil((6,000 + 300 + 50)/300) = 22 slices: at least 1 - 6,000/6,600 = 9.1% (see budgetSlices.ts). */
+/**
+ * 50 ms of clock skew and 250 ms of late spending: a window meets ceil((6,000 + 300 + 300)/300) = 22
+ * slices, so the headroom must be at least 1 - 6,000/6,600 = 9.1% (see budgetSlices.ts).
+ */
 const HEADROOM = 0.1;
 const ADMITTED_PER_WINDOW = BUDGET * (1 - HEADROOM);
 
@@ -50,7 +54,7 @@ function instance(tenantKey: string, counter?: { count: number }): SharedBudget 
     { step: 'initialize', name: 'countBudgetRequests' },
   );
   const ledger = new DynamoBudgetLedger(DynamoDBDocumentClient.from(client), tableName);
-  return new SharedBudget({ ledger, tenantKey, budget: BUDGET, windowMs: WINDOW_MS, sliceMs: SLICE_MS, headroom: HEADROOM, clockSkewMs: 50, onLedgerError: (e) => ledgerErrors.push(e) });
+  return new SharedBudget({ ledger, tenantKey, budget: BUDGET, windowMs: WINDOW_MS, sliceMs: SLICE_MS, headroom: HEADROOM, clockSkewMs: 50, lateSpendMs: 250, onLedgerError: (e) => ledgerErrors.push(e) });
 }
 
 interface Admission {

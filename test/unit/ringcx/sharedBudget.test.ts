@@ -38,17 +38,17 @@ class MemoryLedger implements BudgetLedger {
   readonly controls = new Map<string, BudgetControl>();
   requests = 0;
   failures = 0;
-  constructor(private readonly time: VirtualTime, private readonly latencyMs = 0) {}
-  private async request() {
+  constructor(private readonly time: VirtualTime, private readonly latencyMs = 0, private readonly takeLatencyMs = latencyMs) {}
+  private async request(latencyMs = this.latencyMs) {
     this.requests += 1;
-    if (this.latencyMs > 0) await this.time.sleep(this.latencyMs);
+    if (latencyMs > 0) await this.time.sleep(latencyMs);
     if (this.failures > 0) {
       this.failures -= 1;
       throw Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ThrottlingException' });
     }
   }
   async take(tenant: string, slice: number, tokens: number, cap: SliceCap, exporting: boolean): Promise<SliceTake> {
-    await this.request();
+    await this.request(this.takeLatencyMs);
     const key = `${tenant}#${slice}`;
     const count = this.counts.get(key) ?? 0;
     const exportCount = this.exportCounts.get(key) ?? 0;
@@ -185,6 +185,26 @@ describe('SharedBudget', () => {
     const reservedAt = await done;
     const sliceSpent = Math.floor((reservedAt + 1_500) / 1_000);
     expect(ledger.counts.get(`tenant-a#${sliceSpent}`)).toBe(1);
+  });
+
+  it('spends tokens answered up to lateSpendMs after their slice ended, and drops those answered later', async () => {
+    const admittedAfter = async (takeLatencyMs: number) => {
+      const time = new VirtualTime();
+      const ledger = new MemoryLedger(time, 0, takeLatencyMs);
+      const budget = instance(time, ledger);
+      const start = time.now;
+      let admittedAt: number | undefined;
+      void budget.acquire().then(() => {
+        admittedAt = time.now;
+      });
+      await time.runFor(5_000);
+      return { after: admittedAt === undefined ? undefined : admittedAt - start, takes: [...ledger.counts.values()].reduce((a, b) => a + b, 0) };
+    };
+    // The take leaves at the start of a 1 s slice; the default lateSpendMs is a fifth of it.
+    expect(await admittedAfter(1_150)).toEqual({ after: 1_150, takes: 1 });
+    const tooLate = await admittedAfter(1_250);
+    expect(tooLate.after).toBeUndefined();
+    expect(tooLate.takes).toBeGreaterThan(1);
   });
 
   it('keeps callers in order through ledger errors, and serves a reassignment before imports queued ahead of it', async () => {
