@@ -90,7 +90,7 @@ async function requestsSection(stack: LocalStack) {
   const sim = stack.simulator as RingCxSimulator;
   // Unthrottled, so this section measures calls per number, not pacing (the throughput section does that).
   sim.setKnobs({ rateLimit: { budget: 1_000_000 }, latencyMs: 0 });
-  Object.assign(process.env, stack.env, { RINGCX_REQUESTS_PER_WINDOW: '1000000', POWERTOOLS_LOG_LEVEL: 'ERROR' });
+  Object.assign(process.env, stack.env, { RINGCX_REQUESTS_PER_WINDOW: '1000000', RINGCX_BUDGET_TABLE: '', POWERTOOLS_LOG_LEVEL: 'ERROR' });
   const parser = (await import('../functions/parser/app')).handler;
   const worker = (await import('../functions/worker/app')).handler;
   // Batches of 100 in this process: this section counts requests, not instances or deadlines.
@@ -160,7 +160,7 @@ async function exportSection() {
   }
   const exportStack = await startLocalStack({ simulator: { seed, knobs: { rateLimit: { budget: 1_000_000 } } } });
   try {
-    const env = { ...process.env, ...exportStack.env, RINGCX_ACCOUNT_IDS: '99990001,99990002', EXPORT_PAGE_SIZE: '1000', RINGCX_REQUESTS_PER_WINDOW: '1000000', POWERTOOLS_LOG_LEVEL: 'ERROR' };
+    const env = { ...process.env, ...exportStack.env, RINGCX_ACCOUNT_IDS: '99990001,99990002', EXPORT_PAGE_SIZE: '1000', RINGCX_REQUESTS_PER_WINDOW: '1000000', RINGCX_BUDGET_TABLE: '', POWERTOOLS_LOG_LEVEL: 'ERROR' };
     const idle = await runChild('bench/exportChild.ts', 'idle', env);
     const run = await runChild('bench/exportChild.ts', 'export', env);
     const markdown = [

@@ -7,10 +7,16 @@ export interface StageConfig {
   defaultAccountId?: string;
   /** Accounts the export covers; unset = every account the credentials see. */
   accountIds?: string[];
-  /** RingCX's documented limit, shared by every function that calls it. */
+  /**
+   * RingCX's limit for the tenant, per minute: one budget that every function and instance takes
+   * from (shared/ringcx/sharedBudget.ts), in the account-wide table of infra/budgetStack.ts. When
+   * another system uses the same tenant, lower it by that system's share (README, "RingCX budget").
+   */
   ringcxRequestsPerMinute: number;
-  /** Requests per minute kept for the exporter; the rest is split between worker instances. */
-  exporterRequestsPerMinute: number;
+  /** Share of the limit never used, for callers outside the budget and clock skew (0.05 = 5%). */
+  ringcxHeadroom: number;
+  /** Share of the budget the export is guaranteed while imports run; it takes more when they idle. */
+  exportMinimumShare: number;
   worker: { timeoutSeconds: number; memoryMb: number; batchSize: number; batchWindowSeconds: number; maxConcurrency: number };
   /** The bulk queue's mapping onto the same worker function: cheap rows in large batches (see BULK_QUEUE). */
   bulk: { batchSize: number; batchWindowSeconds: number; maxConcurrency: number };
@@ -47,26 +53,25 @@ export interface StageConfig {
 export const LAMBDA_SQS_PAYLOAD_BYTES = 6 * 1024 * 1024;
 
 /**
- * The bulk queue's batch, from the size of a cheap row as the worker receives it: one SQS record
- * of the Lambda event (body, receipt handle, ids, attributes, ARN). Measured with a typical row
- * (number, 26-character description, queue target, five input cells; test/infra/bulkQueue.test.ts):
- * 1,354 bytes, so 6 MB holds about 4,600. 4,000 leaves room for longer descriptions and receipt
- * handles while keeping the batch full; rows at the validator's limits (about 4.5 KB each) are cut
- * to about 1,400 by the payload cap instead, which only costs a few more array calls. A batch of
- * 4,000 cheap rows over 7 targets is 12 RingCX calls (a search, 4 creates, 7 assignments), well
- * inside a 120 s invocation even at a per-instance slice of the budget; a batch that would not
- * fit is cut by the engine's deadline admission and the rest handed on. SQS takes up to 10,000 per
- * batch above 10 only with a window of at least 1 s; 5 s (the work queue's) fills a batch at the
- * parser's send rate of thousands per second and keeps a small file's wait short. The same for
- * dev and prod: the limit is the message size, not the stage.
+ * The bulk queue's batch. What bounds it is not the 6 MB event (a typical cheap row is 1,354
+ * bytes as one SQS record of the Lambda event, so 6 MB would hold about 4,600;
+ * test/infra/bulkQueue.test.ts) but the invocation: every row's outcome, intent and report line
+ * are DynamoDB writes, about 10 ms a row measured on DynamoDB Local, and that time does not shrink
+ * with the RingCX pace. At 500 rows that is about 5 s, which fits a prod invocation with room and
+ * still fits the ×10 twin's 12 s one; 4,000 rows (40 s) got the twin's invocations killed. RingCX
+ * cost stays low: a batch of 500 new numbers over 7 targets is 9 calls (a search, a create, 7
+ * assignments), 0.018 per number, against the goal of 0.03. SQS takes more than 10 per batch only
+ * with a window of at least 1 s; 5 s (the work queue's) fills a batch at the parser's send rate.
+ * The same for dev and prod: the limit is the per-row work, not the stage.
  */
-export const BULK_QUEUE = { batchSize: 4_000, batchWindowSeconds: 5, maxConcurrency: 2 } as const;
+export const BULK_QUEUE = { batchSize: 500, batchWindowSeconds: 5, maxConcurrency: 2 } as const;
 
 const base: Omit<StageConfig, 'stage'> = {
   ringcxBaseUrl: 'https://ringcx.ringcentral.com',
   ringCentralBaseUrl: 'https://platform.ringcentral.com',
   ringcxRequestsPerMinute: 120,
-  exporterRequestsPerMinute: 12,
+  ringcxHeadroom: 0.05,
+  exportMinimumShare: 0.1,
   worker: { timeoutSeconds: 120, memoryMb: 1024, batchSize: 100, batchWindowSeconds: 5, maxConcurrency: 2 },
   bulk: { ...BULK_QUEUE },
   priority: { batchSize: 5, maxConcurrency: 2 },
@@ -98,17 +103,6 @@ export const STAGES: Record<StageConfig['stage'], StageConfig> = {
   },
 };
 
-/**
- * RingCX's budget split between the processes that call it. The worker function's reserved
- * concurrency equals the three queues' maxConcurrency (work, bulk, priority), so at most that many
- * worker instances exist, each with its own token bucket; the exporter (one instance) keeps its own slice.
- */
-export function ringcxBudget(config: StageConfig) {
-  const workerInstances = config.worker.maxConcurrency + config.bulk.maxConcurrency + config.priority.maxConcurrency;
-  const perWorker = Math.floor((config.ringcxRequestsPerMinute - config.exporterRequestsPerMinute) / workerInstances);
-  return { workerInstances, perWorker, exporter: config.exporterRequestsPerMinute, total: perWorker * workerInstances + config.exporterRequestsPerMinute };
-}
-
 export function stageConfig(stage: string | undefined): StageConfig {
   const config = STAGES[(stage ?? 'dev') as StageConfig['stage']];
   if (!config) throw new Error(`unknown stage "${stage}"; use one of ${Object.keys(STAGES).join(', ')}`);
@@ -123,11 +117,11 @@ export function stageConfig(stage: string | undefined): StageConfig {
 export const SWEEP_EVERY_MINUTES = 5;
 
 export function deployedSizing(config: StageConfig) {
-  const budget = ringcxBudget(config);
   return {
     worker: {
       timeoutSeconds: config.worker.timeoutSeconds,
-      requestsPerMinute: budget.perWorker,
+      // Every queue's instances at once: the reserved concurrency, so no queue starves another.
+      instances: config.worker.maxConcurrency + config.bulk.maxConcurrency + config.priority.maxConcurrency,
       // AWS: at least 6× the function timeout, so a throttled or timed-out batch is retried, not dropped.
       visibilityTimeoutSeconds: config.worker.timeoutSeconds * 6,
     },
@@ -140,12 +134,12 @@ export function deployedSizing(config: StageConfig) {
     /** What one SQS mapping may hand the worker per invocation, whatever its batch size. */
     sqsPayloadBytes: LAMBDA_SQS_PAYLOAD_BYTES,
     parser: { timeoutSeconds: config.parser.timeoutSeconds },
-    exporter: { timeoutSeconds: config.exporter.timeoutSeconds, requestsPerMinute: budget.exporter },
+    exporter: { timeoutSeconds: config.exporter.timeoutSeconds },
     refresher: { timeoutSeconds: 60, everyMinutes: config.refresherEveryMinutes },
     // infra/sweeper.ts: it can re-parse a file, so it runs with the parser's timeout.
     sweeper: { timeoutSeconds: config.parser.timeoutSeconds, everyMinutes: SWEEP_EVERY_MINUTES },
     intake: { timeoutSeconds: 30 },
-    ringcx: { requestsPerMinute: config.ringcxRequestsPerMinute },
+    ringcx: { requestsPerMinute: config.ringcxRequestsPerMinute, headroom: config.ringcxHeadroom, exportMinimumShare: config.exportMinimumShare },
   };
 }
 

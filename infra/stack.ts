@@ -36,7 +36,8 @@ import type { Construct } from 'constructs';
 import { FUNCTION_BUNDLING, ROOT } from './bundling';
 import { DETAIL_TYPES, type FunctionName, type Outcome, METRIC_NAMES, METRICS_NAMESPACE, rowsMetricName, SERVICE_NAMES, SYSTEM_EVENT_SOURCE } from '../shared/contracts';
 import { JOB_TABLE } from '../shared/store/table';
-import { ringcxBudget, type StageConfig } from './config';
+import { deployedSizing, type StageConfig } from './config';
+import { BUDGET_TABLE_ACTIONS, RINGCX_BUDGET_TABLE_NAME } from './budgetStack';
 import { CompletionSweeper } from './sweeper';
 
 /** What the secret holds until an operator puts credentials in; the refresher waits quietly on it. */
@@ -79,6 +80,8 @@ const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 
 export interface DnisSyncStackProps extends StackProps {
   config: StageConfig;
+  /** The account-wide RingCX budget table (infra/budgetStack.ts), which this stack only uses. */
+  budgetTableName?: string;
 }
 
 
@@ -102,7 +105,7 @@ export class DnisSyncStack extends Stack {
   constructor(scope: Construct, id: string, props: DnisSyncStackProps) {
     super(scope, id, props);
     const { config } = props;
-    const budget = ringcxBudget(config);
+    const sizing = deployedSizing(config);
     const prod = config.stage === 'prod';
     // Prod keeps its data (and the key that reads it) when the stack is deleted; dev cleans up.
     const dataRemoval = prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
@@ -166,6 +169,8 @@ export class DnisSyncStack extends Stack {
       removalPolicy: dataRemoval,
     });
 
+    const budgetTable = dynamodb.TableV2.fromTableName(this, 'RingCxBudget', props.budgetTableName ?? RINGCX_BUDGET_TABLE_NAME);
+
     // The template carries no credential, only a placeholder the refresher recognises (it waits
     // quietly instead of failing every run) until the operator puts the RingCX JSON in (README,
     // "Deployment"). The literal never changes, so a stack update never overwrites a credential.
@@ -220,6 +225,12 @@ export class DnisSyncStack extends Stack {
       RINGCENTRAL_BASE_URL: config.ringCentralBaseUrl,
       RINGCX_SECRET_ID: secret.secretArn,
       RINGCX_SELF_LOGIN: 'false',
+      // One budget for the tenant: every function's RingCX calls, logins included, take from it.
+      RINGCX_BUDGET_TABLE: budgetTable.tableName,
+      RINGCX_REQUESTS_PER_WINDOW: String(sizing.ringcx.requestsPerMinute),
+      RINGCX_WINDOW_MS: '60000',
+      RINGCX_BUDGET_HEADROOM: String(sizing.ringcx.headroom),
+      RINGCX_EXPORT_MIN_SHARE: String(sizing.ringcx.exportMinimumShare),
       TABLE_NAME: table.tableName,
       BUCKET_NAME: bucket.bucketName,
       WORK_QUEUE_URL: workQueue.queueUrl,
@@ -307,21 +318,21 @@ export class DnisSyncStack extends Stack {
     const worker = fn('Worker', 'worker', 'functions/worker/app.ts', {
       timeoutSeconds: config.worker.timeoutSeconds,
       memoryMb: config.worker.memoryMb,
-      // Instances = the three queues' maxConcurrency, so each instance's slice of the budget holds.
-      reservedConcurrency: budget.workerInstances,
-      env: { RINGCX_REQUESTS_PER_WINDOW: String(budget.perWorker), RINGCX_WINDOW_MS: '60000' },
+      // Every queue's instances at once (work, bulk, priority); they share the tenant's budget, whatever their number.
+      reservedConcurrency: sizing.worker.instances,
+      env: { RINGCX_BUDGET_PRIORITY: 'import' },
     });
     const intake = fn('ReassignIntake', 'intake', 'functions/reassign-intake/app.ts', { timeoutSeconds: 30, memoryMb: 256, asyncRetries: 2 });
     const exporter = fn('Exporter', 'exporter', 'functions/exporter/app.ts', {
       timeoutSeconds: config.exporter.timeoutSeconds,
       memoryMb: config.exporter.memoryMb,
       reservedConcurrency: 1,
-      env: { RINGCX_REQUESTS_PER_WINDOW: String(budget.exporter), RINGCX_WINDOW_MS: '60000', EXPORT_PAGE_SIZE: String(config.exporter.pageSize) },
+      env: { RINGCX_BUDGET_PRIORITY: 'export', EXPORT_PAGE_SIZE: String(config.exporter.pageSize) },
       // One more full export at most: each run spends RingCX budget for up to 15 minutes.
       asyncRetries: 1,
     });
     // The next scheduled run comes within minutes; a retry would only race it for the lease.
-    const refresher = fn('TokenRefresher', 'refresher', 'functions/token-refresher/app.ts', { timeoutSeconds: 60, memoryMb: 256, reservedConcurrency: 1, asyncRetries: 0 });
+    const refresher = fn('TokenRefresher', 'refresher', 'functions/token-refresher/app.ts', { timeoutSeconds: 60, memoryMb: 256, reservedConcurrency: 1, asyncRetries: 0, env: { RINGCX_BUDGET_PRIORITY: 'auth' } });
 
     // ---- wiring and least privilege ----
     // approved/<planId>.json starts the apply of a saved plan (shared/parser/applyPlan.ts).
@@ -365,6 +376,8 @@ export class DnisSyncStack extends Stack {
     grantTable(worker, TABLE_ACTIONS.worker);
     grantTable(exporter, TABLE_ACTIONS.exporter);
     grantTable(refresher, TABLE_ACTIONS.refresher);
+    // The functions that call RingCX (the refresher only to log in) take from the shared budget.
+    for (const f of [worker, exporter, refresher]) budgetTable.grant(f, ...BUDGET_TABLE_ACTIONS);
     for (const f of [worker, exporter]) secret.grantRead(f);
     // Exactly the refresher's calls (shared/tokens/refreshToken.ts), a compare-and-set: it puts its value
     // as AWSPENDING, then UpdateSecretVersionStage moves AWSCURRENT to it only off the version this

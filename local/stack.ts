@@ -6,6 +6,7 @@ import { type RingCxSimulator, startRingCxSimulator } from './ringcx-simulator/s
 import { demoTenant, type TenantSeed } from './ringcx-simulator/fixtures';
 import { twinSizing, type TwinSizing } from './twin/sizing';
 import { createJobTable, type DynamoDbLocal, startDynamoDbLocal } from './aws/dynamodbLocal';
+import { RINGCX_BUDGET_TABLE_NAME } from '../shared/store/table';
 import { LocalJsonServices } from './aws/jsonServices';
 
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -29,6 +30,8 @@ export interface LocalStackOptions {
   /** Reuse a running DynamoDB Local (tests share one JVM); otherwise one is started. */
   dynamoEndpoint?: string;
   tableName?: string;
+  /** The RingCX budget table; by default the deployed name, or `<tableName>-budget` beside a table of the test's own. */
+  budgetTableName?: string;
   bucket?: string;
   /** When set, RingCX is this server instead of the simulator; `secretJson` holds its credentials. */
   ringcx?: { baseUrl: string; secretJson: string };
@@ -50,7 +53,7 @@ export interface LocalStack {
   json: LocalJsonServices;
   simulator: RingCxSimulator | undefined;
   sizing: TwinSizing;
-  /** Per-function additions to `env`, as the stack gives each function its own: the RingCX budget slices. */
+  /** Per-function additions to `env`, as the stack gives each function its own: its RingCX budget priority. */
   functionEnv: { worker: Record<string, string>; exporter: Record<string, string> };
   queues: Record<keyof typeof LOCAL_QUEUES, { url: string; arn: string }>;
   fauxqs: Awaited<ReturnType<typeof startFauxqs>>;
@@ -88,6 +91,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const tableName = options.tableName ?? 'dnis-sync';
   const bucket = options.bucket ?? 'dnis-sync-local';
   await createJobTable(dynamoEndpoint, tableName);
+  // The account-wide RingCX budget table (infra/budgetStack.ts): same keys and TTL as the job table.
+  // A stack with a table of its own (tests sharing one DynamoDB Local) has a simulated tenant of its
+  // own too, so it gets its own budget table: separate tenants never share a budget.
+  const budgetTableName = options.budgetTableName ?? (options.tableName ? `${options.tableName}-budget` : RINGCX_BUDGET_TABLE_NAME);
+  await createJobTable(dynamoEndpoint, budgetTableName);
 
   const s3 = new S3Client({ region: 'us-east-1', endpoint: awsUrl, forcePathStyle: true, credentials: LOCAL_CREDENTIALS });
   const sqs = new SQSClient({ region: 'us-east-1', endpoint: awsUrl, credentials: LOCAL_CREDENTIALS });
@@ -132,6 +140,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     RINGCX_DEFAULT_ACCOUNT_ID: seed.accounts[0]?.accountId ?? '',
     RINGCX_TIMEOUT_MS: String(sizing.ringcx.requestTimeoutMs),
     RINGCX_RETRY_BASE_MS: String(sizing.ringcx.retryBaseMs),
+    // One budget for the simulated tenant, shared by every function process, as deployed.
+    RINGCX_BUDGET_TABLE: budgetTableName,
+    RINGCX_REQUESTS_PER_WINDOW: String(sizing.ringcx.tenantRequestsPerWindow),
+    RINGCX_WINDOW_MS: String(sizing.ringcx.windowMs),
+    RINGCX_BUDGET_HEADROOM: String(sizing.ringcx.headroom),
+    RINGCX_BUDGET_SLICE_MS: String(sizing.ringcx.budgetSliceMs),
+    RINGCX_BUDGET_CLOCK_SKEW_MS: String(sizing.ringcx.budgetClockSkewMs),
+    RINGCX_EXPORT_MIN_SHARE: String(sizing.ringcx.exportMinimumShare),
     TABLE_NAME: tableName,
     BUCKET_NAME: bucket,
     WORK_QUEUE_URL: work.url,
@@ -159,8 +175,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     simulator,
     sizing,
     functionEnv: {
-      worker: { RINGCX_REQUESTS_PER_WINDOW: String(sizing.ringcx.workerRequestsPerWindow), RINGCX_WINDOW_MS: String(sizing.ringcx.windowMs), ...options.env },
-      exporter: { RINGCX_REQUESTS_PER_WINDOW: String(sizing.ringcx.exporterRequestsPerWindow), RINGCX_WINDOW_MS: String(sizing.ringcx.windowMs), ...options.env },
+      worker: { RINGCX_BUDGET_PRIORITY: 'import', ...options.env },
+      exporter: { RINGCX_BUDGET_PRIORITY: 'export', ...options.env },
     },
     queues: { work, workDlq, bulk, bulkDlq, priority, priorityDlq, eventsDlq },
     fauxqs,

@@ -60,10 +60,29 @@ const ringCxSettings = {
   RINGCENTRAL_BASE_URL: z.string().url().default('https://platform.ringcentral.com'),
   /** Secrets Manager id (name or ARN) of the RingCX credentials. */
   RINGCX_SECRET_ID: resourceName,
-  /** Requests per minute this one process may send; the stack sizes it as budget ÷ max concurrency. */
+  /** The tenant's RingCX limit per window, shared by every caller (RINGCX_BUDGET_TABLE). */
   RINGCX_REQUESTS_PER_WINDOW: positiveInt.default(120),
   /** The window the budget applies to. 60,000 in production; time-scaled in benchmarks. */
   RINGCX_WINDOW_MS: positiveInt.default(60_000),
+  /**
+   * The DynamoDB table every function and instance takes RingCX budget from (infra/budgetStack.ts).
+   * Unset or empty = this process keeps a budget of its own: for tests and tools that are the
+   * tenant's only caller. test/infra/stack.test.ts checks that every deployed function sets it.
+   */
+  RINGCX_BUDGET_TABLE: z
+    .string()
+    .optional()
+    .transform((name) => name || undefined),
+  /** Share of the limit never used, for callers outside the budget and clock skew between instances. */
+  RINGCX_BUDGET_HEADROOM: z.coerce.number().min(0).max(0.5).default(0.05),
+  /** Length of one slice of the shared budget; unset = a sixtieth of the window (1 s in production). */
+  RINGCX_BUDGET_SLICE_MS: positiveInt.optional(),
+  /** The largest difference between two instances' clocks the headroom must cover; unset = one slice. */
+  RINGCX_BUDGET_CLOCK_SKEW_MS: z.coerce.number().int().min(0).optional(),
+  /** Share of the budget the export keeps while imports run. */
+  RINGCX_EXPORT_MIN_SHARE: z.coerce.number().min(0).max(1).default(0.1),
+  /** Whose calls these are when the budget is short (reassignments pick their own): see shared/ringcx/requestBudget.ts. */
+  RINGCX_BUDGET_PRIORITY: z.enum(['auth', 'reassign', 'import', 'export']).default('import'),
   RINGCX_TIMEOUT_MS: positiveInt.default(DEFAULT_RINGCX_TIMEOUT_MS),
   RINGCX_MAX_ATTEMPTS: positiveInt.default(4),
   /** First backoff after a failed attempt (it doubles, with full jitter); the local twin scales it like every duration. */

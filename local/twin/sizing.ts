@@ -1,10 +1,18 @@
 import { deployedSizing, stageConfig, type StageConfig } from '../../infra/config';
 import { DEFAULT_RINGCX_RETRY_BASE_MS, DEFAULT_RINGCX_TIMEOUT_MS } from '../../shared/config';
+import { minimumHeadroom } from '../../shared/ringcx/budgetSlices';
 
 /** What a RingCX tenant gives for free: its documented limits, which the simulator enforces. */
 const RINGCX_WINDOW_MS = 60_000;
 const RINGCX_TOKEN_LIFETIME_MS = 5 * 60_000;
 const RINGCX_EXCHANGE_WINDOW_MS = 60_000;
+
+const MIN_TWIN_SLICE_MS = 200;
+
+/** The shared budget's own rule (shared/ringcx/budgetSlices.ts), with its default late spending of a fifth of a slice, rounded up. */
+function twinHeadroom(windowMs: number, sliceMs: number): number {
+  return Math.ceil(minimumHeadroom(windowMs, sliceMs, sliceMs / 5) * 10_000) / 10_000;
+}
 
 export interface QueueSizing {
   batchSize: number;
@@ -56,8 +64,13 @@ export function twinSizing(stage: StageConfig['stage'] = 'dev', timeScale = 1) {
     ringcx: {
       windowMs: scaled(RINGCX_WINDOW_MS),
       tenantRequestsPerWindow: deployed.ringcx.requestsPerMinute,
-      workerRequestsPerWindow: deployed.worker.requestsPerMinute,
-      exporterRequestsPerWindow: deployed.exporter.requestsPerMinute,
+      // The budget's slices do not scale all the way: DynamoDB Local answers in tens of ms whatever
+      // the time scale, so a slice stays at least 200 ms. Every process shares this machine's clock
+      // (no skew), and the headroom grows to what slices that long need (6.25% at ×10).
+      budgetSliceMs: Math.max(MIN_TWIN_SLICE_MS, scaled(60_000 / 60)),
+      budgetClockSkewMs: 0,
+      headroom: Math.max(deployed.ringcx.headroom, twinHeadroom(scaled(RINGCX_WINDOW_MS), Math.max(MIN_TWIN_SLICE_MS, scaled(60_000 / 60)))),
+      exportMinimumShare: deployed.ringcx.exportMinimumShare,
       tokenLifetimeMs: scaled(RINGCX_TOKEN_LIFETIME_MS),
       exchangeWindowMs: scaled(RINGCX_EXCHANGE_WINDOW_MS),
       // The client's per-request timeout is a duration too: unscaled, one hung call would outlast a scaled deadline.

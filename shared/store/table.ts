@@ -10,3 +10,9 @@ export const JOB_TABLE = {
    */
   openListPartition: 'OPEN',
 } as const;
+
+/**
+ * The RingCX budget's table: one fixed name per account and region (infra/budgetStack.ts), so every
+ * stage there shares the tenant's budget. Same keys and TTL attribute as the job table.
+ */
+export const RINGCX_BUDGET_TABLE_NAME = 'dnis-sync-ringcx-budget';

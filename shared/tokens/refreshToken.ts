@@ -96,7 +96,7 @@ async function obtainSession(
   credentials: NonNullable<ReturnType<typeof jwtCredentialsOf>>,
   refreshToken: string | undefined,
 ): Promise<{ session: RingCxSession; status: 'refreshed' | 'logged-in' }> {
-  const endpoints = { ringCentralBaseUrl: rt.config.RINGCENTRAL_BASE_URL, ringCxBaseUrl: rt.config.RINGCX_BASE_URL };
+  const endpoints = { ringCentralBaseUrl: rt.config.RINGCENTRAL_BASE_URL, ringCxBaseUrl: rt.config.RINGCX_BASE_URL, budget: rt.limiter };
   if (refreshToken) {
     try {
       return { session: await refreshSession(refreshToken, endpoints), status: 'refreshed' };

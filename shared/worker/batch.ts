@@ -5,6 +5,7 @@ import type { WorkerDependencies as Dependencies } from '../dependencies';
 import type { QueueRecord, RecordVerdict } from '../lambda/sqsRecords';
 import { describeFailure, type InvocationLimits } from './invocation';
 import { syncRowMessages } from './rows';
+import { withBudgetPriority } from '../ringcx/requestBudget';
 
 /**
  * Both queues feed the same worker: file rows go through the batch path; reassignment requests
@@ -30,7 +31,8 @@ export async function syncQueueRecords(rt: Dependencies, records: QueueRecord[],
       continue;
     }
     try {
-      verdicts.set(record.messageId, await reassignNumber(rt, parsed.data, record.receiveCount, ctx, limits));
+      // A reassignment goes ahead of imports and the export when the tenant's budget is short.
+      verdicts.set(record.messageId, await withBudgetPriority('reassign', () => reassignNumber(rt, parsed.data, record.receiveCount, ctx, limits)));
     } catch (error) {
       logger.error('reassignment request will be retried', { requestId: parsed.data.requestId, error: describeFailure(error) });
       verdicts.set(record.messageId, { status: 'retry', reason: describeFailure(error) });
@@ -38,7 +40,7 @@ export async function syncQueueRecords(rt: Dependencies, records: QueueRecord[],
   }
   if (rows.length > 0) {
     try {
-      for (const [id, verdict] of await syncRowMessages(rt, rows, limits)) verdicts.set(id, verdict);
+      for (const [id, verdict] of await withBudgetPriority('import', () => syncRowMessages(rt, rows, limits))) verdicts.set(id, verdict);
     } catch (error) {
       logger.error('row batch will be retried', { rows: rows.length, error: describeFailure(error) });
       for (const record of rows) if (!verdicts.has(record.messageId)) verdicts.set(record.messageId, { status: 'retry', reason: describeFailure(error) });

@@ -51,6 +51,9 @@ export async function startPipeline(options: LocalStackOptions & { batchSize?: n
     // In-process delivery re-shows failed messages itself; the visibility timeout only bounds a lost batch.
     visibilityTimeoutSeconds: 2,
     ...options,
+    // Every function in this one process shares one limiter, which is exact for the tenant's only
+    // caller; the shared budget is for separate processes, and the twin's tests run it.
+    env: { RINGCX_BUDGET_TABLE: '', ...options.env },
   });
   Object.assign(process.env, stack.env);
   vi.resetModules();

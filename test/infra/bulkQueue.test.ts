@@ -48,21 +48,21 @@ function recordBytes(message: RowMessage): number {
 }
 
 describe('bulk queue sizing', () => {
-  it('fits a full batch of typical cheap rows in one 6 MB event, and is far larger than the work queue batch', () => {
+  it('fits a full batch of typical cheap rows in one 6 MB event, costs at most 0.03 RingCX calls a new number, and is far larger than the work queue batch', () => {
     expect(rowCostClass(typicalRow)).toBe('cheap');
     const bytes = recordBytes(typicalRow);
     // What infra/config.ts states, so a change of the message shows up here.
     expect(bytes).toBeGreaterThan(1_200);
     expect(bytes).toBeLessThan(1_500);
     expect(BULK_QUEUE.batchSize * bytes).toBeLessThanOrEqual(LAMBDA_SQS_PAYLOAD_BYTES);
-    // Not far below it either: the batch is what the payload allows, less a margin.
-    expect(BULK_QUEUE.batchSize * bytes).toBeGreaterThan(0.75 * LAMBDA_SQS_PAYLOAD_BYTES);
+    // A batch of new numbers over 7 targets: a search, a create and one assignment per target.
+    expect((1 + 1 + 7) / BULK_QUEUE.batchSize).toBeLessThanOrEqual(0.03);
     expect(BULK_QUEUE.batchSize).toBeLessThanOrEqual(10_000);
     // SQS: more than 10 per batch only with a window of at least 1 s.
     expect(BULK_QUEUE.batchWindowSeconds).toBeGreaterThanOrEqual(1);
     for (const config of Object.values(STAGES)) {
       expect(deployedSizing(config).queues.bulk).toEqual(BULK_QUEUE);
-      expect(config.bulk.batchSize).toBeGreaterThanOrEqual(10 * config.worker.batchSize);
+      expect(config.bulk.batchSize).toBeGreaterThanOrEqual(5 * config.worker.batchSize);
     }
   });
 });

@@ -2,7 +2,8 @@ import { App, Stack, Validations, aws_s3 as s3 } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { ringcxBudget, STAGES, type StageConfig } from '../../infra/config';
+import { STAGES, type StageConfig } from '../../infra/config';
+import { RINGCX_BUDGET_TABLE_NAME } from '../../infra/budgetStack';
 import { DnisSyncStack } from '../../infra/stack';
 
 /** Bundling skipped: these tests are about the template, and esbuild runs in `cdk synth`. */
@@ -55,18 +56,37 @@ describe.each(Object.values(STAGES))('stack for stage $stage', (config) => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: config.worker.batchSize, MaximumBatchingWindowInSeconds: config.worker.batchWindowSeconds });
   });
 
-  it('keeps every RingCX caller together under the 120/min budget', () => {
+  it('gives no function a private RingCX budget: every caller takes from the one shared table', () => {
     const functions = ourFunctions(template);
-    const worker = functions.find((f) => f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME === 'dnis-sync-worker')!;
-    const exporter = functions.find((f) => f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME === 'dnis-sync-exporter')!;
-    const workerShare = Number(worker.Properties.Environment.Variables.RINGCX_REQUESTS_PER_WINDOW);
-    const exporterShare = Number(exporter.Properties.Environment.Variables.RINGCX_REQUESTS_PER_WINDOW);
-    const workerInstances = worker.Properties.ReservedConcurrentExecutions;
+    const byService = (name: string) => functions.find((f) => f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME === name)!;
+    for (const f of functions) {
+      const env = f.Properties.Environment.Variables;
+      // The tenant's whole limit and the shared table: never a slice of it held in one process.
+      expect(env.RINGCX_BUDGET_TABLE, env.POWERTOOLS_SERVICE_NAME).toBe(RINGCX_BUDGET_TABLE_NAME);
+      expect(Number(env.RINGCX_REQUESTS_PER_WINDOW), env.POWERTOOLS_SERVICE_NAME).toBe(config.ringcxRequestsPerMinute);
+      expect(Number(env.RINGCX_BUDGET_HEADROOM)).toBe(config.ringcxHeadroom);
+    }
+    expect(byService('dnis-sync-worker').Properties.Environment.Variables.RINGCX_BUDGET_PRIORITY).toBe('import');
+    expect(byService('dnis-sync-exporter').Properties.Environment.Variables.RINGCX_BUDGET_PRIORITY).toBe('export');
+    expect(byService('dnis-sync-tokenrefresher').Properties.Environment.Variables.RINGCX_BUDGET_PRIORITY).toBe('auth');
+    const worker = byService('dnis-sync-worker');
     // Reserved concurrency covers the three mappings, so SQS receives are never throttled into the DLQ.
-    expect(workerInstances).toBeGreaterThanOrEqual(config.worker.maxConcurrency + config.bulk.maxConcurrency + config.priority.maxConcurrency);
-    expect(exporter.Properties.ReservedConcurrentExecutions).toBe(1);
-    expect(workerShare * workerInstances + exporterShare).toBeLessThanOrEqual(120);
-    expect(ringcxBudget(config).total).toBeLessThanOrEqual(config.ringcxRequestsPerMinute);
+    expect(worker.Properties.ReservedConcurrentExecutions).toBeGreaterThanOrEqual(config.worker.maxConcurrency + config.bulk.maxConcurrency + config.priority.maxConcurrency);
+    expect(byService('dnis-sync-exporter').Properties.ReservedConcurrentExecutions).toBe(1);
+  });
+
+  it('lets each RingCX caller read and update the shared budget table, and nothing more on it', () => {
+    const budgetArn = (value: unknown) => JSON.stringify(value).includes(`table/${RINGCX_BUDGET_TABLE_NAME}`);
+    const grants = ofType(template, 'AWS::IAM::Policy').flatMap((policy) =>
+      (policy.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[])
+        .filter((statement) => budgetArn(statement.Resource))
+        .map((statement) => ({ roles: JSON.stringify(policy.Properties.Roles), actions: [statement.Action].flat() })),
+    );
+    for (const role of ['WorkerServiceRole', 'ExporterServiceRole', 'TokenRefresherServiceRole']) {
+      const granted = grants.filter((g) => g.roles.includes(role)).flatMap((g) => g.actions);
+      expect(new Set(granted), role).toEqual(new Set(['dynamodb:GetItem', 'dynamodb:UpdateItem']));
+    }
+    expect(grants.filter((g) => /Parser|ReassignIntake|Sweeper/.test(g.roles))).toEqual([]);
   });
 
   it('encrypts queues, table, topic, secret and the bucket with the stack key, and enforces TLS', () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 /**
@@ -90,4 +91,17 @@ export function awaitingCredentials(raw: string): { fieldsPresent: string[] } | 
   const has = (field: (typeof CREDENTIAL_FIELDS)[number]) => present.includes(field);
   const usable = has('apiToken') || has('accessToken') || (has('clientId') && has('clientSecret') && has('jwt'));
   return usable ? undefined : { fieldsPresent: present };
+}
+
+/**
+ * Names the RingCX tenant a secret's credentials act for, without revealing them: a hash of the
+ * RingCX host and the credential's stable part (the JWT app's client id, or the API token). Two
+ * stacks whose secrets hold the same credentials get the same key, and so share one budget; a
+ * rotated API token starts a new key (for at most the old one's few-minute counters).
+ * Undefined when the secret holds only a session token, which changes every few minutes.
+ */
+export function tenantKeyOf(secret: RingCxSecret, ringCxBaseUrl: string): string | undefined {
+  const identity = secret.clientId ? `jwt:${secret.clientId}` : secret.apiToken ? `token:${secret.apiToken}` : undefined;
+  if (identity === undefined) return undefined;
+  return createHash('sha256').update(`${new URL(ringCxBaseUrl).host}|${identity}`).digest('hex').slice(0, 32);
 }

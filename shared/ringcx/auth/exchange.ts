@@ -2,6 +2,7 @@ import { type Dispatcher, request } from 'undici';
 import { RingCxAuthError, RingCxError } from '../errors';
 import { RingCentralTokenResponseSchema, RingCxTokenResponseSchema } from '../schemas';
 import type { JwtCredentials } from './credentials';
+import { type RequestBudget, withBudgetPriority } from '../requestBudget';
 
 export interface AuthEndpoints {
   /** RingCentral platform, where the JWT grant happens (https://platform.ringcentral.com). */
@@ -10,6 +11,11 @@ export interface AuthEndpoints {
   ringCxBaseUrl: string;
   dispatcher?: Dispatcher;
   timeoutMs?: number;
+  /**
+   * The tenant's RingCX budget: the exchange and the refresh are RingCX calls and count toward it
+   * (at auth priority, ahead of everything else). The RingCentral JWT grant is another service's.
+   */
+  budget?: RequestBudget;
 }
 
 /** A RingCX session as the refresher stores it next to the credentials. */
@@ -87,6 +93,8 @@ async function postForm(
 ): Promise<unknown> {
   const method = 'POST';
   const logPath = path.split('?')[0] ?? path;
+  const budget = baseUrl === endpoints.ringCxBaseUrl ? endpoints.budget : undefined;
+  if (budget) await withBudgetPriority('auth', () => budget.acquire());
   let response: Dispatcher.ResponseData;
   try {
     response = await request(new URL(path, baseUrl), {

@@ -7,8 +7,8 @@ describe('twinSizing', () => {
     const prod = twinSizing('prod', 10);
     const deployed = deployedSizing(stageConfig('prod'));
     expect(prod.timeoutMs.worker).toBe(12_000);
-    // (120 - 12 for the exporter) over six worker instances: two per work, bulk and priority mapping.
-    expect(prod.ringcx).toMatchObject({ windowMs: 6_000, workerRequestsPerWindow: 18, tenantRequestsPerWindow: 120 });
+    // 200 ms budget slices at ×10 need 6.25% headroom (shared/ringcx/budgetSlices.ts).
+    expect(prod.ringcx).toMatchObject({ windowMs: 6_000, tenantRequestsPerWindow: 120, headroom: 0.0625, budgetSliceMs: 200, budgetClockSkewMs: 0 });
     for (const queue of ['work', 'bulk'] as const) {
       expect(prod.queues[queue]).toEqual({
         batchSize: deployed.queues[queue].batchSize,

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ringcxBudget, STAGES } from '../../../../infra/config';
+import { deployedSizing, STAGES } from '../../../../infra/config';
 import type { Target } from '../../../../shared/domain/desiredRow';
 import { forgetLearnedArrayCaps } from '../../../../shared/worker/sync/applyArray';
 import type { SyncOptions, SyncRequest } from '../../../../shared/worker/sync/contract';
@@ -33,8 +33,8 @@ beforeEach(() => forgetLearnedArrayCaps());
 
 describe('a bulk batch within a prod worker invocation', () => {
   it('creates and assigns 10,000 new numbers over 7 targets in 25 calls, inside 120 s at one instance\'s slice of the budget', async () => {
-    // The per-instance slice the stack gives each worker (a shared budget is only faster).
-    const fake = new FakeRingCx(60_000 / ringcxBudget(prod).perWorker);
+    // A fair share of the tenant's budget when every worker instance is busy (alone, one is faster).
+    const fake = new FakeRingCx(60_000 / (prod.ringcxRequestsPerMinute / deployedSizing(prod).worker.instances));
     const requests = newNumbers(10_000);
     const timeoutMs = prod.worker.timeoutSeconds * 1000;
     const results = await syncRows(fake.client, requests, { ...options, remainingMs: fake.remainingMs(timeoutMs), pace: fake.pace() });
