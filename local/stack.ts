@@ -17,6 +17,8 @@ export const LOCAL_QUEUES = {
   priority: 'dnis-sync-priority',
   priorityDlq: 'dnis-sync-priority-dlq',
   eventsDlq: 'dnis-sync-events-dlq',
+  exports: 'dnis-sync-exports',
+  exportsDlq: 'dnis-sync-exports-dlq',
 } as const;
 
 export interface LocalStackOptions {
@@ -105,6 +107,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const redrive = (dlqArn: string) => ({ RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount }) });
   const work = await queue(LOCAL_QUEUES.work, redrive(workDlq.arn));
   const priority = await queue(LOCAL_QUEUES.priority, redrive(priorityDlq.arn));
+  // The exporter's continuations, with the stack's visibility: six times the exporter's timeout.
+  const exportsDlq = await queue(LOCAL_QUEUES.exportsDlq);
+  const exports = await queue(LOCAL_QUEUES.exports, { ...redrive(exportsDlq.arn), VisibilityTimeout: String(Math.max(1, Math.round((6 * sizing.timeoutMs.exporter) / 1000))) });
 
   const secretId = 'dnis-sync/ringcx';
   json.setSecret(secretId, options.ringcx?.secretJson ?? JSON.stringify({ apiToken: 'demo-api-token' }));
@@ -132,6 +137,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     WORK_QUEUE_URL: work.url,
     PRIORITY_QUEUE_URL: priority.url,
     EVENTS_DLQ_URL: eventsDlq.url,
+    EXPORT_QUEUE_URL: exports.url,
+    EXPORT_CONTINUE_DELAY_SECONDS: String(Math.round(10 / sizing.timeScale)),
     EVENT_SOURCES: 'dnis-sync.requests,dnis-sync.local',
     EVENT_BUS_NAME: 'dnis-sync',
     MAX_RECEIVE_COUNT: String(maxReceiveCount),
@@ -156,7 +163,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       worker: { RINGCX_REQUESTS_PER_WINDOW: String(sizing.ringcx.workerRequestsPerWindow), RINGCX_WINDOW_MS: String(sizing.ringcx.windowMs), ...options.env },
       exporter: { RINGCX_REQUESTS_PER_WINDOW: String(sizing.ringcx.exporterRequestsPerWindow), RINGCX_WINDOW_MS: String(sizing.ringcx.windowMs), ...options.env },
     },
-    queues: { work, workDlq, priority, priorityDlq, eventsDlq },
+    queues: { work, workDlq, priority, priorityDlq, eventsDlq, exports, exportsDlq },
     fauxqs,
     async stop() {
       sqs.destroy();
