@@ -38,7 +38,11 @@ export interface ExportManifest {
   status: 'complete' | 'incomplete';
   /** How the run fitted its time limit: in one invocation, continued over several, or stopped early. */
   completion: string;
-  /** Invocations the export took: the first, plus one per continuation from the exports queue. */
+  /**
+   * Invocations the export took: the first, plus one per continuation from the exports queue. A
+   * step's attempts that died before committing (and redeliveries found duplicate) are not counted,
+   * nor are their RingCX calls in `apiCalls`.
+   */
   invocations: number;
   startedAt: string;
   completedAt: string;

@@ -1,23 +1,27 @@
 import { createHash } from 'node:crypto';
 import { type Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RingCxSimulator } from '../../../local/ringcx-simulator/server';
 import { lambdaContext, sqsEvent } from '../../../local/wiring/lambdaEvents';
 import type { ExportContinuing, ExportManifest, ExportNotRun } from '../../../shared/exporter/exportInventory';
 import { PART_BYTES } from '../../../shared/exporter/partUpload';
+import { createAwsClients } from '../../../shared/aws/clients';
+import { loadConfig } from '../../../shared/config';
 import { outcomeTenant, runFile, startIngestPipeline } from '../../helpers/ingest';
 import { parseCsv, type Pipeline } from '../../helpers/pipeline';
 
 /**
  * An export forced over four invocations by a remaining time that runs short after a few pages:
  * the checkpoint, the continuation on the exports queue, a continuation delivered twice, a second
- * export refused while this one runs, and a file larger than one S3 part, written across invocations.
+ * export refused while this one runs, a step killed after sending a part and then redelivered, and a
+ * file larger than one S3 part, written across invocations.
  */
 const INVENTORY = 20_000;
 const PAGE_SIZE = 1_000;
 /** Long descriptions, so the file passes S3's 5 MiB part size with few pages. */
-const FILLER = 'x'.repeat(250);
+const FILLER = 'x'.repeat(300);
 const TICK = '2026-11-30T11:00:00.000Z';
 let pipeline: Pipeline;
 let sim: RingCxSimulator;
@@ -54,6 +58,24 @@ async function nextContinuation(): Promise<Message> {
     if (message) return message;
   }
   throw new Error('no continuation on the exports queue');
+}
+
+/** An invocation killed at its deadline after `pages` pages (the twin SIGKILLs; here the time check throws). */
+function dyingContext(pages: number): Context {
+  const searchesBefore = sim.apiCalls('searchPools').length;
+  return {
+    ...lambdaContext('exporter', 15 * 60_000),
+    getRemainingTimeInMillis: () => {
+      if (sim.apiCalls('searchPools').length - searchesBefore >= pages) throw new Error('killed at the deadline');
+      return 15 * 60_000;
+    },
+  };
+}
+
+/** What time does on AWS before SQS shows the message again (6 × the timeout): the dead invocation's claim runs out. */
+async function letClaimRunOut(exportId: string) {
+  const { dynamo } = createAwsClients(loadConfig(pipeline.stack.env));
+  await dynamo.send(new UpdateCommand({ TableName: pipeline.stack.env.TABLE_NAME, Key: { pk: `EXPORT#${exportId}`, sk: 'META' }, UpdateExpression: 'SET claimUntil = :past', ExpressionAttributeValues: { ':past': 0 } }));
 }
 
 const deliver = async (message: Message, context: Context) => (await pipeline.exporter(sqsEvent(pipeline.stack.queues.exports.arn, [message]), context)) as SQSBatchResponse;
@@ -104,6 +126,12 @@ it('continues an export over four invocations through the exports queue, and the
   expect(await deliver(stepTwo, lambdaContext('exporter', 15 * 60_000))).toEqual({ batchItemFailures: [] });
   const stepThree = await nextContinuation();
   expect(JSON.parse(stepThree.Body ?? '{}')).toMatchObject({ step: 3 });
+  // Step 3 dies after two pages, having sent the file's first 5 MiB part: nothing is committed.
+  await expect(deliver(stepThree, dyingContext(2))).rejects.toThrow('killed at the deadline');
+  // While its claim runs, a redelivery leaves the step to it and asks to come back later.
+  expect(await deliver(stepThree, lambdaContext('exporter', 15 * 60_000))).toEqual({ batchItemFailures: [{ itemIdentifier: stepThree.MessageId }] });
+  await letClaimRunOut(first.exportId);
+  // Redelivered once the claim ran out: step 3 again from its checkpoint, the part sent again.
   expect(await deliver(stepThree, lambdaContext('exporter', 15 * 60_000))).toEqual({ batchItemFailures: [] });
 
   const manifestKey = first.files.manifest;
@@ -112,11 +140,14 @@ it('continues an export over four invocations through the exports queue, and the
   const pages = Math.ceil(visible / PAGE_SIZE);
   expect(manifest).toMatchObject({ exportId: first.exportId, status: 'complete', invocations: 4, numbers: visible, pages, apiCalls: pages + 2 });
   expect(manifest.completion).toContain('4 invocations');
-  // Every search once, the tracking groups once (carried, not re-read), no call from the duplicates.
-  expect(sim.apiCalls().slice(callsBefore).map((e) => e.route).sort()).toEqual([...Array(pages).fill('searchPools'), 'listTracGroups', 'listTracGroups'].sort());
+  // Every search once (and the dead step's two again), the tracking groups once (carried, not
+  // re-read), no call from the duplicates. The manifest counts the calls of the steps that committed.
+  expect(sim.apiCalls().slice(callsBefore).map((e) => e.route).sort()).toEqual([...Array(pages + 2).fill('searchPools'), 'listTracGroups', 'listTracGroups'].sort());
 
   const text = (await pipeline.readObject(manifest.files.export)) ?? '';
-  expect(Buffer.byteLength(text)).toBeGreaterThan(PART_BYTES);
+  // Three parts: the first sent by step 1, the second (at 85% of the file, page 18) by the step
+  // that died, then again by its redelivery, the last at completion.
+  expect(Buffer.byteLength(text)).toBeGreaterThan(2 * PART_BYTES);
   expect(manifest.checksum).toEqual({ algorithm: 'sha256', value: createHash('sha256').update(text).digest('hex') });
   const rows = parseCsv(text);
   expect(rows[0]?.[0]).toBe('dnis');
