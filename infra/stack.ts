@@ -56,8 +56,9 @@ export const TABLE_ACTIONS = {
   // recordLastAttempts (BatchWrite), reports (Query), closeJobIfSettled (ConditionCheck + Delete);
   // reassignments: getRequest (Get), recordRequestResult (transaction of Puts and an Update), markAnswerSent (Update + Delete)
   worker: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem'],
-  // getLedgerEntries (BatchGet), ledger (Query)
-  exporter: ['dynamodb:BatchGetItem', 'dynamodb:Query'],
+  // getLedgerEntries (BatchGet), ledger (Query); its checkpoint: beginExport (transaction of Puts), getExportCheckpoint (Get),
+  // claimExportStep/commitExportStep (Update)
+  exporter: ['dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   // acquireLease (Put), releaseLease (Update)
   refresher: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
   // openItems/lastAttempts/rows (Query), getJob/getRequest (Get), settles rows (transaction), re-parses a file
@@ -331,6 +332,26 @@ export class DnisSyncStack extends Stack {
       // One more full export at most: each run spends RingCX budget for up to 15 minutes.
       asyncRetries: 1,
     });
+    // An export longer than one invocation continues from this queue (shared/exporter/continuation.ts):
+    // a queue, not an asynchronous self-invoke, because Lambda drops asynchronous events after
+    // failures, while a message stays until a step is done or it reaches the DLQ. Batches of one;
+    // maxConcurrency 2 is the least Lambda allows, and the exporter's reserved concurrency of 1
+    // keeps it to one invocation at a time (the checkpoint's claim guards the rest).
+    const exportsDlq = queue('ExportsDlq', Duration.seconds(30));
+    const exportsQueue = queue('ExportsQueue', Duration.seconds(config.exporter.timeoutSeconds * 6), exportsDlq);
+    exporter.addEnvironment('EXPORT_QUEUE_URL', exportsQueue.queueUrl);
+    exportsQueue.grantSendMessages(exporter);
+    exporter.addEventSource(new sources.SqsEventSource(exportsQueue, { batchSize: 1, maxConcurrency: 2, reportBatchItemFailures: true }));
+    // Its checkpoint's state objects and, at the end, the finished file it hashes.
+    exporter.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [bucket.arnForObjects('exports/*')] }));
+    new cloudwatch.Alarm(this, 'ExportsDlqDepth', {
+      metric: exportsDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      alarmDescription: 'ExportsDlq has messages: an export stopped continuing (README, "Scheduled export")',
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }).addAlarmAction(alarmAction);
+    Validations.of(exportsDlq).acknowledge({ id: 'AwsSolutions::AwsSolutions-SQS3', reason: 'This queue is itself a DLQ: of the exports queue.' });
     // The next scheduled run comes within minutes; a retry would only race it for the lease.
     const refresher = fn('TokenRefresher', 'refresher', 'functions/token-refresher/app.ts', { timeoutSeconds: 60, memoryMb: 256, reservedConcurrency: 1, asyncRetries: 0, env: { RINGCX_BUDGET_PRIORITY: 'auth' } });
 
@@ -441,7 +462,14 @@ export class DnisSyncStack extends Stack {
       description: 'Daily export with drift report',
       scheduleGroup,
       schedule: scheduler.ScheduleExpression.expression(`cron(${config.exporter.cron})`, TimeZone.of(config.exporter.timeZone)),
-      target: new schedulerTargets.LambdaInvoke(exporter, { role: schedulerRole('ExportSchedulerRole'), deadLetterQueue: schedulerDlq, retryAttempts: 2, maxEventAge: Duration.hours(1) }),
+      target: new schedulerTargets.LambdaInvoke(exporter, {
+        role: schedulerRole('ExportSchedulerRole'),
+        deadLetterQueue: schedulerDlq,
+        retryAttempts: 2,
+        maxEventAge: Duration.hours(1),
+        // The tick's time names the export, so a retried tick resumes it rather than starting a second.
+        input: scheduler.ScheduleTargetInput.fromObject({ scheduledTime: scheduler.ContextAttribute.scheduledTime }),
+      }),
     });
     new scheduler.Schedule(this, 'RefreshSchedule', {
       description: 'Keeps the RingCX token in the secret fresh (tokens live 5 minutes)',

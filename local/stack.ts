@@ -20,6 +20,8 @@ export const LOCAL_QUEUES = {
   priority: 'dnis-sync-priority',
   priorityDlq: 'dnis-sync-priority-dlq',
   eventsDlq: 'dnis-sync-events-dlq',
+  exports: 'dnis-sync-exports',
+  exportsDlq: 'dnis-sync-exports-dlq',
 } as const;
 
 export interface LocalStackOptions {
@@ -117,6 +119,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const work = await queue(LOCAL_QUEUES.work, redrive(workDlq.arn));
   const bulk = await queue(LOCAL_QUEUES.bulk, redrive(bulkDlq.arn));
   const priority = await queue(LOCAL_QUEUES.priority, redrive(priorityDlq.arn));
+  // The exporter's continuations, with the stack's visibility: six times the exporter's timeout.
+  const exportsDlq = await queue(LOCAL_QUEUES.exportsDlq);
+  const exports = await queue(LOCAL_QUEUES.exports, { ...redrive(exportsDlq.arn), VisibilityTimeout: String(Math.max(1, Math.round((6 * sizing.timeoutMs.exporter) / 1000))) });
 
   const secretId = 'dnis-sync/ringcx';
   json.setSecret(secretId, options.ringcx?.secretJson ?? JSON.stringify({ apiToken: 'demo-api-token' }));
@@ -154,6 +159,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     BULK_QUEUE_URL: bulk.url,
     PRIORITY_QUEUE_URL: priority.url,
     EVENTS_DLQ_URL: eventsDlq.url,
+    EXPORT_QUEUE_URL: exports.url,
+    EXPORT_CONTINUE_DELAY_SECONDS: String(Math.round(10 / sizing.timeScale)),
     EVENT_SOURCES: 'dnis-sync.requests,dnis-sync.local',
     EVENT_BUS_NAME: 'dnis-sync',
     MAX_RECEIVE_COUNT: String(maxReceiveCount),
@@ -178,7 +185,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       worker: { RINGCX_BUDGET_PRIORITY: 'import', ...options.env },
       exporter: { RINGCX_BUDGET_PRIORITY: 'export', ...options.env },
     },
-    queues: { work, workDlq, bulk, bulkDlq, priority, priorityDlq, eventsDlq },
+    queues: { work, workDlq, bulk, bulkDlq, priority, priorityDlq, eventsDlq, exports, exportsDlq },
     fauxqs,
     async stop() {
       sqs.destroy();

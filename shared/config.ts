@@ -179,6 +179,10 @@ export const ExporterConfigSchema = CoreConfigSchema.extend({
     .optional()
     .transform((v) => (v ? commaList(v) : undefined)),
   EXPORT_PAGE_SIZE: positiveInt.default(1000),
+  /** The exports queue, where an export that outlasts one invocation asks for the next; unset = it stops incomplete. */
+  EXPORT_QUEUE_URL: resourceName.optional(),
+  /** How long a continuation waits on the queue, so the invocation that sent it has ended (reserved concurrency 1). */
+  EXPORT_CONTINUE_DELAY_SECONDS: z.coerce.number().int().min(0).max(900).default(10),
 });
 
 /** Renews the RingCX token in the secret: the core settings are all it reads. */

@@ -95,3 +95,23 @@ export function demoTenant(): TenantSeed {
     ],
   };
 }
+
+/**
+ * `count` numbers for scale runs (a 250,000-number tenant), as seed pool entries: +1 646 2xx-xxxx
+ * upwards (`firstNumber` moves the range), alternating between the demo admin's two accounts, every
+ * third one unassigned and the rest on a queue of their account. Built in well under a second.
+ */
+export function inventoryNumbers(count: number, options: { firstNumber?: number; description?: string } = {}): NonNullable<TenantSeed['pool']> {
+  const first = options.firstNumber ?? 16_462_000_000;
+  const pool: NonNullable<TenantSeed['pool']> = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const sales = i % 2 === 1;
+    pool[i] = {
+      dnis: String(first + i),
+      reservedAccountId: sales ? '99990002' : '99990001',
+      dnisDescription: `${options.description ?? 'Inventory'} ${i}`,
+      ...(i % 3 === 0 ? {} : { assignment: { type: 'gate' as const, id: sales ? 4504 : 4501 } }),
+    };
+  }
+  return pool;
+}

@@ -67,15 +67,47 @@ export function isValidWireDnis(dnis: unknown): dnis is string {
  * The tenant's phone-number inventory: one pool row per DNIS and at most one voice assignment per
  * DNIS (RingCX's tbl_acd_dnis_pool / tbl_acd_gate_dnis), plus destinations and tracking numbers.
  */
+/**
+ * A Map that counts its changes, so an ordering built from its keys is rebuilt only after one
+ * (tests change the pool directly, with set and delete, as well as through the routes).
+ */
+export class VersionedMap<K, V> extends Map<K, V> {
+  version = 0;
+
+  override set(key: K, value: V): this {
+    this.version += 1;
+    return super.set(key, value);
+  }
+
+  override delete(key: K): boolean {
+    this.version += 1;
+    return super.delete(key);
+  }
+
+  override clear(): void {
+    this.version += 1;
+    super.clear();
+  }
+}
+
 export class TenantState {
-  readonly pool = new Map<string, PoolRecord>();
+  readonly pool = new VersionedMap<string, PoolRecord>();
+  /** The pool in number order, as searches return it; rebuilt when the pool's keys change, not per page. */
+  private sorted: { version: number; records: PoolRecord[] } | undefined;
   readonly assignments = new Map<string, Assignment>();
   readonly tracNumbers = new Map<number, TracNumberRecord>();
   readonly events: StateEvent[] = [];
   private nextTracId = 10_001;
 
   constructor(readonly seed: TenantSeed) {
-    for (const record of seed.pool ?? []) {
+    this.addSeeded(seed.pool ?? []);
+  }
+
+  /** Seed-shaped records straight into the pool (the seed itself, the admin bulk route): no validation, no events. */
+  addSeeded(records: NonNullable<TenantSeed['pool']>): void {
+    // One timestamp for the lot: a 250,000-number tenant starts in a fraction of a second.
+    const seededAt = ringCxDate();
+    for (const record of records) {
       this.pool.set(record.dnis, {
         dnis: record.dnis,
         reservedAccountId: record.reservedAccountId,
@@ -83,8 +115,8 @@ export class TenantState {
         dnisCategory: record.dnisCategory ?? 'VOICE',
         notes: record.notes ?? null,
         active: record.active ?? true,
-        dateCreated: ringCxDate(),
-        lastModified: ringCxDate(),
+        dateCreated: seededAt,
+        lastModified: seededAt,
       });
       if (record.assignment) {
         this.assignments.set(record.dnis, {
@@ -92,7 +124,7 @@ export class TenantState {
           id: record.assignment.id,
           isActive: record.assignment.isActive ?? true,
           dnisDescription: record.assignment.dnisDescription ?? record.dnisDescription ?? null,
-          startDate: ringCxDate(),
+          startDate: seededAt,
         });
       }
     }
@@ -146,8 +178,22 @@ export class TenantState {
 
   // ---- pool ----
 
+  /** The principal's records in number order. */
   visibleRecords(principal: Principal): PoolRecord[] {
-    return [...this.pool.values()].filter((r) => this.canAccess(principal, r.reservedAccountId));
+    return this.sortedRecords().filter((r) => this.canAccess(principal, r.reservedAccountId));
+  }
+
+  /**
+   * Every record in number order (code-unit order, which for digit strings is numeric-prefix order,
+   * as RingCX sorts), sorted once per change of the pool's keys instead of once per search page.
+   * Records are changed in place, so the cached order stays valid while only their fields change.
+   */
+  sortedRecords(): PoolRecord[] {
+    if (this.sorted?.version !== this.pool.version) {
+      const keys = [...this.pool.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      this.sorted = { version: this.pool.version, records: keys.map((key) => this.pool.get(key) as PoolRecord) };
+    }
+    return this.sorted.records;
   }
 
   requireRecord(principal: Principal, dnis: string): PoolRecord {

@@ -6,7 +6,7 @@ import { DETAIL_TYPES } from '../../shared/contracts';
 import { JobStore } from '../../shared/store/jobStore';
 import { RingCxAuthError, RingCxError } from '../../shared/ringcx/errors';
 import type { LocalStack } from '../stack';
-import type { MappingInvocation } from '../twin/eventSourceMapping';
+import { type MappingInvocation, TwinEventSourceMapping } from '../twin/eventSourceMapping';
 import { FunctionPool } from '../twin/functionPool';
 import type { HostError } from '../twin/protocol';
 import { type DriverError, type FileOutcome, LocalDriver, type ParserHandler, type WorkerDelivery } from './driver';
@@ -45,6 +45,8 @@ export class LocalRunner {
   readonly driver: LocalDriver;
   readonly exporterPool: FunctionPool;
   readonly sweeperPool: FunctionPool;
+  /** The exports queue's mapping: an export longer than one invocation continues through it. */
+  readonly exportMapping: TwinEventSourceMapping;
   private refreshTimer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<unknown> | undefined;
@@ -65,6 +67,15 @@ export class LocalRunner {
       env: { ...stack.env, ...stack.functionEnv.exporter },
       timeoutMs: sizing.timeoutMs.exporter,
       memoryMb: sizing.config.exporter.memoryMb,
+    });
+    // As the stack maps it: batches of one, one invocation at a time (the exporter's reserved concurrency).
+    this.exportMapping = new TwinEventSourceMapping({
+      sqs: stack.sqs,
+      queueUrl: stack.queues.exports.url,
+      queueArn: stack.queues.exports.arn,
+      pool: this.exporterPool,
+      sizing: { batchSize: 1, batchWindowMs: 0, maxConcurrency: 1, visibilityTimeoutMs: 6 * sizing.timeoutMs.exporter, maxPayloadBytes: sizing.queues.work.maxPayloadBytes },
+      onError: (error) => this.report(error),
     });
     this.sweeperPool = new FunctionPool({
       functionName: 'dnis-sync-sweeper',
@@ -108,6 +119,7 @@ export class LocalRunner {
    */
   start(refreshEveryMs = this.stack.sizing.refreshEveryMs, sweepEveryMs = this.stack.sizing.sweepEveryMs): void {
     this.driver.start();
+    this.exportMapping.start();
     // reservedConcurrency 1 on AWS: a tick while a sweep is still running is skipped.
     this.sweepTimer = setInterval(() => {
       this.sweeping ??= this.sweeperPool
@@ -132,7 +144,7 @@ export class LocalRunner {
   async stop(): Promise<void> {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    await this.driver.stop();
+    await Promise.all([this.driver.stop(), this.exportMapping.stop()]);
     await Promise.all([this.exporterPool.stop(), this.sweeperPool.stop()]);
   }
 
@@ -143,10 +155,23 @@ export class LocalRunner {
       this.report({ fn: this.exporterPool.functionName, message: outcome.message });
       throw (outcome.status === 'error' && outcome.error && rebuiltError(outcome.error)) || new Error(`the export failed: ${outcome.message}`);
     }
-    const manifest = outcome.value as Record<string, unknown> & { files: Record<string, string> };
+    let manifest = outcome.value as Record<string, unknown> & { files: Record<string, string> };
+    // An export longer than one invocation goes on from the exports queue; its last invocation writes the manifest.
+    if (manifest.status === 'continuing') manifest = await this.exportManifest(manifest.files.manifest as string);
     const files: Record<string, string> = {};
     for (const key of Object.values(manifest.files)) files[key.split('/').at(-1) as string] = await this.readObject(key);
     return { manifest, files };
+  }
+
+  /** Waits for an export's manifest (its last invocation writes it), reporting failures of the continuations meanwhile. */
+  async exportManifest(key: string, timeoutMs = 24 * 3_600_000): Promise<Record<string, unknown> & { files: Record<string, string> }> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const text = await this.driver.readObject(key);
+      if (text !== undefined) return JSON.parse(text) as Record<string, unknown> & { files: Record<string, string> };
+      if (Date.now() > deadline) throw new Error(`no export manifest ${key} after ${timeoutMs} ms; errors ${JSON.stringify(this.errors.slice(-5))}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
   }
 
   private report(error: RunnerError): void {

@@ -1,45 +1,48 @@
-import { once } from 'node:events';
-import { PassThrough } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { uploadLines } from '../aws/s3Text';
 import { csvLine } from '../csv/writer';
 import { type DriftFinding, type DriftKind, emptyDriftCounts } from '../domain/drift';
+import type { UploadProgress } from '../store/exportCheckpoints';
 import { DRIFT_HEADER, driftLine } from './csvLines';
+import { PartUpload } from './partUpload';
+
+export const DRIFT_CONTENT_TYPE = 'text/csv; charset=utf-8';
+/** The report's first line; it opens the tail of a report no invocation has written to yet. */
+export const DRIFT_HEADER_LINE = csvLine(DRIFT_HEADER);
 
 /**
- * The drift CSV, streamed into its own multipart upload while the export is read, so it is never
+ * The drift CSV, written into its own multipart upload while the export is read, so it is never
  * held whole whatever the inventory size; and the count of findings by kind, for the manifest.
+ * Like the export file it continues across invocations (partUpload.ts).
  */
 export class DriftReport {
-  readonly counts: Record<DriftKind, number> = emptyDriftCounts();
-  private readonly stream = new PassThrough();
-  private readonly upload: Promise<unknown>;
+  private constructor(
+    private readonly upload: PartUpload,
+    readonly counts: Record<DriftKind, number>,
+  ) {}
 
-  constructor(s3: S3Client, target: { bucket: string; key: string }) {
-    this.upload = uploadLines(s3, { ...target, contentType: 'text/csv; charset=utf-8' }, this.stream);
+  /** The report as the last committed step left it (a new upload: its header as the tail). */
+  static open(s3: S3Client, target: { bucket: string; key: string }, progress: UploadProgress, tail: Buffer, counts: Record<string, number>): DriftReport {
+    return new DriftReport(PartUpload.resume(s3, { ...target, contentType: DRIFT_CONTENT_TYPE }, progress, tail), { ...emptyDriftCounts(), ...counts });
   }
 
-  async start(): Promise<void> {
-    await this.write(csvLine(DRIFT_HEADER));
-  }
-
-  async add(finding: DriftFinding): Promise<void> {
+  add(finding: DriftFinding): void {
     this.counts[finding.kind] += 1;
-    await this.write(driftLine(finding));
+    this.upload.write(driftLine(finding));
   }
 
-  async finish(): Promise<void> {
-    this.stream.end();
-    await this.upload;
+  flush(): Promise<void> {
+    return this.upload.flush();
   }
 
-  /** Aborts the upload too, rather than leave it waiting for lines that will never come. */
-  async abort(error: Error): Promise<void> {
-    this.stream.destroy(error);
-    await this.upload.catch(() => undefined);
+  get state(): UploadProgress {
+    return this.upload.state;
   }
 
-  private async write(line: string): Promise<void> {
-    if (!this.stream.write(line)) await once(this.stream, 'drain');
+  get tail(): Buffer {
+    return this.upload.tail;
+  }
+
+  finish(): Promise<void> {
+    return this.upload.complete();
   }
 }

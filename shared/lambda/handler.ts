@@ -39,6 +39,11 @@ export function scheduledHandler<TDeps, TResult>(dependencies: TDeps, work: Work
   return edges<TResult>().handler<unknown, TResult>((_event, context) => work(undefined, dependencies, context));
 }
 
+/** Invoked directly with a small payload the function reads itself (a schedule's input, a person's test event). */
+export function directHandler<TDeps, TResult>(dependencies: TDeps, work: Work<unknown, TDeps, TResult>): LambdaHandler<TResult> {
+  return edges<TResult>().handler<unknown, TResult>((event, context) => work(event, dependencies, context));
+}
+
 /** An S3 notification: the objects it says were created, keys decoded. */
 export function s3ObjectsHandler<TDeps, TResult>(dependencies: TDeps, work: Work<ObjectVersion[], TDeps, TResult>): LambdaHandler<TResult> {
   return edges<TResult>()

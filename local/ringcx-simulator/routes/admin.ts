@@ -1,4 +1,5 @@
-import { SimError } from '../errors';
+import { badRequest, SimError } from '../errors';
+import { inventoryNumbers } from '../fixtures';
 import type { KnobsPatch } from '../knobs';
 import type { Route } from '../route';
 
@@ -28,6 +29,25 @@ export const adminRoutes: Route[] = [
       } catch (error) {
         throw new SimError(400, 'validation.exception', `Invalid knobs: ${String(error)}`);
       }
+    },
+  },
+  {
+    // A large inventory in one request (`{"count": 250000}`), where creating it through the API
+    // would take RingCX's budget for hours. Numbers as fixtures.ts `inventoryNumbers` makes them.
+    method: 'POST',
+    pattern: /^\/_sim\/pool\/bulk$/,
+    name: 'admin.bulkPool',
+    kind: 'admin',
+    handle: (ctx) => {
+      const body = (ctx.json() ?? {}) as { count?: unknown; firstNumber?: unknown; description?: unknown };
+      const count = Number(body.count);
+      if (!Number.isInteger(count) || count < 1 || count > 2_000_000) throw badRequest('count must be an integer from 1 to 2,000,000');
+      const records = inventoryNumbers(count, {
+        ...(typeof body.firstNumber === 'number' ? { firstNumber: body.firstNumber } : {}),
+        ...(typeof body.description === 'string' ? { description: body.description } : {}),
+      });
+      ctx.sim.state.addSeeded(records);
+      return { json: { added: records.length, pool: ctx.sim.state.pool.size } };
     },
   },
   { method: 'POST', pattern: /^\/_sim\/reset$/, name: 'admin.reset', kind: 'admin', handle: (ctx) => (ctx.sim.reset(), { json: true }) },
