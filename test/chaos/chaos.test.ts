@@ -164,16 +164,20 @@ it(`keeps every invariant through ${ROWS} rows of chaos on the twin (prod sizing
   expect(credentials.outage, 'the run went through an auth outage').toBe('over');
   sim.setKnobs({ latencyMs: 0, faults: { errorRate: 0, timeoutRate: 0, resetRate: 0, forced429: 0, loseAnswerRate: 0 } });
 
-  // RingCX recovers; the DLQ is redriven; the redriven rows complete.
+  // RingCX recovers; the DLQs are redriven (each to its own queue); the redriven rows complete.
   const dead = [];
-  for (;;) {
-    const batch = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queues.workDlq.url, MaxNumberOfMessages: 10 }));
-    if (!batch.Messages?.length) break;
-    dead.push(...batch.Messages);
-    await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queues.workDlq.url, Entries: batch.Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })) }));
-  }
-  for (let i = 0; i < dead.length; i += 10) {
-    await sqs.send(new SendMessageBatchCommand({ QueueUrl: queues.work.url, Entries: dead.slice(i, i + 10).map((m, j) => ({ Id: String(j), MessageBody: m.Body ?? '' })) }));
+  for (const [dlq, queue] of [[queues.workDlq, queues.work], [queues.bulkDlq, queues.bulk]] as const) {
+    const redriven = [];
+    for (;;) {
+      const batch = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlq.url, MaxNumberOfMessages: 10 }));
+      if (!batch.Messages?.length) break;
+      redriven.push(...batch.Messages);
+      await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: dlq.url, Entries: batch.Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })) }));
+    }
+    for (let i = 0; i < redriven.length; i += 10) {
+      await sqs.send(new SendMessageBatchCommand({ QueueUrl: queue.url, Entries: redriven.slice(i, i + 10).map((m, j) => ({ Id: String(j), MessageBody: m.Body ?? '' })) }));
+    }
+    dead.push(...redriven);
   }
   await waitForQuiet(twin);
 
@@ -261,15 +265,18 @@ it(`keeps every invariant through ${ROWS} rows of chaos on the twin (prod sizing
   }
 });
 
-/** Waits until the work queue has nothing visible or in flight for a few polls in a row. */
+/** Waits until both row queues (work, bulk) have nothing visible or in flight for a few polls in a row. */
 async function waitForQuiet(twin: Twin) {
   const { GetQueueAttributesCommand } = await import('@aws-sdk/client-sqs');
   for (let quiet = 0; quiet < 3; ) {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const attributes = await twin.stack.sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: twin.stack.queues.work.url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
-    );
-    const depth = Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0) + Number(attributes.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+    let depth = 0;
+    for (const queue of [twin.stack.queues.work, twin.stack.queues.bulk]) {
+      const attributes = await twin.stack.sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: queue.url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+      );
+      depth += Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0) + Number(attributes.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+    }
     quiet = depth === 0 ? quiet + 1 : 0;
   }
 }
