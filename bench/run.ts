@@ -185,6 +185,22 @@ async function exportSection() {
  * guide's naive flow run against the same simulator settings; the naive flow is sampled, since at
  * 3 requests per number it is budget-bound at a steady rate from the first minute.
  */
+/** What RingCX itself counts: every API and auth request, not the simulator's own admin routes. */
+function ringcxRequests(sim: RingCxSimulator) {
+  return sim.log.filter((e) => !e.route.startsWith('admin'));
+}
+
+/** The most timestamps any window of `windowMs` holds. */
+function worstSlidingWindow(times: number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let worst = 0;
+  for (let start = 0, end = 0; end < sorted.length; end++) {
+    while ((sorted[end] as number) - (sorted[start] as number) >= windowMs) start++;
+    worst = Math.max(worst, end - start + 1);
+  }
+  return worst;
+}
+
 async function throughputSection() {
   const numbers = Number(process.env.BENCH_THROUGHPUT_NUMBERS ?? 10_000);
   const naiveSample = Number(process.env.BENCH_NAIVE_SAMPLE ?? 300);
@@ -212,6 +228,7 @@ async function throughputSection() {
     const job = await runner.runFile('incoming/bench/throughput.csv', Buffer.from(csv));
     const wallSeconds = (performance.now() - started) / 1000;
     const calls = sim.apiCalls();
+    const firstRunLog = ringcxRequests(sim);
 
     // 2. The mixed case: 20 reassignments arrive while a second import of the same size runs.
     sim.reset();
@@ -234,9 +251,12 @@ async function throughputSection() {
     const throttled = calls.filter((e) => e.status === 429).length;
     const pipelineRate = numbers / (wallSeconds / 60);
     const perNumber = calls.length / numbers;
-    // Fewest requests a batch of 100 new numbers can take: 1 search + 1 create + 1 assign per destination present.
-    const minimalPerNumber = (1 + 1 + targets.length) / 100;
-    const ideal = budget / minimalPerNumber;
+    // The ideal bound: the budget spent on nothing but this import's own requests per number.
+    const ideal = budget / perNumber;
+    // Every request RingCX saw (auth included) in every sliding budget window: none may exceed the limit.
+    const windowMs = tStack.sizing.ringcx.windowMs;
+    const tenantLimit = tStack.sizing.ringcx.tenantRequestsPerWindow;
+    const worstWindow = worstSlidingWindow([...firstRunLog, ...ringcxRequests(sim)].map((e) => e.at), windowMs);
 
     sim.reset();
     const { RateLimiter } = await import('../shared/ringcx/rateLimiter');
@@ -252,17 +272,22 @@ async function throughputSection() {
     const naiveRate = naiveSample / (naiveSeconds / 60);
     const naiveCalls = sim.apiCalls();
     const sorted = latencies.map((l) => l.ms).sort((a, b) => a - b);
-    const windowMs = tStack.sizing.ringcx.windowMs;
+    const naivePerNumber = naiveCalls.length / naiveSample;
     const markdown = [
-      `### Throughput: ${numbers.toLocaleString('en-US')} new numbers over 5 queues and 2 Visual IVRs, RingCX budget ${budget}/min (×10 time scale), 30 ms latency`,
+      `### Deployed shape: ${numbers.toLocaleString('en-US')} new numbers over 5 queues and 2 Visual IVRs, prod sizing on the twin (×10: RingCX's ${tenantLimit} per ${windowMs / 1000} s = ${budget}/min), 30 ms latency`,
+      '',
+      'Worker instances are separate processes sharing one RingCX budget through DynamoDB Local (shared/ringcx/sharedBudget.ts); cheap rows travel on the bulk queue in batches of ' +
+        `${tStack.sizing.queues.bulk.batchSize}. Measured from the simulator's request log.`,
       '',
       table([
-        ['flow', 'wall time (s)', 'numbers / min', 'requests / number', '429s', 'share of ideal'],
-        [`naive (search → create → assign), ${naiveSample}-number sample`, naiveSeconds.toFixed(0), Math.round(naiveRate), (naiveCalls.length / naiveSample).toFixed(3), naiveCalls.filter((e) => e.status === 429).length, `${((naiveRate / ideal) * 100).toFixed(1)}%`],
-        ['dnis-sync pipeline on the twin (prod sizing: worker processes, each its own limiter)', wallSeconds.toFixed(0), Math.round(pipelineRate), perNumber.toFixed(3), `${throttled} (${((throttled / calls.length) * 100).toFixed(2)}%)`, `${((pipelineRate / ideal) * 100).toFixed(1)}%`],
+        ['flow', 'wall time (s)', 'numbers / min', 'requests / number', '429s', 'share of its ideal bound'],
+        [`naive (search → create → assign), ${naiveSample}-number sample`, naiveSeconds.toFixed(0), Math.round(naiveRate), naivePerNumber.toFixed(3), naiveCalls.filter((e) => e.status === 429).length, `${((naiveRate / (budget / naivePerNumber)) * 100).toFixed(1)}%`],
+        ['dnis-sync pipeline on the twin', wallSeconds.toFixed(0), Math.round(pipelineRate), perNumber.toFixed(4), `${throttled} (${((throttled / calls.length) * 100).toFixed(2)}%)`, `${((pipelineRate / ideal) * 100).toFixed(1)}%`],
       ]),
       '',
-      `Ideal bound: ${budget}/min ÷ ${minimalPerNumber.toFixed(2)} requests per number = ${Math.round(ideal).toLocaleString('en-US')} numbers/min. Pipeline vs naive: ${(pipelineRate / naiveRate).toFixed(1)}× the numbers per minute. Goals: ≥ 90% of ideal, ≤ 1% 429s, ≥ 8× naive.`,
+      `Ideal bound: budget ÷ requests per number (${budget}/min ÷ ${perNumber.toFixed(4)} = ${Math.round(ideal).toLocaleString('en-US')} numbers/min for the pipeline; ${Math.round(budget / naivePerNumber)} for the naive flow). ` +
+        `Pipeline vs naive: ${(pipelineRate / naiveRate).toFixed(1)}× the numbers per minute. Busiest sliding ${windowMs / 1000} s window (both imports, every request incl. auth): ${worstWindow} of ${tenantLimit}. ` +
+        'Goals: ≥ 90% of the ideal bound, ≤ 1% 429s, ≤ 0.03 requests per new number, no window over the limit.',
       '',
       `Job outcome: ${JSON.stringify(job.summary.outcomes)}; ${rows.length} RingCX requests answered.`,
       '',
@@ -275,9 +300,9 @@ async function throughputSection() {
         ['slowest', (sorted[19]! / 1000).toFixed(1), (sorted[19]! / windowMs).toFixed(2)],
       ]),
       '',
-      `${latencies.filter((l) => l.ok).length}/20 applied, the last ${((mixedEndedAt - eventsAnsweredAt) / 1000).toFixed(0)} s before the import they arrived during finished (${((mixedEndedAt - mixedStarted) / 1000).toFixed(0)} s in all). Goal: each within 2 budget windows, not after the import.`,
+      `${latencies.filter((l) => l.ok).length}/20 applied, the last ${((mixedEndedAt - eventsAnsweredAt) / 1000).toFixed(0)} s before the import they arrived during finished (${((mixedEndedAt - mixedStarted) / 1000).toFixed(0)} s in all). Goal: each within one budget window.`,
     ].join('\n');
-    save('throughput', { numbers, budget, wallSeconds, pipelineRate, perNumber, throttled, totalCalls: calls.length, ideal, naive: { sample: naiveSample, seconds: naiveSeconds, rate: naiveRate }, latenciesMs: sorted, outcomes: job.summary.outcomes }, markdown);
+    save('throughput', { numbers, budget, wallSeconds, pipelineRate, perNumber, throttled, totalCalls: calls.length, ideal, worstWindow, tenantLimit, naive: { sample: naiveSample, seconds: naiveSeconds, rate: naiveRate }, latenciesMs: sorted, outcomes: job.summary.outcomes }, markdown);
   } finally {
     await tStack.stop();
   }
