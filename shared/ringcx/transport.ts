@@ -202,13 +202,16 @@ export class RingCxTransport {
       error.attempts = attempt;
       if (error.kind !== 'http' || (error.status ?? 0) >= 500) this.observeOutcome(true);
       const outcome = error.kind === 'http' ? (error.status ?? 0) : (error.kind as 'timeout' | 'connection');
+      // RingCX said how long to stop: everyone taking from this budget stops, even when the wait is
+      // too long for this call to sit out (it fails as retryable and its row waits for later).
+      if (error.status === 429 && retryAfterMs !== undefined) this.options.limiter?.pause(retryAfterMs);
       const delay = retryDelay(this.retry, { error, attempt, repeatable: spec.repeatable, retryAfterMs }, this.random);
       if (delay === undefined || !retryFitsDeadline(delay + this.expectedLatencyMs)) {
         this.report(spec, outcome, attempt, started);
         throw error;
       }
       this.report(spec, outcome, attempt, started, delay);
-      if (error.status === 429) this.options.limiter?.pause(delay);
+      if (error.status === 429 && retryAfterMs === undefined) this.options.limiter?.pause(delay);
       await this.sleep(delay);
     }
   }

@@ -32,3 +32,18 @@ describe("the transport's recent failure rate", () => {
     expect(transport.recentFailureRate).toBeGreaterThan(0);
   });
 });
+
+describe('a 429 with a long Retry-After', () => {
+  it('pauses the whole budget for it, even though this call gives up instead of waiting', async () => {
+    sim.reset();
+    // One request per two minutes: the second is refused with a Retry-After of about 120 s.
+    sim.setKnobs({ faults: { errorRate: 0 }, rateLimit: { budget: 1, windowMs: 120_000, retryAfter: true } });
+    const pauses: number[] = [];
+    const budget = { acquire: async () => {}, reserve: async () => {}, pause: (ms: number) => pauses.push(ms), estimateWaitMs: () => 0, msPerRequest: 0 };
+    const { client } = testClient(sim, { limiter: budget });
+    await client.searchDnis({ searchText: '12125550100' });
+    await expect(client.searchDnis({ searchText: '12125550100' })).rejects.toMatchObject({ status: 429 });
+    expect(pauses.length).toBe(1);
+    expect(pauses[0]).toBeGreaterThan(60_000);
+  });
+});
