@@ -220,7 +220,12 @@ it(`keeps every invariant through ${ROWS} rows of chaos on the twin (prod sizing
   // A SIGKILL can land as the batch answers, so it is counted as it is sent as well as by its effect.
   expect(stats.timeouts + stats.crashes + randomKills, 'the run had deadline kills or crashes').toBeGreaterThan(0);
   expect.soft(stranded.map((s) => `${s.dnis} unrouted from ${new Date(s.from).toISOString()} ${s.to ? `for ${s.to - s.from} ms` : 'to the end'}`)).toEqual([]);
-  const gapBound = Math.max(MAX_GAP_MS, twin.stack.sizing.ringcx.requestTimeoutMs * (RINGCX_MAX_ATTEMPTS + 2));
+  // The engine's guarantee: a number an invocation unrouted is routed again before that invocation
+  // ends, its assignment re-sent for as long as one more attempt fits (shared/worker/sync/moves.ts).
+  // So no gap outside a crash outlasts a worker invocation; the 2 s goal is measured and printed.
+  // (The bound was once the request timeout × (attempts + 2), from an engine that gave up on the
+  // assignment after one round of retries and left the number for a redelivery, 53 s and more.)
+  const gapBound = Math.max(MAX_GAP_MS, twin.stack.sizing.timeoutMs.worker);
   console.log(`unrouted gap goal ${MAX_GAP_MS} ms: ${gaps.max <= MAX_GAP_MS ? 'met' : `missed, largest ${gaps.max} ms`} (${gaps.count} moves); bound ${gapBound} ms`);
   expect.soft(gaps.max, 'largest unrouted gap of a moved number (ms)').toBeLessThanOrEqual(gapBound);
   // At most one number per crashed batch, and every one back in place by the end (checked below).
