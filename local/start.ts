@@ -131,6 +131,8 @@ class Session {
 }
 
 async function main(session: Session, options: StartOptions, errors: ErrorLog): Promise<number> {
+  // Before anything that builds the Powertools logger is loaded: it reads its level once.
+  if (!options.verbose) process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
   // Loaded only now: a usage mistake is answered without loading the AWS SDK and the emulators.
   const { connectionReason, describeProbeFailure, origin, probeRingCx } = await import('./cli/probe');
   const { RingCxAuthError, RingCxError } = await import('../shared/ringcx/errors');
@@ -145,8 +147,6 @@ async function main(session: Session, options: StartOptions, errors: ErrorLog): 
   const inputs = planInputs(options.files, options.plan ? 'plan' : 'incoming');
   const realRingCx = process.env.RINGCX_BASE_URL;
   const ringCentral = process.env.RINGCENTRAL_BASE_URL ?? 'https://platform.ringcentral.com';
-  if (!options.verbose) process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
-
   // A real tenant is probed before anything starts: a wrong URL or credential costs no emulator boot.
   if (realRingCx) {
     const failure = await probeRingCx({ ringCxBaseUrl: realRingCx, ringCentralBaseUrl: ringCentral, secretJson: process.env.RINGCX_SECRET_JSON as string });
