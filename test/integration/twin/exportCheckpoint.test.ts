@@ -5,11 +5,13 @@ import { type Twin, startTwin } from '../../helpers/pipeline';
 
 /**
  * The scheduled export of a large tenant on the twin, prod sizing at time scale 10: the exporter's
- * 12 RingCX requests a minute become 12 per 6 s and its 15-minute timeout 90 s (SIGKILL after), so
- * one invocation reads about 120 pages of 1,000 and the export must continue over several, each
- * from the checkpoint the one before saved, through the exports queue and its event source mapping.
- * EXPORT_SCALE_NUMBERS sets the inventory (default 250,000: about 150 s of export, three invocations).
+ * 15-minute timeout becomes 90 s (SIGKILL after), and it keeps 30 s of it for the checkpoint. With
+ * the whole shared budget free, 251 pages could fit one invocation; RingCX answering each page in
+ * 400 ms (as a loaded tenant does) makes the pages alone outlast one, so the export must continue
+ * over several, each from the checkpoint the one before saved, through the exports queue and its
+ * event source mapping. EXPORT_SCALE_NUMBERS sets the inventory (default 250,000).
  */
+const PAGE_LATENCY_MS = 400;
 const TIME_SCALE = 10;
 const NUMBERS = Number(process.env.EXPORT_SCALE_NUMBERS ?? 250_000);
 const TICK = '2026-11-30T11:00:00.000Z';
@@ -18,7 +20,7 @@ let twin: Twin;
 beforeAll(async () => {
   const seed = demoTenant();
   seed.pool = (seed.pool ?? []).concat(inventoryNumbers(NUMBERS));
-  twin = await startTwin({ stage: 'prod', timeScale: TIME_SCALE, simulator: { seed } });
+  twin = await startTwin({ stage: 'prod', timeScale: TIME_SCALE, simulator: { seed, knobs: { latencyMs: PAGE_LATENCY_MS } } });
 }, 300_000);
 afterAll(() => twin?.stop());
 
