@@ -21,6 +21,7 @@ import type { RingCxSimulator } from '../local/ringcx-simulator/server';
 import { staticTokenProvider } from '../shared/ringcx/auth/tokenProvider';
 import { RingCxClient } from '../shared/ringcx/client';
 import { DETAIL_TYPES } from '../shared/contracts';
+import { maxInAnyWindow } from '../local/twin/requestWindows';
 
 const sections = process.argv.slice(2);
 const wants = (name: string) => sections.length === 0 || sections.includes(name);
@@ -190,17 +191,6 @@ function ringcxRequests(sim: RingCxSimulator) {
   return sim.log.filter((e) => !e.route.startsWith('admin'));
 }
 
-/** The most timestamps any window of `windowMs` holds. */
-function worstSlidingWindow(times: number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let worst = 0;
-  for (let start = 0, end = 0; end < sorted.length; end++) {
-    while ((sorted[end] as number) - (sorted[start] as number) >= windowMs) start++;
-    worst = Math.max(worst, end - start + 1);
-  }
-  return worst;
-}
-
 async function throughputSection() {
   const numbers = Number(process.env.BENCH_THROUGHPUT_NUMBERS ?? 10_000);
   const naiveSample = Number(process.env.BENCH_NAIVE_SAMPLE ?? 300);
@@ -256,7 +246,7 @@ async function throughputSection() {
     // Every request RingCX saw (auth included) in every sliding budget window: none may exceed the limit.
     const windowMs = tStack.sizing.ringcx.windowMs;
     const tenantLimit = tStack.sizing.ringcx.tenantRequestsPerWindow;
-    const worstWindow = worstSlidingWindow([...firstRunLog, ...ringcxRequests(sim)].map((e) => e.at), windowMs);
+    const worstWindow = maxInAnyWindow([...firstRunLog, ...ringcxRequests(sim)].map((e) => e.at), windowMs);
 
     sim.reset();
     const { RateLimiter } = await import('../shared/ringcx/rateLimiter');

@@ -5,6 +5,7 @@ import { createJobTable } from '../../../local/aws/dynamodbLocal';
 import { type BudgetPriority, withBudgetPriority } from '../../../shared/ringcx/requestBudget';
 import { SharedBudget } from '../../../shared/ringcx/sharedBudget';
 import { DynamoBudgetLedger } from '../../../shared/store/budgetSlices';
+import { maxInAnyWindow } from '../../../local/twin/requestWindows';
 
 /*
  * Several SharedBudget instances (each with its own DynamoDB client, as separate Lambda instances
@@ -74,16 +75,6 @@ function saturate(budget: SharedBudget, who: string, priority: BudgetPriority, c
   return Promise.all(Array.from({ length: callers }, caller)).then(() => undefined);
 }
 
-function maxInAnyWindow(times: number[]): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let max = 0;
-  for (let end = 0, start = 0; end < sorted.length; end++) {
-    while ((sorted[end] as number) - (sorted[start] as number) >= WINDOW_MS) start++;
-    max = Math.max(max, end - start + 1);
-  }
-  return max;
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('SharedBudget across instances, on DynamoDB Local', () => {
@@ -137,11 +128,11 @@ describe('SharedBudget across instances, on DynamoDB Local', () => {
     const slices = (Date.now() - start) / SLICE_MS;
     const busiestInstancePerSlice = Math.max(...perInstance.map((c) => c.count)) / slices;
     console.log(
-      `shared budget: ${log.length} admitted, worst window ${maxInAnyWindow(times)}/${BUDGET}, utilization ${(utilization * 100).toFixed(1)}% of ${ADMITTED_PER_WINDOW}/window, ` +
+      `shared budget: ${log.length} admitted, worst window ${maxInAnyWindow(times, WINDOW_MS)}/${BUDGET}, utilization ${(utilization * 100).toFixed(1)}% of ${ADMITTED_PER_WINDOW}/window, ` +
         `${requestsPerAdmission.toFixed(2)} DynamoDB requests per admission (per instance per slice: ${perInstance.map((c) => (c.count / slices).toFixed(2)).join(', ')}), reassignment's 12 calls done ${reassignDone - arrived} ms after it arrived (longest wait ${Math.max(...reassignWaits)} ms, ${(reassignShare * 100).toFixed(0)}% of admissions meanwhile), ` +
         `export ${exports} outside the reassignment (minimum ${exportMinimum.toFixed(1)}), ledger errors ${ledgerErrors.length}`,
     );
-    expect(maxInAnyWindow(times)).toBeLessThanOrEqual(BUDGET);
+    expect(maxInAnyWindow(times, WINDOW_MS)).toBeLessThanOrEqual(BUDGET);
     expect(utilization).toBeGreaterThanOrEqual(0.85);
     // No move waits a window for its calls; the whole request (half the budget is its own while
     // imports saturate) is done within one too.
@@ -190,7 +181,7 @@ describe('SharedBudget across instances, on DynamoDB Local', () => {
     const windowAfter = log.filter((a) => a.at >= diedAt && a.at < diedAt + WINDOW_MS).length;
     const firstWindow = log.filter((a) => a.at >= start && a.at < start + WINDOW_MS).length;
     console.log(`vanished instance: ${firstWindow} admitted in the window before, ${windowAfter} in the window after (of ${ADMITTED_PER_WINDOW})`);
-    expect(maxInAnyWindow(log.map((a) => a.at))).toBeLessThanOrEqual(BUDGET);
+    expect(maxInAnyWindow(log.map((a) => a.at), WINDOW_MS)).toBeLessThanOrEqual(BUDGET);
     // The window from the death on holds all of its slices' allowance but the vanished tokens' slice.
     expect(windowAfter).toBeGreaterThanOrEqual(Math.floor(ADMITTED_PER_WINDOW * 0.9) - 2);
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RateLimiter } from '../../../shared/ringcx/rateLimiter';
+import { maxInAnyWindow } from '../../../local/twin/requestWindows';
 
 /** A virtual clock: sleeping advances time instantly, so the test measures admissions, not seconds. */
 function virtualClock() {
@@ -10,16 +11,6 @@ function virtualClock() {
       now += ms;
     },
   };
-}
-
-function maxInAnyWindow(times: number[], windowMs: number): number {
-  let max = 0;
-  let start = 0;
-  for (let end = 0; end < times.length; end++) {
-    while ((times[end] as number) - (times[start] as number) >= windowMs) start++;
-    max = Math.max(max, end - start + 1);
-  }
-  return max;
 }
 
 describe('RateLimiter', () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { BudgetControl, BudgetControlField, BudgetLedger, SliceCap, SliceTake } from '../../../shared/ringcx/budgetSlices';
 import { type BudgetPriority, withBudgetPriority } from '../../../shared/ringcx/requestBudget';
 import { SharedBudget, type SharedBudgetOptions } from '../../../shared/ringcx/sharedBudget';
+import { maxInAnyWindow } from '../../../local/twin/requestWindows';
 
 /**
  * Virtual time for several instances at once: a sleep is a timer, and time jumps to the earliest
@@ -70,16 +71,6 @@ class MemoryLedger implements BudgetLedger {
     const control = this.controls.get(tenant) ?? { pausedUntil: 0, reassignWantedUntil: 0, exportWantedUntil: 0 };
     if (control[field] < until) this.controls.set(tenant, { ...control, [field]: until });
   }
-}
-
-function maxInAnyWindow(times: number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let max = 0;
-  for (let end = 0, start = 0; end < sorted.length; end++) {
-    while ((sorted[end] as number) - (sorted[start] as number) >= windowMs) start++;
-    max = Math.max(max, end - start + 1);
-  }
-  return max;
 }
 
 const PRODUCTION = { tenantKey: 'tenant-a', budget: 120, windowMs: 60_000 } as const;
