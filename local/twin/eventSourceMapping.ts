@@ -39,6 +39,9 @@ export class TwinEventSourceMapping {
   private loops: Promise<void>[] = [];
   /** Received records a batch had no room for under the payload cap: the next batch starts with them. */
   private carried: Message[] = [];
+  /** Batches handed to the function whose invocation has not yet been settled and reported. */
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly options: EventSourceMappingOptions) {}
 
@@ -54,6 +57,16 @@ export class TwinEventSourceMapping {
     this.stopping = true;
     await Promise.all(this.loops);
     await this.releaseCarried();
+  }
+
+  /**
+   * Resolves once no invocation of this mapping is in flight: every batch handed over so far has
+   * been settled and reported to `onInvocation`. A job can complete (its last row recorded) while
+   * the invocation that recorded it is still running, so an audit of invocation spans waits here.
+   */
+  whenIdle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /**
@@ -141,6 +154,16 @@ export class TwinEventSourceMapping {
   }
 
   private async invoke(messages: Message[]): Promise<void> {
+    this.inFlight += 1;
+    try {
+      await this.invokeAndSettle(messages);
+    } finally {
+      this.inFlight -= 1;
+      if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
+  }
+
+  private async invokeAndSettle(messages: Message[]): Promise<void> {
     const { sqs, queueUrl, queueArn, pool } = this.options;
     const startedAt = Date.now();
     const outcome = await pool.invoke(sqsEvent(queueArn, messages));

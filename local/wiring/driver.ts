@@ -193,6 +193,11 @@ export class LocalDriver {
     for (const mapping of Object.values(this.mappings)) mapping.start();
   }
 
+  /** Resolves once no worker invocation is in flight on any mapping (each one ended and was reported). */
+  async whenIdle(): Promise<void> {
+    await Promise.all(Object.values(this.mappings).map((mapping) => mapping.whenIdle()));
+  }
+
   async stop(): Promise<void> {
     await Promise.all(Object.values(this.mappings).map((mapping) => mapping.stop()));
     await this.reshown();

@@ -180,6 +180,7 @@ it(`keeps every invariant through ${ROWS} rows of chaos on the twin (prod sizing
     dead.push(...redriven);
   }
   await waitForQuiet(twin);
+  await twin.settle();
 
   // 1. No number left unassigned at the end of any invocation unless its row asked for it, and the
   //    unrouted gap of every moved number, from the simulator's timestamped writes.

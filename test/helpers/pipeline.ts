@@ -159,6 +159,11 @@ export interface Twin {
   report: Pipeline['report'];
   /** Waits until the job has every row's outcome and its reports are written. */
   waitForJob(jobId: string, timeoutMs?: number): Promise<void>;
+  /**
+   * Waits until no worker invocation is in flight, so `invocations` holds every span. A job
+   * completes when its last row is recorded, which can be before that invocation has returned.
+   */
+  settle(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -202,6 +207,7 @@ export async function startTwin(options: LocalStackOptions & LocalRunnerOptions 
     async waitForJob(jobId, timeoutMs = 600_000) {
       await driver.waitForJob(jobId, { timeoutMs });
     },
+    settle: () => driver.whenIdle(),
     async stop() {
       await runner.stop();
       await stack.stop();

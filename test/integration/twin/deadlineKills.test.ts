@@ -73,6 +73,7 @@ it('a deadline kill in the middle of moves leaves every number on its old or new
   if (stranded.length > 0) console.log(`moves: the crash stranded ${stranded.join(', ')} until the redelivery`);
   expect(stranded.length, `numbers neither on their old nor their new target after the kill: ${stranded.join(', ')}`).toBeLessThanOrEqual(allowedStranded);
   await twin.waitForJob(parse.jobId, 1_500_000);
+  await twin.settle();
   const run = await readRun(twin, 'incoming/moves-killed.csv', parse);
   expect([...numbers].filter((n) => twin.sim.state.assignments.get(n)?.id !== 4503), 'numbers not on their new target').toEqual([]);
   const labels = [...numbers].map((_, index) => run.rows.get(index + 2)?.outcome);

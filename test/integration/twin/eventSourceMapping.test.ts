@@ -88,3 +88,32 @@ it('stops a batch before its event passes the payload cap; the records it had no
   // Carried records stay in flight for the next batch: no record was received twice.
   expect(delivered.every((m) => m.Attributes?.ApproximateReceiveCount === '1')).toBe(true);
 });
+
+it('whenIdle waits for the invocation in flight to end and be reported, not just for the queue to drain', { timeout: 120_000 }, async () => {
+  const { url, arn } = stack.queues.priority;
+  const invocations: MappingInvocation[] = [];
+  const mapping = new TwinEventSourceMapping({
+    sqs: stack.sqs,
+    queueUrl: url,
+    queueArn: arn,
+    pool,
+    sizing: { batchSize: 10, batchWindowMs: 50, maxConcurrency: 1, visibilityTimeoutMs: 60_000, maxPayloadBytes: 6 * 1024 * 1024 },
+    onInvocation: (i) => invocations.push(i),
+  });
+  await expect(mapping.whenIdle()).resolves.toBeUndefined();
+  await stack.sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: [{ Id: '0', MessageBody: 'sleep' }] }));
+  mapping.start();
+  // The record is received (in flight) and, after the 50 ms window, handed to an invocation that
+  // runs to its 1.5 s deadline.
+  const { GetQueueAttributesCommand } = await import('@aws-sdk/client-sqs');
+  for (let inFlight = 0; inFlight === 0; ) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const attributes = await stack.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessagesNotVisible'] }));
+    inFlight = Number(attributes.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  expect(invocations, 'still running when whenIdle is asked').toEqual([]);
+  await mapping.whenIdle();
+  expect(invocations.map((i) => i.outcome.status)).toEqual(['timeout']);
+  await mapping.stop();
+});

@@ -30,6 +30,7 @@ async function runToCompletion(key: string, csv: string) {
   const parse = await twin.upload(key, csv);
   expect(parse.status).toBe('accepted');
   await twin.waitForJob(parse.jobId, 1_500_000);
+  await twin.settle();
   return readRun(twin, key, parse);
 }
 
