@@ -42,7 +42,7 @@ export class DriftReport {
     return this.upload.tail;
   }
 
-  finish(): Promise<void> {
+  finish(): Promise<'completed' | 'completed-before'> {
     return this.upload.complete();
   }
 }

@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { DETAIL_TYPES } from '../contracts';
 import { csvLine } from '../csv/writer';
-import { actionableDrift, type DriftKind, emptyDriftCounts } from '../domain/drift';
+import { emptyDriftCounts } from '../domain/drift';
 import { logger } from '../observability/powertools';
 import { withCallTally } from '../observability/ringcxCalls';
-import { uploadLines } from '../aws/s3Text';
 import type { Dependencies } from '../dependencies';
 import { DynamoTable } from '../store/dynamo';
 import { type ExportCheckpoint, ExportCheckpoints } from '../store/exportCheckpoints';
@@ -13,7 +11,10 @@ import type { ContinuationSender } from './continuation';
 import { EXPORT_HEADER } from './csvLines';
 import { DRIFT_CONTENT_TYPE, DRIFT_HEADER_LINE, DriftReport } from './driftReport';
 import { addDeclaredButMissing, type PageProgress, readPages, trackingGroupsOf } from './exportPages';
-import { PartUpload, sha256OfObject } from './partUpload';
+import { type ExportManifest, finishExport } from './finalStep';
+import { PartUpload } from './partUpload';
+
+export type { ExportManifest } from './finalStep';
 
 export interface ExportOptions {
   /** The accounts a new export covers (asked only when one starts; a continuation has them in its checkpoint). */
@@ -32,40 +33,6 @@ export interface ExportOptions {
 
 /** A scheduled or on-demand start (a schedule tick names its time, so a retry of it is the same export), or a continuation. */
 export type ExportTrigger = { kind: 'start'; scheduledTime?: string | undefined } | { kind: 'continue'; exportId: string; step: number };
-
-export interface ExportManifest {
-  exportId: string;
-  status: 'complete' | 'incomplete';
-  /** How the run fitted its time limit: in one invocation, continued over several, or stopped early. */
-  completion: string;
-  /**
-   * Invocations the export took: the first, plus one per continuation from the exports queue. A
-   * step's attempts that died before committing (and redeliveries found duplicate) are not counted,
-   * nor are their RingCX calls in `apiCalls`.
-   */
-  invocations: number;
-  startedAt: string;
-  completedAt: string;
-  /** From the first invocation's start to the manifest, waits between invocations included. */
-  durationMs: number;
-  accounts: string[];
-  pageSize: number;
-  pages: number;
-  numbers: number;
-  assigned: number;
-  apiCalls: number;
-  apiCallsByEndpoint: Record<string, number>;
-  /** Time the last invocation had left when it wrote the manifest. */
-  headroomMs: number;
-  /**
-   * The sha256 of the export file exactly as stored in S3, computed by reading the completed object
-   * back: a hash cannot be carried from one invocation to the next, and a hash over parts would
-   * not match `sha256sum` of the downloaded file.
-   */
-  checksum: { algorithm: 'sha256'; value: string };
-  files: { export: string; drift: string; manifest: string };
-  drift: Record<DriftKind, number>;
-}
 
 /** An invocation that did its share and asked for the next. */
 export interface ExportContinuing {
@@ -97,7 +64,8 @@ const AHEAD_WAIT_MS = 5_000;
  * are shared/domain/drift.ts). An export longer than one invocation continues in the next: the
  * checkpoint (shared/store/exportCheckpoints.ts) holds the page to read next, the counts and the
  * uploads' committed parts; an S3 object holds the exported numbers and the text buffered below a
- * part (carriedState.ts). The invocation that reads the last page writes the manifest.
+ * part (carriedState.ts). The invocation that reads the last page completes the files and writes
+ * the manifest, in a way safe to repeat after a crash (finalStep.ts).
  */
 export async function exportInventory(rt: Dependencies, options: ExportOptions, trigger: ExportTrigger = { kind: 'start' }): Promise<ExportStepResult> {
   const checkpoints = new ExportCheckpoints(new DynamoTable(rt.aws.dynamo, rt.config.TABLE_NAME), { retentionDays: rt.config.JOB_RETENTION_DAYS });
@@ -141,6 +109,9 @@ export async function exportInventory(rt: Dependencies, options: ExportOptions, 
 
   const { result, tally } = await withCallTally(async () => {
     const run = await openRun(rt, claimed, carried);
+    // An earlier attempt of this last step recorded its final counts and may have completed the
+    // files: finish those, with nothing read again (finalStep.ts).
+    if (claimed.finalStatus) return { run, next: claimed.finalStatus };
     const allRead = await readPages(rt, run, options);
     const timeForTheEnd = options.remainingMs() >= options.safetyMs;
     if (options.continuation && !(allRead && timeForTheEnd)) return { run, next: 'continue' as const };
@@ -180,49 +151,11 @@ export async function exportInventory(rt: Dependencies, options: ExportOptions, 
   }
 
   const status = result.next === 'complete' ? 'complete' : 'incomplete';
-  if (status === 'incomplete') logger.error('export stopped before the function timeout with no exports queue to continue on; the manifest marks it incomplete', { page: run.nextPage, numbers: run.numbers });
-  await run.exportFile.complete();
-  await run.drift.finish();
-  const invocations = claimed.step + 1;
-  const completedAt = new Date();
-  const manifest: ExportManifest = {
-    exportId: claimed.exportId,
-    status,
-    completion:
-      status === 'incomplete'
-        ? 'stopped early to stay inside the function timeout; rerun on demand or raise the page size'
-        : invocations === 1
-          ? 'single invocation: every page fit inside the function timeout with the headroom below'
-          : `${invocations} invocations, each continuing from the checkpoint the one before saved`,
-    invocations,
-    startedAt: claimed.startedAt,
-    completedAt: completedAt.toISOString(),
-    durationMs: completedAt.getTime() - Date.parse(claimed.startedAt),
-    accounts: claimed.accountIds,
-    pageSize: claimed.pageSize,
-    pages: run.pages,
-    numbers: run.numbers,
-    assigned: run.assigned,
-    apiCalls,
-    apiCallsByEndpoint,
-    headroomMs: Math.max(0, Math.round(options.remainingMs())),
-    checksum: { algorithm: 'sha256', value: await sha256OfObject(rt.aws.s3, bucket, claimed.files.export) },
-    files: claimed.files,
-    drift: run.drift.counts,
-  };
-  await uploadLines(rt.aws.s3, { bucket, key: claimed.files.manifest, contentType: 'application/json' }, [`${JSON.stringify(manifest, null, 2)}\n`]);
-  await rt.events.publish(actionableDrift(run.drift.counts) > 0 ? DETAIL_TYPES.driftDetected : DETAIL_TYPES.exportCompleted, {
-    exportId: manifest.exportId,
-    status,
-    numbers: manifest.numbers,
-    drift: manifest.drift,
-    files: manifest.files,
-  });
-  if (status === 'incomplete') await rt.events.publish(DETAIL_TYPES.exportIncomplete, { exportId: manifest.exportId, numbers: manifest.numbers, pages: manifest.pages, files: manifest.files });
-  if (!(await checkpoints.commitExportStep(claimed.exportId, claimed.step, claimId, progress, true))) {
-    logger.warn('export completed but its claim was taken over meanwhile', { exportId: claimed.exportId, step: claimed.step });
-  }
-  return manifest;
+  if (status === 'incomplete' && !claimed.finalStatus) logger.error('export stopped before the function timeout with no exports queue to continue on; the manifest marks it incomplete', { page: run.nextPage, numbers: run.numbers });
+  const manifest = await finishExport(rt, { checkpoints, claimed, claimId, run, status, progress, remainingMs: options.remainingMs });
+  if (manifest) return manifest;
+  logger.warn('export not completed by this invocation: its claim was taken over before it recorded the final counts', { exportId: claimed.exportId, step: claimed.step });
+  return { exportId: claimed.exportId, status: 'skipped', reason: `another invocation took over step ${claimed.step}` };
 }
 
 /** Records a new export with its two uploads; `exists` when this schedule tick's export was begun before. */

@@ -67,6 +67,8 @@ export async function addDeclaredButMissing(rt: Dependencies, run: PageProgress)
     if (!run.exported.has(item.dnis)) run.drift.add(driftOfAbsent(item));
     if (++read % 1000 === 0) await run.drift.flush();
   }
+  // So the tail carried with the final counts (exportCheckpoints.ts) is under a part, like every other.
+  await run.drift.flush();
 }
 
 /** Tracking numbers and their groups (`id:name`) by number, one call per account. */

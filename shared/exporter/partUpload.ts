@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, type S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
+import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, type S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
 import type { UploadProgress } from '../store/exportCheckpoints';
 
 /** S3's smallest part but the last: a part is sent only once this much is buffered. */
@@ -68,20 +68,52 @@ export class PartUpload {
     return Buffer.concat(this.chunks);
   }
 
-  /** Sends the tail as the last part and completes the object. */
-  async complete(): Promise<void> {
-    await this.flush();
-    if (this.buffered > 0 || this.progress.parts.length === 0) await this.sendPart(this.tail);
-    this.chunks = [];
-    this.buffered = 0;
-    await this.s3.send(
-      new CompleteMultipartUploadCommand({
-        Bucket: this.target.bucket,
-        Key: this.target.key,
-        UploadId: this.progress.uploadId,
-        MultipartUpload: { Parts: this.progress.parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
-      }),
-    );
+  /**
+   * Sends the tail as the last part and completes the object. `completed-before`: S3 no longer
+   * knows the upload and the object is stored with exactly this upload's length, so an earlier
+   * attempt of the same step completed it (see `storedLengthMatches`).
+   */
+  async complete(): Promise<'completed' | 'completed-before'> {
+    // Every part but the last is exactly PART_BYTES, so the length the object will have is known
+    // before anything is sent.
+    const expectedBytes = this.progress.parts.length * PART_BYTES + this.buffered;
+    try {
+      await this.flush();
+      if (this.buffered > 0 || this.progress.parts.length === 0) await this.sendPart(this.tail);
+      this.chunks = [];
+      this.buffered = 0;
+      await this.s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.target.bucket,
+          Key: this.target.key,
+          UploadId: this.progress.uploadId,
+          MultipartUpload: { Parts: this.progress.parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
+        }),
+      );
+      return 'completed';
+    } catch (error) {
+      if (!isNoSuchUpload(error)) throw error;
+      if (await this.storedLengthMatches(expectedBytes)) return 'completed-before';
+      throw new Error(`the multipart upload of ${this.target.key} is gone (aborted, or completed as a different file) and the object is not the one this step writes`, { cause: error });
+    }
+  }
+
+  /**
+   * After NoSuchUpload (on the tail's part or on the completion: S3 forgets an upload once it is
+   * completed or aborted), whether the object at the key is this upload completed. The caller
+   * completes an upload only once its parts and tail are recorded (the export's final counts,
+   * exportCheckpoints.ts), and CompleteMultipartUpload is atomic, so an object there can only be
+   * these parts and this tail; the length check tells it from an upload the bucket's lifecycle rule
+   * aborted (no object) or anything else written to the key.
+   */
+  private async storedLengthMatches(expectedBytes: number): Promise<boolean> {
+    try {
+      const head = await this.s3.send(new HeadObjectCommand({ Bucket: this.target.bucket, Key: this.target.key }));
+      return head.ContentLength === expectedBytes;
+    } catch (error) {
+      if ((error as { name?: string }).name === 'NotFound') return false;
+      throw error;
+    }
   }
 
   private append(bytes: Buffer): void {
@@ -95,6 +127,16 @@ export class PartUpload {
     if (!sent.ETag) throw new Error(`S3 gave no ETag for part ${partNumber} of ${this.target.key}`);
     this.progress.parts.push({ partNumber, etag: sent.ETag });
   }
+}
+
+/**
+ * S3's answer to UploadPart or CompleteMultipartUpload on an upload it no longer has (404
+ * NoSuchUpload). fauxqs 1.9.2, the emulator the tests use, answers the same for both, with the
+ * SDK's typed `NoSuchUpload`; the name is checked, not the class, so a second copy of the SDK
+ * in a bundle still matches.
+ */
+export function isNoSuchUpload(error: unknown): boolean {
+  return (error as { name?: unknown } | null)?.name === 'NoSuchUpload';
 }
 
 /** The sha256 of an object as stored, read back whole (a stream: never held in memory). */

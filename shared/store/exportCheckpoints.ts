@@ -10,6 +10,12 @@ import { aliases, type DynamoTable, type Retention } from './dynamo';
  * A step is one invocation's share of the export. Every write is conditional on the step the
  * writer started from and on its claim, so a redelivered continuation, a Lambda retry of the
  * scheduled start, or an invocation whose claim ran out changes nothing that another has committed.
+ *
+ * The last step records its final counts (`finalStatus`) before it completes the two files, and
+ * keeps its claim: completing an S3 multipart upload cannot be undone or repeated, so a
+ * redelivery of that step after a crash must finish the same files with the same counts instead of
+ * reading RingCX again (which may have changed meanwhile, and would then disagree with the file
+ * already stored).
  */
 
 /** One multipart upload as far as its committed parts go; what is buffered beyond them lives in the state object. */
@@ -41,13 +47,19 @@ export interface ExportCheckpoint {
   driftUpload: UploadProgress;
   /** The S3 object with the exported numbers, tracking groups and buffered tails; absent at step 0. */
   stateKey?: string;
+  /**
+   * Set by the last step once every page and the ledger are read: the counts above are final, the
+   * uploads' parts and the state object's tails make the whole files, and the step only has to
+   * complete them (perhaps done already), write the manifest and publish.
+   */
+  finalStatus?: 'complete' | 'incomplete';
   claimId?: string;
   /** Epoch ms: the claiming invocation's deadline; after it the step may be claimed again. */
   claimUntil?: number;
 }
 
 /** What a commit changes: the progress of the step just finished. */
-export type CheckpointProgress = Omit<ExportCheckpoint, 'exportId' | 'status' | 'step' | 'startedAt' | 'accountIds' | 'pageSize' | 'files' | 'claimId' | 'claimUntil'>;
+export type CheckpointProgress = Omit<ExportCheckpoint, 'exportId' | 'status' | 'step' | 'startedAt' | 'accountIds' | 'pageSize' | 'files' | 'claimId' | 'claimUntil' | 'finalStatus'>;
 
 const exportKey = (exportId: string) => ({ pk: `EXPORT#${exportId}`, sk: 'META' });
 const ACTIVE_KEY = { pk: 'EXPORT#ACTIVE', sk: 'META' };
@@ -145,13 +157,7 @@ export class ExportCheckpoints {
   async commitExportStep(exportId: string, step: number, claimId: string, progress: CheckpointProgress, complete = false): Promise<boolean> {
     const names = aliases('step', 'claimId', 'claimUntil', 'status');
     const values: Record<string, unknown> = { ':step': step, ':next': step + 1, ':claimId': claimId, ':status': complete ? 'complete' : 'running' };
-    const sets = ['#step = :next', '#status = :status'];
-    for (const field of PROGRESS_FIELDS) {
-      if (progress[field] === undefined) continue;
-      sets.push(`#${field} = :${field}`);
-      names[`#${field}`] = field;
-      values[`:${field}`] = progress[field];
-    }
+    const sets = ['#step = :next', '#status = :status', ...progressSets(progress, names, values)];
     const committed = await this.table.updateIf({
       Key: exportKey(exportId),
       UpdateExpression: `SET ${sets.join(', ')} REMOVE #claimId, #claimUntil`,
@@ -173,6 +179,38 @@ export class ExportCheckpoints {
       .catch(() => undefined);
     return true;
   }
+
+  /**
+   * Records the last step's final counts and the state object with its tails, within the step and
+   * keeping the claim (the step is committed once its files are complete and its manifest written).
+   * Once only: a redelivery that finds them set completes what they describe. False when the claim
+   * was lost or they were recorded already: the files are then another invocation's to complete.
+   */
+  async recordFinalCounts(exportId: string, step: number, claimId: string, progress: CheckpointProgress, finalStatus: 'complete' | 'incomplete'): Promise<boolean> {
+    const names = aliases('step', 'claimId', 'finalStatus');
+    const values: Record<string, unknown> = { ':step': step, ':claimId': claimId, ':finalStatus': finalStatus };
+    const sets = ['#finalStatus = :finalStatus', ...progressSets(progress, names, values)];
+    const recorded = await this.table.updateIf({
+      Key: exportKey(exportId),
+      UpdateExpression: `SET ${sets.join(', ')}`,
+      ConditionExpression: '#step = :step AND #claimId = :claimId AND attribute_not_exists(#finalStatus)',
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    });
+    return recorded.written;
+  }
+}
+
+/** `#field = :field` for each progress field given, adding its name and value. */
+function progressSets(progress: CheckpointProgress, names: Record<string, string>, values: Record<string, unknown>): string[] {
+  const sets: string[] = [];
+  for (const field of PROGRESS_FIELDS) {
+    if (progress[field] === undefined) continue;
+    sets.push(`#${field} = :${field}`);
+    names[`#${field}`] = field;
+    values[`:${field}`] = progress[field];
+  }
+  return sets;
 }
 
 interface StoredKeys {

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
-import { type Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { PutEventsCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { CompleteMultipartUploadCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ChangeMessageVisibilityCommand, DeleteMessageCommand, type Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse } from 'aws-lambda';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RingCxSimulator } from '../../../local/ringcx-simulator/server';
 import { lambdaContext, sqsEvent } from '../../../local/wiring/lambdaEvents';
 import type { ExportContinuing, ExportManifest, ExportNotRun } from '../../../shared/exporter/exportInventory';
@@ -15,8 +17,9 @@ import { parseCsv, type Pipeline } from '../../helpers/pipeline';
 /**
  * An export forced over four invocations by a remaining time that runs short after a few pages:
  * the checkpoint, the continuation on the exports queue, a continuation delivered twice, a second
- * export refused while this one runs, a step killed after sending a part and then redelivered, and a
- * file larger than one S3 part, written across invocations.
+ * export refused while this one runs, a step killed after sending a part and then redelivered, a
+ * file larger than one S3 part, written across invocations, and a last step killed while it
+ * completes the files, writes the manifest or publishes, then redelivered.
  */
 const INVENTORY = 20_000;
 const PAGE_SIZE = 1_000;
@@ -43,6 +46,9 @@ beforeAll(async () => {
   sim = pipeline.stack.simulator as RingCxSimulator;
 }, 120_000);
 afterAll(() => pipeline?.stop());
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 /** An invocation whose remaining time runs short (below the exporter's 30 s margin) once it has read `pages` pages. */
 function contextFor(pages: number): Context {
@@ -79,6 +85,40 @@ async function letClaimRunOut(exportId: string) {
 }
 
 const deliver = async (message: Message, context: Context) => (await pipeline.exporter(sqsEvent(pipeline.stack.queues.exports.arn, [message]), context)) as SQSBatchResponse;
+
+/** What the event source mapping does with a message its invocation handled. */
+async function acknowledge(message: Message) {
+  await pipeline.stack.sqs.send(new DeleteMessageCommand({ QueueUrl: pipeline.stack.queues.exports.url, ReceiptHandle: message.ReceiptHandle }));
+}
+
+/** SQS showing a message again after its invocation failed (on AWS, once its visibility timeout runs out). */
+async function redelivered(message: Message): Promise<Message> {
+  await pipeline.stack.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: pipeline.stack.queues.exports.url, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: 0 }));
+  const again = await nextContinuation();
+  expect(again.MessageId).toBe(message.MessageId);
+  return again;
+}
+
+const KILLED = 'killed right after the call took effect';
+
+/**
+ * The invocation dies right after an SDK call `matches` picks has taken effect, once: the
+ * client's `send` (every S3 or EventBridge client in this process, the exporter's included)
+ * throws after S3 or EventBridge answered.
+ */
+function dieAfter(client: typeof S3Client | typeof EventBridgeClient, matches: (command: unknown) => boolean) {
+  type Send = (this: unknown, command: unknown, ...rest: unknown[]) => Promise<unknown>;
+  const prototype = client.prototype as unknown as { send: Send };
+  const send = prototype.send;
+  const spy = vi.spyOn(prototype, 'send').mockImplementation(async function (this: unknown, command: unknown, ...rest: unknown[]) {
+    const output = await send.call(this, command, ...rest);
+    if (matches(command)) {
+      spy.mockRestore();
+      throw new Error(KILLED);
+    }
+    return output;
+  });
+}
 
 it('continues an export over four invocations through the exports queue, and the last writes a complete, correct manifest', { timeout: 300_000 }, async () => {
   // Declared numbers: one early in the inventory left alone (read in the first invocation, so
@@ -173,4 +213,71 @@ it('continues an export over four invocations through the exports queue, and the
   expect(await deliver(stepThree, lambdaContext('exporter', 15 * 60_000))).toEqual({ batchItemFailures: [] });
   expect(await pipeline.exporter({ scheduledTime: TICK }, lambdaContext('exporter', 15 * 60_000))).toMatchObject({ status: 'skipped' });
   expect(JSON.parse((await pipeline.readObject(manifestKey)) ?? '{}')).toEqual(manifest);
+  // The mapping deletes what its invocations handled: nothing is left on the exports queue.
+  for (const message of [stepOne, stepTwo, stepThree]) await acknowledge(message);
+  expect(await pipeline.queueDepth(pipeline.stack.queues.exports.url)).toBe(0);
+});
+
+describe('a last step killed while it finishes, then redelivered', () => {
+  const completing = (key: () => string) => (command: unknown) => command instanceof CompleteMultipartUploadCommand && command.input.Key === key();
+  const putting = (key: () => string) => (command: unknown) => command instanceof PutObjectCommand && command.input.Key === key();
+  const publishing = (exportId: () => string) => (command: unknown) => command instanceof PutEventsCommand && (command.input.Entries ?? []).some((e) => e.Detail?.includes(exportId()));
+  let files: ExportManifest['files'];
+  let exportId: string;
+  // The tick of each case's export: an hour apart, so each is an export of its own.
+  const cases = [
+    { death: 'after completing the export file (the drift file still open)', kill: () => dieAfter(S3Client, completing(() => files.export)), events: 1 },
+    { death: 'after completing both files, before the manifest', kill: () => dieAfter(S3Client, completing(() => files.drift)), events: 1 },
+    { death: 'after writing the manifest, before publishing', kill: () => dieAfter(S3Client, putting(() => files.manifest)), events: 1 },
+    // Published before the commit: at least once, and twice here (finalStep.ts says why that is accepted).
+    { death: 'after publishing the completion event, before the commit', kill: () => dieAfter(EventBridgeClient, publishing(() => exportId)), events: 2 },
+  ].map((c, i) => ({ ...c, tick: `2026-11-30T${String(12 + i).padStart(2, '0')}:00:00.000Z` }));
+
+  it.each(cases)('$death: the export completes with a manifest true to the stored files', { timeout: 120_000 }, async ({ kill, events, tick }) => {
+    const visible = () => new Set([...sim.state.pool.values()].filter((r) => r.reservedAccountId !== '99990009').map((r) => r.dnis));
+    const first = (await pipeline.exporter({ scheduledTime: tick }, contextFor(12))) as ExportContinuing;
+    expect(first).toMatchObject({ status: 'continuing', step: 1 });
+    ({ files, exportId } = first);
+    const lastStep = await nextContinuation();
+    // What RingCX holds while the last step reads the rest: what the stored file must hold.
+    const readByTheLastStep = visible();
+    kill();
+    await expect(deliver(lastStep, lambdaContext('exporter', 15 * 60_000))).rejects.toThrow(KILLED);
+    expect(await pipeline.readObject(files.export)).toBeDefined();
+
+    // RingCX changes before the redelivery: a number the last step exported is gone. Read again,
+    // the pages would no longer match the file S3 completed.
+    const gone = [...readByTheLastStep].at(-1) as string;
+    sim.state.pool.delete(gone);
+    sim.state.assignments.delete(gone);
+    await letClaimRunOut(exportId);
+    const callsBefore = sim.apiCalls().length;
+    const again = await redelivered(lastStep);
+    expect(await deliver(again, lambdaContext('exporter', 15 * 60_000))).toEqual({ batchItemFailures: [] });
+    await acknowledge(again);
+    // The redelivery finished what the dead attempt recorded, reading nothing from RingCX again.
+    expect(sim.apiCalls().length).toBe(callsBefore);
+
+    const manifest = JSON.parse((await pipeline.readObject(files.manifest)) ?? '{}') as ExportManifest;
+    expect(manifest).toMatchObject({ exportId, status: 'complete', invocations: 2, files });
+    const text = (await pipeline.readObject(files.export)) ?? '';
+    expect(manifest.checksum).toEqual({ algorithm: 'sha256', value: createHash('sha256').update(text).digest('hex') });
+    const numbers = parseCsv(text).slice(1).map((r) => (r[0] ?? '').slice(1));
+    expect(new Set(numbers)).toEqual(readByTheLastStep);
+    expect(numbers).toContain(gone);
+    expect(manifest.numbers).toBe(numbers.length);
+    expect(manifest.pages).toBe(Math.ceil(readByTheLastStep.size / PAGE_SIZE));
+    const drift = parseCsv((await pipeline.readObject(files.drift)) ?? '');
+    expect(drift[0]?.[0]).toBe('dnis');
+    expect(drift.length - 1).toBe(Object.values(manifest.drift).reduce((sum, n) => sum + n, 0));
+
+    const published = pipeline.stack.json.events.filter((e) => (e.detail as { exportId?: string }).exportId === exportId);
+    expect(published).toHaveLength(events);
+    for (const event of published) expect(event.detail).toEqual({ exportId, status: 'complete', numbers: manifest.numbers, drift: manifest.drift, files });
+    const { dynamo } = createAwsClients(loadConfig(pipeline.stack.env));
+    const checkpoint = await dynamo.send(new GetCommand({ TableName: pipeline.stack.env.TABLE_NAME, Key: { pk: `EXPORT#${exportId}`, sk: 'META' } }));
+    expect(checkpoint.Item).toMatchObject({ status: 'complete', step: 2 });
+    expect(await pipeline.queueDepth(pipeline.stack.queues.exports.url)).toBe(0);
+    expect(await pipeline.queueDepth(pipeline.stack.queues.exportsDlq.url)).toBe(0);
+  });
 });
