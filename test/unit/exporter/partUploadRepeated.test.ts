@@ -1,6 +1,6 @@
 import { CompleteMultipartUploadCommand, HeadObjectCommand, NoSuchUpload, NotFound, type S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { isNoSuchUpload, PART_BYTES, PartUpload } from '../../../../shared/exporter/partUpload';
+import { isNoSuchUpload, PART_BYTES, PartUpload } from '../../../shared/exporter/partUpload';
 
 /**
  * S3 after an earlier attempt of the same step completed the upload: UploadPart and
