@@ -6,7 +6,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
-import { isRingCxError } from '../../shared/ringcx/errors';
+import type { RingCxError } from '../../shared/ringcx/errors';
 import type { FromHost, HostError, ToHost } from './protocol';
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
@@ -30,9 +30,18 @@ function contextFor(message: ToHost): Context {
   };
 }
 
+/**
+ * By its fields, not `instanceof`: bundled, the function has its own copy of RingCxError's class
+ * (minified), not the one this host would import.
+ */
+function isRingCxFailure(error: Error): error is RingCxError {
+  const { kind, method, path } = error as Partial<RingCxError>;
+  return (kind === 'http' || kind === 'timeout' || kind === 'connection') && typeof method === 'string' && typeof path === 'string';
+}
+
 function hostError(error: unknown): HostError {
   const err = error instanceof Error ? error : new Error(String(error));
-  if (!isRingCxError(err)) return { name: err.name, message: err.message };
+  if (!isRingCxFailure(err)) return { name: err.name, message: err.message };
   const causeCodes: string[] = [];
   for (let cause: unknown = err.cause; cause && causeCodes.length < 8; cause = (cause as { cause?: unknown }).cause) {
     const code = (cause as { code?: unknown }).code;
