@@ -3,6 +3,8 @@
  * (init, with its own module state: limiter, token cache, connections) and then serves invocations
  * the twin sends over IPC, one at a time. The deadline comes from the parent, so
  * `getRemainingTimeInMillis()` tells the truth; the parent SIGKILLs this process if it passes.
+ * FunctionPool runs it bundled, with plain node, and hands it the function's bundle: so it imports
+ * only types from the sources, and shares no module (no class either) with the function.
  */
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
