@@ -1,11 +1,19 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { bundleFunction } from './bundle';
 import type { FromHost, HostError, ToHost } from './protocol';
 
-const HOST_SCRIPT = fileURLToPath(new URL('./host.ts', import.meta.url));
-/** Lambda gives init its own 10 s; a forked Node with tsx on a busy machine needs more, and init is not what the twin measures. */
+const HOST_SOURCE = fileURLToPath(new URL('./host.ts', import.meta.url));
+/** Lambda gives init its own 10 s; a forked Node on a busy machine (or through tsx) needs more, and init is not what the twin measures. */
 const INIT_TIMEOUT_MS = 60_000;
+
+/** What an environment's process runs: the host, the function's module, and Node's flags. */
+interface Deployment {
+  host: string;
+  entry: string;
+  execArgv: string[];
+}
 
 export type InvocationOutcome =
   | { status: 'ok'; value: unknown }
@@ -20,6 +28,8 @@ export interface InvocationRecord {
   instance: number;
   pid: number | undefined;
   coldStart: boolean;
+  /** A cold start's init: from forking the environment to its module loaded (undefined when warm). */
+  initMs: number | undefined;
   startedAt: number;
   endedAt: number;
   outcome: InvocationOutcome;
@@ -39,12 +49,21 @@ export interface FunctionPoolOptions {
   retireRate?: number;
   random?: () => number;
   onInvocationEnd?: (record: InvocationRecord) => void;
+  /**
+   * true (the default): environments run the function's esbuild bundle, built as the stack builds
+   * it, with plain `node --enable-source-maps`, as Lambda runs it. false, or TWIN_BUNDLE=0 in the
+   * environment when this is unset: they import the TypeScript entry through tsx, for debugging
+   * the sources as they are (cold starts are then several times Lambda's).
+   */
+  bundle?: boolean;
 }
 
 interface Instance {
   id: number;
   child: ChildProcess;
   ready: Promise<void>;
+  /** Forking to ready, once ready. */
+  initMs?: number;
   invocations: number;
   busy: boolean;
   alive: boolean;
@@ -65,8 +84,38 @@ export class FunctionPool {
   private nextInvocation = 1;
   private stopped = false;
   readonly stats = { coldStarts: 0, invocations: 0, timeouts: 0, crashes: 0, errors: 0 };
+  /**
+   * Building the bundles is the deploy, not a cold start: it starts with the pool, and the first
+   * invocation waits for it before the first environment is forked, so no init and no deadline
+   * includes it. A build that failed is reported by every invocation, as `deploy failed`.
+   */
+  private readonly deployment: Promise<Deployment>;
+  private deployed: Deployment | undefined;
+  /** How long the deploy took (the bundle builds, or nothing through tsx), once done. */
+  deployMs: number | undefined;
 
-  constructor(private readonly options: FunctionPoolOptions) {}
+  constructor(private readonly options: FunctionPoolOptions) {
+    const started = performance.now();
+    this.deployment = this.deploy().then((deployment) => {
+      this.deployed = deployment;
+      this.deployMs = performance.now() - started;
+      return deployment;
+    });
+    this.deployment.catch(() => undefined);
+  }
+
+  /** Resolves once the function is built and environments can be forked; rejects if the build failed. */
+  async whenDeployed(): Promise<void> {
+    await this.deployment;
+  }
+
+  private async deploy(): Promise<Deployment> {
+    const bundled = this.options.bundle ?? process.env.TWIN_BUNDLE !== '0';
+    if (!bundled) return { host: HOST_SOURCE, entry: this.options.entry, execArgv: ['--import', 'tsx'] };
+    const [host, entry] = await Promise.all([bundleFunction(HOST_SOURCE), bundleFunction(this.options.entry)]);
+    // What CDK sets (NODE_OPTIONS) for a function bundled with a source map: stack traces name the sources.
+    return { host, entry, execArgv: ['--enable-source-maps'] };
+  }
 
   get functionName(): string {
     return this.options.functionName;
@@ -77,7 +126,18 @@ export class FunctionPool {
     let instance = this.idle.pop();
     const coldStart = !instance;
     if (!instance) {
-      instance = this.spawn();
+      // Awaited only until the deploy is done, so a warm start stays as it was: no extra turn.
+      let deployment = this.deployed;
+      if (!deployment) {
+        try {
+          deployment = await this.deployment;
+        } catch (error) {
+          this.stats.errors += 1;
+          return { status: 'error', message: `deploy failed: ${(error as Error).message}` };
+        }
+        if (this.stopped) return { status: 'error', message: `${this.options.functionName} is stopped` };
+      }
+      instance = this.spawn(deployment);
       this.stats.coldStarts += 1;
     }
     instance.busy = true;
@@ -100,6 +160,7 @@ export class FunctionPool {
       instance: instance.id,
       pid: instance.child.pid,
       coldStart,
+      initMs: coldStart ? instance.initMs : undefined,
       startedAt,
       endedAt: Date.now(),
       outcome,
@@ -183,10 +244,12 @@ export class FunctionPool {
     });
   }
 
-  private spawn(): Instance {
-    const child = fork(HOST_SCRIPT, [], {
-      execArgv: ['--import', 'tsx'],
-      env: { ...process.env, ...this.options.env, TWIN_FUNCTION_ENTRY: this.options.entry },
+  private spawn(deployment: Deployment): Instance {
+    const forkedAt = performance.now();
+    // execArgv replaces this process's own flags (tsx's loader among them), which fork would pass on.
+    const child = fork(deployment.host, [], {
+      execArgv: deployment.execArgv,
+      env: { ...process.env, ...this.options.env, TWIN_FUNCTION_ENTRY: deployment.entry },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'advanced',
     });
@@ -203,6 +266,7 @@ export class FunctionPool {
       child.on('message', (message: FromHost) => {
         if (message.type === 'ready') {
           clearTimeout(timer);
+          instance.initMs = performance.now() - forkedAt;
           resolve();
         } else if (message.type === 'init-error') {
           clearTimeout(timer);

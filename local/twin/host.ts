@@ -3,10 +3,12 @@
  * (init, with its own module state: limiter, token cache, connections) and then serves invocations
  * the twin sends over IPC, one at a time. The deadline comes from the parent, so
  * `getRemainingTimeInMillis()` tells the truth; the parent SIGKILLs this process if it passes.
+ * FunctionPool runs it bundled, with plain node, and hands it the function's bundle: so it imports
+ * only types from the sources, and shares no module (no class either) with the function.
  */
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
-import { isRingCxError } from '../../shared/ringcx/errors';
+import type { RingCxError } from '../../shared/ringcx/errors';
 import type { FromHost, HostError, ToHost } from './protocol';
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
@@ -30,9 +32,18 @@ function contextFor(message: ToHost): Context {
   };
 }
 
+/**
+ * By its fields, not `instanceof`: bundled, the function has its own copy of RingCxError's class
+ * (minified), not the one this host would import.
+ */
+function isRingCxFailure(error: Error): error is RingCxError {
+  const { kind, method, path } = error as Partial<RingCxError>;
+  return (kind === 'http' || kind === 'timeout' || kind === 'connection') && typeof method === 'string' && typeof path === 'string';
+}
+
 function hostError(error: unknown): HostError {
   const err = error instanceof Error ? error : new Error(String(error));
-  if (!isRingCxError(err)) return { name: err.name, message: err.message };
+  if (!isRingCxFailure(err)) return { name: err.name, message: err.message };
   const causeCodes: string[] = [];
   for (let cause: unknown = err.cause; cause && causeCodes.length < 8; cause = (cause as { cause?: unknown }).cause) {
     const code = (cause as { code?: unknown }).code;
