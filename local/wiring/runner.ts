@@ -141,6 +141,15 @@ export class LocalRunner {
     }
   }
 
+  /**
+   * Resolves once no worker or export continuation invocation is in flight (each one ended and was
+   * reported). A job or an export is done when its last record is written, which can be before the
+   * invocation that wrote it has returned: counts of invocations wait here first.
+   */
+  async whenIdle(): Promise<void> {
+    await Promise.all([this.driver.whenIdle(), this.exportMapping.whenIdle()]);
+  }
+
   async stop(): Promise<void> {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     if (this.sweepTimer) clearInterval(this.sweepTimer);

@@ -207,7 +207,7 @@ export async function startTwin(options: LocalStackOptions & LocalRunnerOptions 
     async waitForJob(jobId, timeoutMs = 600_000) {
       await driver.waitForJob(jobId, { timeoutMs });
     },
-    settle: () => driver.whenIdle(),
+    settle: () => runner.whenIdle(),
     async stop() {
       await runner.stop();
       await stack.stop();

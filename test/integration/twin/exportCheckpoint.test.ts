@@ -51,6 +51,8 @@ it(`exports ${NUMBERS} numbers over several invocations: each once, a checksum t
   expect(progress.status).toBe('continuing');
   const manifest = await twin.runner.exportManifest(progress.files.manifest, 1_500_000);
   const wallMs = Date.now() - started;
+  // The manifest is written before the last invocation commits its checkpoint and returns.
+  await twin.runner.whenIdle();
   const invocations = twin.runner.exporterPool.stats.invocations - invocationsBefore;
   const calls = twin.sim.apiCalls().slice(callsBefore);
 
