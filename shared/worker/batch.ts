@@ -1,4 +1,5 @@
-import { ReassignMessageSchema } from '../contracts';
+import { type ReassignMessage, ReassignMessageSchema } from '../contracts';
+import { groupBy } from './groupBy';
 import { logger } from '../observability/powertools';
 import { reassignNumber, type ReassignContext } from './reassign';
 import type { WorkerDependencies as Dependencies } from '../dependencies';
@@ -17,6 +18,7 @@ import { withBudgetPriority } from '../ringcx/requestBudget';
  */
 export async function syncQueueRecords(rt: Dependencies, records: QueueRecord[], ctx: ReassignContext, limits: InvocationLimits = {}): Promise<Map<string, RecordVerdict>> {
   const rows: QueueRecord[] = [];
+  const requests: { record: QueueRecord; message: ReassignMessage }[] = [];
   const verdicts = new Map<string, RecordVerdict>();
   for (const record of records) {
     const kind = peekKind(record.body);
@@ -30,13 +32,19 @@ export async function syncQueueRecords(rt: Dependencies, records: QueueRecord[],
       verdicts.set(record.messageId, { status: 'retry', reason: 'unreadable reassignment message' });
       continue;
     }
-    try {
-      // A reassignment goes ahead of imports and the export when the tenant's budget is short.
-      verdicts.set(record.messageId, await withBudgetPriority('reassign', () => reassignNumber(rt, parsed.data, record.receiveCount, ctx, limits)));
-    } catch (error) {
-      logger.error('reassignment request will be retried', { requestId: parsed.data.requestId, error: describeFailure(error) });
-      verdicts.set(record.messageId, { status: 'retry', reason: describeFailure(error) });
-    }
+    requests.push({ record, message: parsed.data });
+  }
+  // Requests for different numbers go side by side, so the last of a batch does not wait for the
+  // others' round trips. Each is one number's move, admitted against the deadline with the calls
+  // of the others still queued in this process counted (the budget's wait estimate includes every
+  // waiter). Requests for one number go one after the other, in the order they came.
+  const byNumber = [...groupBy(requests, (r) => r.message.dnis).values()];
+  for (let i = 0; i < byNumber.length; i += REASSIGNMENTS_AT_ONCE) {
+    await Promise.all(
+      byNumber.slice(i, i + REASSIGNMENTS_AT_ONCE).map(async (group) => {
+        for (const { record, message } of group) verdicts.set(record.messageId, await reassignOne(rt, record, message, ctx, limits));
+      }),
+    );
   }
   if (rows.length > 0) {
     try {
@@ -47,6 +55,19 @@ export async function syncQueueRecords(rt: Dependencies, records: QueueRecord[],
     }
   }
   return verdicts;
+}
+
+/** At most this many reassignment requests of one batch in flight (the priority queue's batches are 5). */
+const REASSIGNMENTS_AT_ONCE = 5;
+
+async function reassignOne(rt: Dependencies, record: QueueRecord, message: ReassignMessage, ctx: ReassignContext, limits: InvocationLimits): Promise<RecordVerdict> {
+  try {
+    // A reassignment goes ahead of imports and the export when the tenant's budget is short.
+    return await withBudgetPriority('reassign', () => reassignNumber(rt, message, record.receiveCount, ctx, limits));
+  } catch (error) {
+    logger.error('reassignment request will be retried', { requestId: message.requestId, error: describeFailure(error) });
+    return { status: 'retry', reason: describeFailure(error) };
+  }
 }
 
 function peekKind(body: string): unknown {
