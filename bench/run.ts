@@ -325,39 +325,59 @@ async function budgetSection() {
   const targets = [4501, 4502, 4503, 4504, 4505].map((id) => `queue,${id}`).concat(['visual_ivr,701', 'visual_ivr,702']);
   const rows: (string | number)[][] = [['bulk maxConcurrency', 'wall (s)', 'before the first request / paced / after the last (s)', 'requests / min while paced', 'numbers / min', 'requests / number', 'ideal bound (numbers / min)', 'share of the ideal bound', '429s', 'busiest window', 'cold starts']];
   const data: Record<string, unknown>[] = [];
-  for (const [run, concurrency] of concurrencies.entries()) {
-    // RingCX answering in 300 ms of its own time, as the throughput section's 30 ms at ×10.
-    const bStack = await startLocalStack({ stage: 'prod', timeScale, simulator: { seed: demoTenant(), knobs: { latencyMs: Math.round(300 / timeScale) } }, env: { POWERTOOLS_LOG_LEVEL: 'ERROR' } });
-    const sim = bStack.simulator as RingCxSimulator;
-    // The experiment's one change to the stage's sizing: how many bulk batches run at once.
-    bStack.sizing.queues.bulk.maxConcurrency = concurrency;
-    Object.assign(process.env, bStack.env);
-    const runner = new LocalRunner(bStack, { parser: (await import('../functions/parser/app')).handler, intake: (await import('../functions/reassign-intake/app')).handler });
-    try {
-      runner.start();
-      const csv = ['dnis,description,target_type,target_id', ...Array.from({ length: numbers }, (_, i) => `${benchNumber(400_000 + run * 20_000 + i)},Load ${i},${targets[i % targets.length]}`)].join('\n');
-      const startedAt = Date.now();
-      const job = await runner.runFile(`incoming/bench/budget-${concurrency}.csv`, Buffer.from(csv));
-      const endedAt = Date.now();
-      const wallSeconds = (endedAt - startedAt) / 1000;
-      const log = ringcxRequests(sim);
-      // Where the time outside RingCX's pacing goes: before its first request and after its last.
-      const firstAt = Math.min(...log.map((e) => e.at));
-      const lastAt = Math.max(...log.map((e) => e.at));
-      const phases = { beforeFirstS: (firstAt - startedAt) / 1000, pacedS: (lastAt - firstAt) / 1000, afterLastS: (endedAt - lastAt) / 1000 };
-      const perNumber = log.length / numbers;
-      const perMinute = (bStack.sizing.ringcx.tenantRequestsPerWindow * 60_000) / bStack.sizing.ringcx.windowMs;
-      const ideal = perMinute / perNumber;
-      const rate = numbers / (wallSeconds / 60);
-      const throttled = log.filter((e) => e.status === 429).length;
-      const worstWindow = maxInAnyWindow(log.map((e) => e.at), bStack.sizing.ringcx.windowMs);
-      const { coldStarts } = runner.workerPool.stats;
-      rows.push([concurrency, wallSeconds.toFixed(0), `${phases.beforeFirstS.toFixed(1)} / ${phases.pacedS.toFixed(1)} / ${phases.afterLastS.toFixed(1)}`, Math.round(((log.length - 1) * 60) / phases.pacedS / timeScale), Math.round(rate), perNumber.toFixed(4), Math.round(ideal), `${((rate / ideal) * 100).toFixed(1)}%`, throttled, `${worstWindow} of ${bStack.sizing.ringcx.tenantRequestsPerWindow}`, coldStarts]);
-      data.push({ concurrency, wallSeconds, phases, rate, perNumber, ideal, throttled, worstWindow, coldStarts, outcomes: job.summary.outcomes });
-    } finally {
-      await runner.stop();
-      await bStack.stop();
+  // One stack for every run (the functions' modules read their endpoints once); each run gets new
+  // worker environments, a reset simulator (its log and rate window) and numbers of its own.
+  const bStack = await startLocalStack({ stage: 'prod', timeScale, simulator: { seed: demoTenant(), knobs: { latencyMs: Math.round(300 / timeScale) } }, env: { POWERTOOLS_LOG_LEVEL: 'ERROR' } });
+  const sim = bStack.simulator as RingCxSimulator;
+  Object.assign(process.env, bStack.env);
+  const handlers = { parser: (await import('../functions/parser/app')).handler, intake: (await import('../functions/reassign-intake/app')).handler };
+  try {
+    for (const [run, concurrency] of concurrencies.entries()) {
+      // The experiment's one change to the stage's sizing: how many bulk batches run at once.
+      bStack.sizing.queues.bulk.maxConcurrency = concurrency;
+      // RingCX's rate window starts empty, as after a quiet minute (the budget's slices of the run
+      // before are past already).
+      sim.reset();
+      const runner = new LocalRunner(bStack, handlers);
+      try {
+        runner.start();
+        const csv = ['dnis,description,target_type,target_id', ...Array.from({ length: numbers }, (_, i) => `${benchNumber(400_000 + run * 20_000 + i)},Load ${i},${targets[i % targets.length]}`)].join('\n');
+        const startedAt = Date.now();
+        const job = await runner.runFile(`incoming/bench/budget-${concurrency}.csv`, Buffer.from(csv));
+        const endedAt = Date.now();
+        const wallSeconds = (endedAt - startedAt) / 1000;
+        const log = ringcxRequests(sim);
+        // Where the time outside RingCX's pacing goes: before its first request and after its last.
+        const firstAt = Math.min(...log.map((e) => e.at));
+        const lastAt = Math.max(...log.map((e) => e.at));
+        const phases = { beforeFirstS: (firstAt - startedAt) / 1000, pacedS: (lastAt - firstAt) / 1000, afterLastS: (endedAt - lastAt) / 1000 };
+        const perNumber = log.length / numbers;
+        const perMinute = (bStack.sizing.ringcx.tenantRequestsPerWindow * 60_000) / bStack.sizing.ringcx.windowMs;
+        const ideal = perMinute / perNumber;
+        const rate = numbers / (wallSeconds / 60);
+        const throttled = log.filter((e) => e.status === 429).length;
+        const worstWindow = maxInAnyWindow(log.map((e) => e.at), bStack.sizing.ringcx.windowMs);
+        const { coldStarts } = runner.workerPool.stats;
+        rows.push([
+          concurrency,
+          wallSeconds.toFixed(0),
+          `${phases.beforeFirstS.toFixed(1)} / ${phases.pacedS.toFixed(1)} / ${phases.afterLastS.toFixed(1)}`,
+          Math.round(((log.length - 1) * 60) / phases.pacedS / timeScale),
+          Math.round(rate),
+          perNumber.toFixed(4),
+          Math.round(ideal),
+          `${((rate / ideal) * 100).toFixed(1)}%`,
+          throttled,
+          `${worstWindow} of ${bStack.sizing.ringcx.tenantRequestsPerWindow}`,
+          coldStarts,
+        ]);
+        data.push({ concurrency, wallSeconds, phases, rate, perNumber, ideal, throttled, worstWindow, coldStarts, outcomes: job.summary.outcomes });
+      } finally {
+        await runner.stop();
+      }
     }
+  } finally {
+    await bStack.stop();
   }
   const markdown = [
     `### Budget-bound: ${numbers.toLocaleString('en-US')} new numbers over 7 targets, prod sizing on the twin at ×${timeScale}, by bulk maxConcurrency`,
