@@ -212,6 +212,8 @@ async function throughputSection() {
     };
     const runner = new LocalRunner(tStack, handlers);
     runner.start();
+    // The bundle build is the deploy, not part of the import.
+    await runner.workerPool.whenDeployed();
     const targets = [4501, 4502, 4503, 4504, 4505].map((id) => `queue,${id}`).concat(['visual_ivr,701', 'visual_ivr,702']);
     const csv = ['dnis,description,target_type,target_id', ...Array.from({ length: numbers }, (_, i) => `${benchNumber(i)},Load ${i},${targets[i % targets.length]}`)].join('\n');
     // 1. The import alone: throughput against the budget.
@@ -341,6 +343,8 @@ async function budgetSection() {
       const runner = new LocalRunner(bStack, handlers);
       try {
         runner.start();
+        // The bundle build is the deploy, not part of the import.
+        await runner.workerPool.whenDeployed();
         const csv = ['dnis,description,target_type,target_id', ...Array.from({ length: numbers }, (_, i) => `${benchNumber(400_000 + run * 20_000 + i)},Load ${i},${targets[i % targets.length]}`)].join('\n');
         const startedAt = Date.now();
         const job = await runner.runFile(`incoming/bench/budget-${concurrency}.csv`, Buffer.from(csv));
