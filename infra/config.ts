@@ -63,6 +63,12 @@ export const LAMBDA_SQS_PAYLOAD_BYTES = 6 * 1024 * 1024;
  * assignments), 0.018 per number, against the goal of 0.03. SQS takes more than 10 per batch only
  * with a window of at least 1 s; 5 s (the work queue's) fills a batch at the parser's send rate.
  * The same for dev and prod: the limit is the per-row work, not the stage.
+ *
+ * maxConcurrency 2, from a measurement (`npm run bench -- budget`: 10,000 new numbers, prod sizing,
+ * in real time, with the budget shared): one instance leaves the budget idle while it does its
+ * bookkeeping (96 requests a minute while paced, 74% of the ideal bound); two keep it busy (113 a
+ * minute, 90%), and four add nothing (114, 90%) but instances waiting on the budget. With the
+ * budget shared, more instances no longer shrink anyone's share; they only wait.
  */
 export const BULK_QUEUE = { batchSize: 500, batchWindowSeconds: 5, maxConcurrency: 2 } as const;
 
