@@ -101,13 +101,14 @@ export async function reassignNumber(
 }
 
 async function decide(rt: Dependencies, message: ReassignMessage, ctx: ReassignContext, limits: InvocationLimits): Promise<Decision> {
-  let current;
+  let read;
   try {
-    current = (await readCurrentState(rt.ringcx, [message.dnis], 1)).state.get(message.dnis);
+    read = await readCurrentState(rt.ringcx, [message.dnis], 1);
   } catch (error) {
     if (isRingCxError(error) && !error.retryable) return answerFailed(error.summary, null);
     return { kind: 'retry', reason: isRingCxError(error) ? error.summary : describeFailure(error) };
   }
+  const current = read.state.get(message.dnis);
   if (!current?.pool) return answerFailed('the number is not in the RingCX DNIS pool (or not visible to these credentials)', null);
   const before = current.assignment?.target ?? null;
   const expected = message.expectedCurrentTarget;
@@ -148,6 +149,8 @@ async function decide(rt: Dependencies, message: ReassignMessage, ctx: ReassignC
     reassignMode: rt.config.RINGCX_REASSIGN_MODE,
     ...(limits.remainingMs ? { remainingMs: limits.remainingMs } : {}),
     intents: rt.intents,
+    // The read the expectation was checked on: the engine plans on it rather than searching again.
+    firstRead: read,
   };
   let synced;
   try {

@@ -1,3 +1,4 @@
+import type { CurrentStateRead } from '../../ringcx/currentState';
 import type { DesiredRow, Mode, Outcome, Target } from '../../domain/desiredRow';
 import type { Action, CurrentAssignment } from '../../domain/planner';
 import type { StateSnapshot } from '../../domain/stateFingerprint';
@@ -70,6 +71,13 @@ export interface SyncOptions {
   pace?: CallPace;
   /** Intent records, so outcomes stay true when an answer is lost or a delivery repeats. */
   intents?: IntentStore;
+  /**
+   * A read of these numbers the caller made just before (a reassignment checks its expectation
+   * on it): the first round plans on it instead of searching again. It is no staler than the
+   * engine's own first read would be, and the write is guarded the same way either way (an
+   * expectation is checked again on a fresh read just before a move; a 409 earns a new round).
+   */
+  firstRead?: CurrentStateRead;
   /** Clock for the unrouted gap of moves. */
   now?: () => number;
 }

@@ -1,7 +1,7 @@
 import { planRow, reconcileWithIntent, sameTarget } from '../../domain/planner';
 import { snapshotOf } from '../../domain/stateFingerprint';
 import type { RingCxClient } from '../../ringcx/client';
-import { readCurrentState } from '../../ringcx/currentState';
+import { type CurrentStateRead, readCurrentState } from '../../ringcx/currentState';
 import { isRingCxError } from '../../ringcx/errors';
 import { withCallDeadline } from '../../ringcx/transport';
 import { admit } from './admission';
@@ -78,11 +78,11 @@ async function syncWithin(
       pending = pending.filter((request) => !finished.has(request.key));
       if (pending.length === 0) return results;
     }
-    let read;
-    for (let attempt = 1; ; attempt++) {
+    // The caller's own read, made just before (see SyncOptions.firstRead), stands in for the first.
+    let read = round === 1 ? readingAll(options.firstRead, pending) : undefined;
+    for (let attempt = 1; !read; attempt++) {
       try {
         read = await readCurrentState(client, pending.map((r) => r.row.dnis), options.maxRows);
-        break;
       } catch (error) {
         // A number whose removal may have stood (its answer was lost) is finished only after a read
         // shows where it is: reads are safe to repeat, so they are, while a read and an assignment
@@ -198,4 +198,9 @@ function clientPace(client: RingCxClient): CallPace {
     failureRate: () => transport.recentFailureRate,
     maxAttempts: () => transport.maxAttempts,
   };
+}
+
+/** The read when it covers every pending number; otherwise the engine reads for itself. */
+function readingAll(read: CurrentStateRead | undefined, pending: SyncRequest[]): CurrentStateRead | undefined {
+  return read && pending.every((request) => read.state.has(request.row.dnis)) ? read : undefined;
 }

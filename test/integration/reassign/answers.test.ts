@@ -66,15 +66,16 @@ describe('reassignment answers', () => {
   });
 
   it('answers "stale" and moves nothing when someone else moves the number between the check and the apply', async () => {
-    // The number moves from queue 4501 to 4502 right after the request's first read: every later
-    // read the apply makes must see that the expectation no longer holds.
+    // The number moves from queue 4501 to 4502 right after the request's first read (the one its
+    // expectation is checked on): the fresh read just before the move must see that it no longer holds.
     const state = h.sim.state;
     const search = state.visibleRecords.bind(state);
     let searches = 0;
     state.visibleRecords = (principal) => {
       searches += 1;
-      if (searches === 2) state.assignments.set(DNIS, { ...(state.assignments.get(DNIS) as NonNullable<ReturnType<typeof state.assignments.get>>), id: 4502 });
-      return search(principal);
+      const seen = structuredClone(search(principal));
+      if (searches === 1) state.assignments.set(DNIS, { ...(state.assignments.get(DNIS) as NonNullable<ReturnType<typeof state.assignments.get>>), id: 4502 });
+      return seen;
     };
     const event = reassignmentEvent(valid({ expectedCurrentTarget: { type: 'queue', id: 4501 } }));
     await send(h, event);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryIntentStore } from '../../../../shared/store/intents';
 import type { SyncOptions, SyncRequest, SyncResult } from '../../../../shared/worker/sync/contract';
 import { syncRows } from '../../../../shared/worker/sync/syncRows';
+import { readCurrentState } from '../../../../shared/ringcx/currentState';
 import { FakeRingCx, Killed, queue, row } from './fakeRingCx';
 
 const base: SyncOptions = { maxArray: 100, maxRows: 1000, reassignMode: 'unassign-first' };
@@ -468,3 +469,22 @@ describe('sync engine: an assignment that fails right after its removal', () => 
   });
 });
 
+
+describe('sync engine: a read the caller made just before', () => {
+  it('plans its first round on it, without searching again; a read missing a number is not used', async () => {
+    const fake = new FakeRingCx(500);
+    const [request] = moves(1, 4501, 4503, fake);
+    const firstRead = await readCurrentState(fake.client, [request!.row.dnis], 1);
+    const callsBefore = fake.calls.length;
+    const results = await syncRows(fake.client, [request!], { ...base, firstRead });
+    expect(fake.calls.slice(callsBefore).map((c) => c.endpoint)).toEqual(['removeAssignment', 'assign']);
+    expect(done(results.get(request!.key)).outcome).toBe('reassigned');
+
+    const [other] = moves(1, 4501, 4502, fake, 300);
+    const elsewhere = await readCurrentState(fake.client, ['12125559999'], 1);
+    const before = fake.calls.length;
+    await syncRows(fake.client, [other!], { ...base, firstRead: elsewhere });
+    expect(fake.calls.slice(before).map((c) => c.endpoint)).toEqual(['findMany', 'removeAssignment', 'assign']);
+  });
+
+});
