@@ -24,7 +24,12 @@ export interface SharedBudgetOptions {
   lateSpendMs?: number;
   /** Priority of calls made outside any withBudgetPriority scope; defaults to `import`. */
   priority?: BudgetPriority;
-  /** Share kept from imports and exports while a reassignment waits; defaults to 0.5. */
+  /**
+   * Share kept from imports and exports while a reassignment waits; defaults to 0.9. A burst of
+   * reassignments (a call centre moving 20 numbers at once: 60 calls, half a minute's budget)
+   * must land within a window while an import runs, so imports keep only a trickle, and the
+   * export keeps its minimum out of what is left.
+   */
   reassignShare?: number;
   /** An export's guaranteed minimum while imports run; defaults to 0.1. */
   exportShare?: number;
@@ -66,7 +71,7 @@ export function resolveSharedBudgetOptions(options: SharedBudgetOptions) {
     windowMs,
     sliceMs,
     admittedPerWindow: options.budget * (1 - headroom),
-    reassignShare: options.reassignShare ?? 0.5,
+    reassignShare: options.reassignShare ?? 0.9,
     exportShare: options.exportShare ?? 0.1,
     lateFraction: options.lateFraction ?? 1 / 3,
   };
