@@ -345,7 +345,18 @@ async function budgetSection() {
   let burst: { ms: number; answeredMs: number; ok: boolean }[] = [];
   const sim = bStack.simulator as RingCxSimulator;
   Object.assign(process.env, bStack.env);
-  const handlers = { parser: (await import('../functions/parser/app')).handler, intake: (await import('../functions/reassign-intake/app')).handler };
+  // The parser and the intake in environments of their own: another section of this run may have
+  // loaded their modules in this process already, pointed at its own (stopped) stack.
+  const { FunctionPool } = await import('../local/twin/functionPool');
+  const pools = ([['parser', bStack.sizing.timeoutMs.parser], ['reassign-intake', bStack.sizing.timeoutMs.intake]] as const).map(
+    ([name, timeoutMs]) => new FunctionPool({ functionName: `dnis-sync-${name}`, entry: fileURLToPath(new URL(`../functions/${name}/app.ts`, import.meta.url)), env: bStack.env, timeoutMs }),
+  );
+  const viaPool = (pool: (typeof pools)[number]) => async (event: unknown) => {
+    const outcome = await pool.invoke(event);
+    if (outcome.status !== 'ok') throw new Error(`${pool.functionName}: ${outcome.message}`);
+    return outcome.value;
+  };
+  const handlers = { parser: viaPool(pools[0]!), intake: viaPool(pools[1]!) };
   try {
     for (const [run, concurrency] of concurrencies.entries()) {
       // The experiment's one change to the stage's sizing: how many bulk batches run at once.
@@ -410,6 +421,7 @@ async function budgetSection() {
       await runner.stop();
     }
   } finally {
+    await Promise.all(pools.map((pool) => pool.stop()));
     await bStack.stop();
   }
   const windowMs = twinSizing('prod', timeScale).ringcx.windowMs;
