@@ -351,10 +351,20 @@ async function budgetSection() {
   const pools = ([['parser', bStack.sizing.timeoutMs.parser], ['reassign-intake', bStack.sizing.timeoutMs.intake]] as const).map(
     ([name, timeoutMs]) => new FunctionPool({ functionName: `dnis-sync-${name}`, entry: fileURLToPath(new URL(`../functions/${name}/app.ts`, import.meta.url)), env: bStack.env, timeoutMs }),
   );
-  const viaPool = (pool: (typeof pools)[number]) => async (event: unknown) => {
-    const outcome = await pool.invoke(event);
-    if (outcome.status !== 'ok') throw new Error(`${pool.functionName}: ${outcome.message}`);
-    return outcome.value;
+  // One invocation at a time per pool, so one warm environment serves them: the burst's 20 intake
+  // calls take milliseconds each, and 20 environments cold-starting at once on this machine would
+  // measure process starts (Lambda would start them side by side on machines of their own).
+  const viaPool = (pool: (typeof pools)[number]) => {
+    let previous: Promise<unknown> = Promise.resolve();
+    return (event: unknown) => {
+      const invocation = previous.then(async () => {
+        const outcome = await pool.invoke(event);
+        if (outcome.status !== 'ok') throw new Error(`${pool.functionName}: ${outcome.message}`);
+        return outcome.value;
+      });
+      previous = invocation.catch(() => undefined);
+      return invocation;
+    };
   };
   const handlers = { parser: viaPool(pools[0]!), intake: viaPool(pools[1]!) };
   try {
