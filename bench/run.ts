@@ -6,7 +6,7 @@
  *   npm run bench -- parser       one section (parser | requests | export | throughput | budget | moves)
  *   BENCH_ROWS=200000 npm run bench -- parser
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -345,28 +345,7 @@ async function budgetSection() {
   let burst: { ms: number; answeredMs: number; ok: boolean }[] = [];
   const sim = bStack.simulator as RingCxSimulator;
   Object.assign(process.env, bStack.env);
-  // The parser and the intake in environments of their own: another section of this run may have
-  // loaded their modules in this process already, pointed at its own (stopped) stack.
-  const { FunctionPool } = await import('../local/twin/functionPool');
-  const pools = ([['parser', bStack.sizing.timeoutMs.parser], ['reassign-intake', bStack.sizing.timeoutMs.intake]] as const).map(
-    ([name, timeoutMs]) => new FunctionPool({ functionName: `dnis-sync-${name}`, entry: fileURLToPath(new URL(`../functions/${name}/app.ts`, import.meta.url)), env: bStack.env, timeoutMs }),
-  );
-  // One invocation at a time per pool, so one warm environment serves them: the burst's 20 intake
-  // calls take milliseconds each, and 20 environments cold-starting at once on this machine would
-  // measure process starts (Lambda would start them side by side on machines of their own).
-  const viaPool = (pool: (typeof pools)[number]) => {
-    let previous: Promise<unknown> = Promise.resolve();
-    return (event: unknown) => {
-      const invocation = previous.then(async () => {
-        const outcome = await pool.invoke(event);
-        if (outcome.status !== 'ok') throw new Error(`${pool.functionName}: ${outcome.message}`);
-        return outcome.value;
-      });
-      previous = invocation.catch(() => undefined);
-      return invocation;
-    };
-  };
-  const handlers = { parser: viaPool(pools[0]!), intake: viaPool(pools[1]!) };
+  const handlers = { parser: (await import('../functions/parser/app')).handler, intake: (await import('../functions/reassign-intake/app')).handler };
   try {
     for (const [run, concurrency] of concurrencies.entries()) {
       // The experiment's one change to the stage's sizing: how many bulk batches run at once.
@@ -431,7 +410,6 @@ async function budgetSection() {
       await runner.stop();
     }
   } finally {
-    await Promise.all(pools.map((pool) => pool.stop()));
     await bStack.stop();
   }
   const windowMs = twinSizing('prod', timeScale).ringcx.windowMs;
@@ -542,6 +520,14 @@ try {
 }
 if (wants('export')) await exportSection();
 if (wants('throughput')) await throughputSection();
-if (wants('budget')) await budgetSection();
+if (wants('budget')) {
+  // Alone in a process of its own: the functions it runs in this process (parser, intake) read
+  // their endpoints once, when first loaded, and a section before it loaded them for its stack.
+  if (sections.length === 1) await budgetSection();
+  else await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), 'budget'], { stdio: 'inherit' });
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`budget section exited with ${code}`))));
+  });
+}
 if (wants('moves')) await movesSection();
 process.exit(0);
