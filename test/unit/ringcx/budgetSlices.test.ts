@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { allowance, capFor, GrantRate, isLate, minimumHeadroom, type SliceRules, shareOfSlice } from '../../../shared/ringcx/budgetSlices';
+import { allowance, type BudgetLedger, capFor, GrantRate, isLate, minimumHeadroom, type SliceRules, shareOfSlice } from '../../../shared/ringcx/budgetSlices';
+import { resolveSharedBudgetOptions } from '../../../shared/ringcx/sharedBudgetOptions';
 
 const production: SliceRules = { windowMs: 60_000, sliceMs: 1_000, admittedPerWindow: 120 * 0.95, reassignShare: 0.5, exportShare: 0.1, lateFraction: 1 / 3 };
 const sumOf = (from: number, count: number, rules: SliceRules) => Array.from({ length: count }, (_, i) => allowance(from + i, rules)).reduce((a, b) => a + b, 0);
@@ -63,6 +64,16 @@ describe('what each priority may take', () => {
     expect(importTotal / 10).toBeGreaterThanOrEqual(45);
     expect(importTotal / 10).toBeLessThanOrEqual(47);
     expect(Array.from({ length: 60 }, (_, i) => shareOfSlice(FIRST + i, 11.4, production)).reduce((a, b) => a + b)).toBeGreaterThanOrEqual(11);
+  });
+
+  it('by default leaves imports a tenth of each minute while a reassignment waits: a burst of 20 moves (60 calls) fits in one', () => {
+    const { rules } = resolveSharedBudgetOptions({ ledger: {} as BudgetLedger, tenantKey: 'tenant', budget: 120 });
+    const waiting = { reassign: true, export: false };
+    let importTotal = 0;
+    for (let k = FIRST; k < FIRST + 600; k++) importTotal += capFor('import', k, rules, waiting, false).total;
+    // A tenth of 114, a little more as the reserve is whole tokens per slice (half would be 57).
+    expect(importTotal / 10).toBeLessThanOrEqual(16);
+    expect(rules.admittedPerWindow - importTotal / 10).toBeGreaterThanOrEqual(60);
   });
 
   it('releases the reserves late in the slice', () => {
