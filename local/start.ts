@@ -131,8 +131,12 @@ class Session {
 }
 
 async function main(session: Session, options: StartOptions, errors: ErrorLog): Promise<number> {
-  // Before anything that builds the Powertools logger is loaded: it reads its level once.
-  if (!options.verbose) process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+  // Before anything that builds the Powertools logger and metrics is loaded: they read these once.
+  // Without --verbose neither the JSON logs nor the metrics' EMF lines reach the terminal.
+  if (!options.verbose) {
+    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+    process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+  }
   // Loaded only now: a usage mistake is answered without loading the AWS SDK and the emulators.
   const { connectionReason, describeProbeFailure, origin, probeRingCx } = await import('./cli/probe');
   const { RingCxAuthError, RingCxError } = await import('../shared/ringcx/errors');

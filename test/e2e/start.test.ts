@@ -36,6 +36,8 @@ describe('npm start', () => {
       expect(code).toBe(1);
       // stdout is a pipe here: progress comes as whole lines, never as a carriage-return bar.
       expect(stdout).not.toContain('\r');
+      // Without --verbose no function's JSON (a log line, a metric's EMF line) reaches the terminal.
+      expect(stdout.split('\n').filter((line) => line.startsWith('{'))).toEqual([]);
       expect(stdout).toMatch(/^\[#+\.*\] 16\/16 rows/m);
       const results = readFileSync(join(out, 'numbers', 'results.csv'), 'utf8').trim().split('\r\n');
       expect(results[0]).toBe('line,dnis,outcome,target,detail');
