@@ -9,8 +9,8 @@ import { syncRowMessages } from './rows';
 import { withBudgetPriority } from '../ringcx/requestBudget';
 
 /**
- * Both queues feed the same worker: file rows go through the batch path; reassignment requests
- * (the priority queue) one at a time, through the same planner and sync engine.
+ * Every queue feeds the same worker: file rows go through the batch path; reassignment requests
+ * (the priority queue) one request per number, through the same planner and sync engine.
  *
  * Nothing here throws for a whole batch: a failure that is not a verdict on a row (DynamoDB,
  * configuration, a bug) becomes a `retry` verdict for the records it touched, so each one keeps its
