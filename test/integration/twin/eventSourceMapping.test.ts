@@ -7,6 +7,7 @@ import { type LocalStack, startLocalStack } from '../../../local/stack';
 import { sqsEvent } from '../../../local/wiring/lambdaEvents';
 import { type MappingInvocation, TwinEventSourceMapping } from '../../../local/twin/eventSourceMapping';
 import { FunctionPool } from '../../../local/twin/functionPool';
+import type { QueueSizing } from '../../../local/twin/sizing';
 
 const entry = fileURLToPath(new URL('./probeFunction.ts', import.meta.url));
 let stack: LocalStack;
@@ -22,18 +23,24 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function deliver(queue: 'work' | 'priority', bodies: string[], rounds: number) {
+/** A mapping of `queue` onto the probe pool, with every invocation it reports collected. */
+function mappingOf(queue: 'work' | 'bulk' | 'priority', sizing: Partial<QueueSizing>) {
   const { url, arn } = stack.queues[queue];
-  await stack.sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: bodies.map((body, i) => ({ Id: String(i), MessageBody: body })) }));
   const invocations: MappingInvocation[] = [];
   const mapping = new TwinEventSourceMapping({
     sqs: stack.sqs,
     queueUrl: url,
     queueArn: arn,
     pool,
-    sizing: { batchSize: 10, batchWindowMs: 200, maxConcurrency: 1, visibilityTimeoutMs: 2_000, maxPayloadBytes: 6 * 1024 * 1024 },
+    sizing: { batchSize: 10, batchWindowMs: 200, maxConcurrency: 1, visibilityTimeoutMs: 2_000, maxPayloadBytes: 6 * 1024 * 1024, ...sizing },
     onInvocation: (i) => invocations.push(i),
   });
+  return { mapping, invocations };
+}
+
+async function deliver(queue: 'work' | 'priority', bodies: string[], rounds: number) {
+  await stack.sqs.send(new SendMessageBatchCommand({ QueueUrl: stack.queues[queue].url, Entries: bodies.map((body, i) => ({ Id: String(i), MessageBody: body })) }));
+  const { mapping, invocations } = mappingOf(queue, {});
   while (invocations.length < rounds) if (!(await mapping.pollOnce())) await new Promise((resolve) => setTimeout(resolve, 200));
   return invocations;
 }
@@ -64,15 +71,7 @@ it('stops a batch before its event passes the payload cap; the records it had no
   }
   // Room for about eight of these records per event.
   const maxPayloadBytes = 20_000;
-  const invocations: MappingInvocation[] = [];
-  const mapping = new TwinEventSourceMapping({
-    sqs: stack.sqs,
-    queueUrl: url,
-    queueArn: arn,
-    pool,
-    sizing: { batchSize: 100, batchWindowMs: 300, maxConcurrency: 1, visibilityTimeoutMs: 60_000, maxPayloadBytes },
-    onInvocation: (i) => invocations.push(i),
-  });
+  const { mapping, invocations } = mappingOf('bulk', { batchSize: 100, batchWindowMs: 300, visibilityTimeoutMs: 60_000, maxPayloadBytes });
   mapping.start();
   const deadline = Date.now() + 60_000;
   while (invocations.flatMap((i) => i.messages).length < bodies.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
@@ -90,16 +89,8 @@ it('stops a batch before its event passes the payload cap; the records it had no
 });
 
 it('whenIdle waits for the invocation in flight to end and be reported, not just for the queue to drain', { timeout: 120_000 }, async () => {
-  const { url, arn } = stack.queues.priority;
-  const invocations: MappingInvocation[] = [];
-  const mapping = new TwinEventSourceMapping({
-    sqs: stack.sqs,
-    queueUrl: url,
-    queueArn: arn,
-    pool,
-    sizing: { batchSize: 10, batchWindowMs: 50, maxConcurrency: 1, visibilityTimeoutMs: 60_000, maxPayloadBytes: 6 * 1024 * 1024 },
-    onInvocation: (i) => invocations.push(i),
-  });
+  const { url } = stack.queues.priority;
+  const { mapping, invocations } = mappingOf('priority', { batchWindowMs: 50, visibilityTimeoutMs: 60_000 });
   await expect(mapping.whenIdle()).resolves.toBeUndefined();
   await stack.sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: [{ Id: '0', MessageBody: 'sleep' }] }));
   mapping.start();
