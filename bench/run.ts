@@ -192,6 +192,15 @@ function ringcxRequests(sim: RingCxSimulator) {
   return sim.log.filter((e) => !e.route.startsWith('admin'));
 }
 
+/** The deployed-shape imports' targets: 5 queues and 2 Visual IVRs, in turn. */
+const IMPORT_TARGETS = [4501, 4502, 4503, 4504, 4505].map((id) => `queue,${id}`).concat(['visual_ivr,701', 'visual_ivr,702']);
+
+/** A file of `count` new numbers from bench number `first` on, over IMPORT_TARGETS. */
+function importCsv(first: number, count: number): Buffer {
+  const lines = Array.from({ length: count }, (_, i) => `${benchNumber(first + i)},Load ${i},${IMPORT_TARGETS[i % IMPORT_TARGETS.length]}`);
+  return Buffer.from(['dnis,description,target_type,target_id', ...lines].join('\n'));
+}
+
 /** The 20 live numbers the reassignment bursts move (seeded on queue 4501). */
 const BURST_NUMBERS = Array.from({ length: 20 }, (_, i) => `1212955${1000 + i}`);
 
@@ -232,20 +241,17 @@ async function throughputSection() {
     runner.start();
     // The bundle build is the deploy, not part of the import.
     await runner.workerPool.whenDeployed();
-    const targets = [4501, 4502, 4503, 4504, 4505].map((id) => `queue,${id}`).concat(['visual_ivr,701', 'visual_ivr,702']);
-    const csv = ['dnis,description,target_type,target_id', ...Array.from({ length: numbers }, (_, i) => `${benchNumber(i)},Load ${i},${targets[i % targets.length]}`)].join('\n');
     // 1. The import alone: throughput against the budget.
     const started = performance.now();
-    const job = await runner.runFile('incoming/bench/throughput.csv', Buffer.from(csv));
+    const job = await runner.runFile('incoming/bench/throughput.csv', importCsv(0, numbers));
     const wallSeconds = (performance.now() - started) / 1000;
     const calls = sim.apiCalls();
     const firstRunLog = ringcxRequests(sim);
 
     // 2. The mixed case: 20 reassignments arrive while a second import of the same size runs.
     sim.reset();
-    const mixedCsv = ['dnis,description,target_type,target_id', ...Array.from({ length: numbers }, (_, i) => `${benchNumber(300_000 + i)},Load ${i},${targets[i % targets.length]}`)].join('\n');
     const mixedStarted = performance.now();
-    const mixedImport = runner.runFile('incoming/bench/mixed.csv', Buffer.from(mixedCsv));
+    const mixedImport = runner.runFile('incoming/bench/mixed.csv', importCsv(300_000, numbers));
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     const latencies = await reassignmentBurst(runner, sim);
     const eventsAnsweredAt = performance.now();
@@ -333,7 +339,6 @@ async function budgetSection() {
   const concurrencies = (process.env.BENCH_BULK_CONCURRENCY ?? '1,2,4').split(',').map(Number);
   const { demoTenant } = await import('../local/ringcx-simulator/fixtures');
   const { LocalRunner } = await import('../local/wiring/runner');
-  const targets = [4501, 4502, 4503, 4504, 4505].map((id) => `queue,${id}`).concat(['visual_ivr,701', 'visual_ivr,702']);
   const rows: (string | number)[][] = [['bulk maxConcurrency', 'wall (s)', 'before the first request / paced / after the last (s)', 'requests / min while paced', 'numbers / min', 'requests / number', 'ideal bound (numbers / min)', 'share of the ideal bound', '429s', 'busiest window', 'cold starts']];
   const data: Record<string, unknown>[] = [];
   // One stack for every run (the functions' modules read their endpoints once); each run gets new
@@ -358,9 +363,8 @@ async function budgetSection() {
         runner.start();
         // The bundle build is the deploy, not part of the import.
         await runner.workerPool.whenDeployed();
-        const csv = ['dnis,description,target_type,target_id', ...Array.from({ length: numbers }, (_, i) => `${benchNumber(400_000 + run * 20_000 + i)},Load ${i},${targets[i % targets.length]}`)].join('\n');
         const startedAt = Date.now();
-        const job = await runner.runFile(`incoming/bench/budget-${concurrency}.csv`, Buffer.from(csv));
+        const job = await runner.runFile(`incoming/bench/budget-${concurrency}.csv`, importCsv(400_000 + run * 20_000, numbers));
         const endedAt = Date.now();
         const wallSeconds = (endedAt - startedAt) / 1000;
         const log = ringcxRequests(sim);
@@ -401,8 +405,7 @@ async function budgetSection() {
     try {
       runner.start();
       await runner.workerPool.whenDeployed();
-      const csv = ['dnis,description,target_type,target_id', ...Array.from({ length: numbers }, (_, i) => `${benchNumber(600_000 + i)},Load ${i},${targets[i % targets.length]}`)].join('\n');
-      const mixedImport = runner.runFile('incoming/bench/budget-mixed.csv', Buffer.from(csv));
+      const mixedImport = runner.runFile('incoming/bench/budget-mixed.csv', importCsv(600_000, numbers));
       await new Promise((resolve) => setTimeout(resolve, bStack.sizing.ringcx.windowMs / 6));
       burst = await reassignmentBurst(runner, sim);
       await mixedImport;
@@ -412,14 +415,14 @@ async function budgetSection() {
   } finally {
     await bStack.stop();
   }
-  const windowMs = twinSizing('prod', timeScale).ringcx.windowMs;
+  const { windowMs, headroom } = twinSizing('prod', timeScale).ringcx;
   const applied = burst.map((b) => b.ms).sort((a, b) => a - b);
   const answered = burst.map((b) => b.answeredMs).sort((a, b) => a - b);
   const markdown = [
     `### Budget-bound: ${numbers.toLocaleString('en-US')} new numbers over 7 targets, prod sizing on the twin at ×${timeScale}, by bulk maxConcurrency`,
     '',
     "Separate worker processes sharing the RingCX budget through DynamoDB Local, as in the throughput section, but with the twin's unscaled costs (DynamoDB Local, process starts) in their real-time proportion to RingCX's budget. " +
-      `Headroom ${(twinHeadroomAt(timeScale) * 100).toFixed(2)}%: an import can reach at most ${(100 - twinHeadroomAt(timeScale) * 100).toFixed(1)}% of the bound.`,
+      `Headroom ${(headroom * 100).toFixed(2)}%: an import can reach at most ${(100 - headroom * 100).toFixed(1)}% of the bound.`,
     '',
     table(rows),
     '',
@@ -435,11 +438,6 @@ async function budgetSection() {
     `${burst.filter((b) => b.ok).length}/20 applied. Goal: each within one budget window.`,
   ].join('\n');
   save('budget', { numbers, timeScale, runs: data, reassignments: { appliedMs: applied, answeredMs: answered, ok: burst.filter((b) => b.ok).length } }, markdown);
-}
-
-/** The headroom the twin keeps at this time scale (the shared budget's own rule). */
-function twinHeadroomAt(timeScale: number): number {
-  return twinSizing('prod', timeScale).ringcx.headroom;
 }
 
 /**
