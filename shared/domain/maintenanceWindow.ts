@@ -55,7 +55,9 @@ export function msUntilOpen(window: MaintenanceWindow, at: Date): number {
   for (let ahead = 0; ahead <= 7; ahead++) {
     if (!allowed(day + ahead)) continue;
     const wait = ahead * 86_400 + start - secondOfDay;
-    if (wait > 0) return wait * 1000;
+    // The local clock is read to the second; the window opens at the start of `start`'s second,
+    // so the part of the current second already gone comes off the wait (no wake-up a second late).
+    if (wait > 0) return wait * 1000 - at.getUTCMilliseconds();
   }
   return 7 * 86_400 * 1000;
 }

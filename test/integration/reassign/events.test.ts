@@ -104,7 +104,8 @@ describe('maintenance window', () => {
   const opensInMs = 4_000;
   // Set before the pipeline starts: the worker reads MAINTENANCE_WINDOW once, at cold start. Far
   // enough ahead that a slow start on a loaded machine still leaves the window a few seconds away.
-  const windowStart = new Date(Date.now() + 30_000);
+  // On a whole second: the window is written as HH:MM:SS, so it opens at the start of that second.
+  const windowStart = new Date(Math.ceil((Date.now() + 30_000) / 1000) * 1000);
 
   beforeAll(async () => {
     const hhmmss = (d: Date) => d.toISOString().slice(11, 19);

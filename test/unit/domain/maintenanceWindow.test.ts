@@ -12,6 +12,7 @@ describe('msUntilOpen', () => {
     expect(msUntilOpen(window({}), at('2026-11-28T02:00:00Z'))).toBe(0);
     expect(msUntilOpen(window({}), at('2026-11-28T00:30:00Z'))).toBe(HOUR / 2);
     expect(msUntilOpen(window({}), at('2026-11-28T05:00:00Z'))).toBe(20 * HOUR);
+    expect(msUntilOpen(window({}), at('2026-11-28T00:59:59.250Z'))).toBe(750);
   });
 
   it('honours the days (2026-11-28 is a Saturday)', () => {
