@@ -321,7 +321,7 @@ async function throughputSection() {
       '',
       `Job outcome: ${JSON.stringify(job.summary.outcomes)}; ${rows.length} RingCX requests answered.`,
       '',
-      `Twin ceiling at this time scale: the import left ${importItems.toLocaleString('en-US')} items in the job table (each row's intent, outcome and ledger entry, each written once under a condition). ` +
+      `Twin ceiling at this time scale: the import left ${importItems.toLocaleString('en-US')} items in the job table (each row's intent, outcome and ledger entry, written in conditional transactions). ` +
         `DynamoDB Local on this machine takes conditional writes at ${writeRates.map((r) => `${Math.round(r.itemsPerSecond)}/s with ${r.concurrency} transaction${r.concurrency > 1 ? 's' : ''} of 100 in flight`).join(', ')} (measured in this run, nothing else running). ` +
         `At the best of these, writing those items alone takes ${ceiling.storeSeconds.toFixed(1)} s, while the ideal bound finishes ${numbers.toLocaleString('en-US')} numbers in ${ceiling.idealSeconds.toFixed(1)} s (90% of it: ${(ceiling.idealSeconds / 0.9).toFixed(1)} s). ` +
         `So no pipeline that keeps those records can pass ${(ceiling.shareCeiling * 100).toFixed(1)}% of the bound on this twin at ×10; this run reached ${((ceiling.reachedOfCeiling) * 100).toFixed(0)}% of that ceiling.`,
