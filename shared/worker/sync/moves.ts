@@ -10,7 +10,7 @@ import type { SyncOptions, SyncRequest, SyncResult } from './contract';
 import type { InvocationDeadline } from './budget';
 import type { IntentBook } from './intentBook';
 import { hasPrecondition, stillAsExpected } from './preconditions';
-import { type AssignmentAction, type UnroutedSince, type Work, actionsOf, assignmentAction, clockOf, describe, itemOf, stop } from './work';
+import { type AssignmentAction, type UnroutedSince, type Work, actionsOf, assignmentAction, clockOf, defer, describe, itemOf, stop } from './work';
 
 /**
  * Work done one number at a time: unassigns, moves that remove first, tracking numbers. A move's
@@ -60,6 +60,14 @@ export async function move(
   const now = clockOf(options);
   // Both calls' turns are taken first, so the assign leaves as soon as the remove is answered.
   await client.transport?.limiter?.reserve(2);
+  // Waiting for those turns can take longer than the budget estimated when the move was admitted
+  // (another instance started, the budget table answered slowly). Past this line the number is
+  // unrouted, so the deadline is checked again here, with the turns in hand; a move that no longer
+  // fits waits for the next delivery, its number still routed (the turns go to the next calls).
+  if (deadline && !w.mustFinish && !deadline.fitsUnrouting(2)) {
+    defer(w, deadline, 2, 'this move', true);
+    return;
+  }
   const removing = now();
   const removal = () => remove(client, w, action.from);
   // The removal's retries may not eat the time its assignment needs at worst after it.

@@ -61,6 +61,20 @@ export class FakeRingCx {
     return this as unknown as RingCxClient;
   }
 
+  /** How long the budget keeps a move waiting for its two turns (virtual ms). */
+  reserveWaitMs = 0;
+
+  /** The transport's limiter, as far as the engine uses it: a move reserves its two calls' turns. */
+  get transport() {
+    return {
+      limiter: {
+        reserve: async () => {
+          this.clock += this.reserveWaitMs;
+        },
+      },
+    };
+  }
+
   private async call<T>(endpoint: Endpoint, dnis: string[], act: () => T): Promise<T> {
     if (this.killAfterCalls !== undefined && this.calls.length >= this.killAfterCalls) throw new Killed('deadline kill');
     this.calls.push({ endpoint, at: this.clock, dnis });

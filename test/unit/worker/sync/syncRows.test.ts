@@ -347,6 +347,24 @@ describe('sync engine: a number this call unrouted is finished before the call e
     expect(done(roomy.get('y'))).toMatchObject({ outcome: 'reassigned' });
   });
 
+  it('checks the deadline again once the budget has given a move its turns: a long wait defers it, its number still routed', async () => {
+    const fake = new FakeRingCx(1_000);
+    fake.seed('12125550615', queue(4501));
+    fake.seed('12125550616', queue(4501));
+    // Admitted with room (8 s after the read, a move needs 2 s + the 3 s worst case + 1 s margin),
+    // but the budget then keeps it waiting 3 s: the removal would leave too little for the assignment.
+    const options = { ...tight(fake, 9_000), deadlineMarginMs: 1_000, pace: fake.pace(3_000) };
+    fake.reserveWaitMs = 3_000;
+    const results = await syncRows(fake.client, [{ key: 'x', row: row('12125550615', queue(4502)), mode: 'apply' }], options);
+    expect(results.get('x')).toMatchObject({ status: 'retry', deferred: true, reason: expect.stringMatching(/^deadline: /) });
+    expect(fake.count('removeAssignment')).toBe(0);
+    expect(fake.assignments.get('12125550615')).toEqual(queue(4501));
+    // A short wait leaves the move its room, and it goes ahead.
+    fake.reserveWaitMs = 500;
+    const roomy = await syncRows(fake.client, [{ key: 'y', row: row('12125550616', queue(4502)), mode: 'apply' }], { ...options, remainingMs: fake.remainingMs(fake.clock + 9_000) });
+    expect(done(roomy.get('y'))).toMatchObject({ outcome: 'reassigned' });
+  });
+
   it('after a removal whose answer was lost, a failed re-read is tried again, and the read decides', async () => {
     const fake = new FakeRingCx(10);
     fake.seed('12125550615', queue(4501));
