@@ -35,7 +35,8 @@ const spans = () => invocationSpans(twin.invocations, twin.stack.sizing.ringcx.r
  * Waits for the first write of one of `kinds` on one of `numbers`, then slows RingCX (each call just under
  * the client's request timeout) so the invocation in flight outlives its deadline and the twin
  * SIGKILLs it. A worker that stops in time is killed anyway, as a crash would: either way the
- * batch dies mid-way. Returns the numbers' assignments once requests already sent have landed.
+ * batch dies mid-way. Returns the killed batch's numbers' assignments once requests already sent
+ * have landed.
  */
 async function killMidBatch(kinds: StateEvent['kind'][], numbers: Set<string>) {
   const invocationsBefore = twin.invocations.length;
@@ -53,7 +54,10 @@ async function killMidBatch(kinds: StateEvent['kind'][], numbers: Set<string>) {
   }
   // Let requests already on the wire when the process died land, as they would on RingCX.
   await new Promise((resolve) => setTimeout(resolve, requestTimeoutMs * 2));
-  const snapshot = new Map([...numbers].map((n) => [n, twin.sim.state.assignments.get(n)]));
+  // Only the killed batch's numbers: another instance may be between a move's two calls right now,
+  // which is not a kill's doing (leftUnrouted audits those at the end of their invocation).
+  const killedBatch = new Set(numbersOf(killed() as NonNullable<ReturnType<typeof killed>>));
+  const snapshot = new Map([...numbers].filter((n) => killedBatch.has(n)).map((n) => [n, twin.sim.state.assignments.get(n)]));
   twin.sim.setKnobs({ latencyMs: 0 });
   return { snapshot, how: killed()?.outcome.status };
 }
