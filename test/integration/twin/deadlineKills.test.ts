@@ -56,10 +56,11 @@ async function killMidBatch(kinds: StateEvent['kind'][], numbers: Set<string>) {
   await new Promise((resolve) => setTimeout(resolve, requestTimeoutMs * 2));
   // Only the killed batch's numbers: another instance may be between a move's two calls right now,
   // which is not a kill's doing (leftUnrouted audits those at the end of their invocation).
-  const killedBatch = new Set(numbersOf(killed() as NonNullable<ReturnType<typeof killed>>));
+  const victim = killed() as NonNullable<ReturnType<typeof killed>>;
+  const killedBatch = new Set(numbersOf(victim));
   const snapshot = new Map([...numbers].filter((n) => killedBatch.has(n)).map((n) => [n, twin.sim.state.assignments.get(n)]));
   twin.sim.setKnobs({ latencyMs: 0 });
-  return { snapshot, how: killed()?.outcome.status };
+  return { snapshot, how: victim.outcome.status };
 }
 
 it('a deadline kill in the middle of moves leaves every number on its old or new target; redelivery finishes them as reassigned', { timeout: 1_800_000 }, async () => {
