@@ -50,6 +50,8 @@ export interface InvocationSpan {
   startedAt: number;
   endedAt: number;
   numbers: ReadonlySet<string>;
+  /** SIGKILLed from outside mid-batch; endedAt then includes the landing allowance. */
+  crashed: boolean;
 }
 
 /**
@@ -64,7 +66,17 @@ export function invocationSpans(invocations: readonly Pick<MappingInvocation, 'm
     startedAt: i.startedAt,
     endedAt: i.endedAt + (i.outcome.status === 'crashed' ? landingMs : 0),
     numbers: new Set(numbersOf(i)),
+    crashed: i.outcome.status === 'crashed',
   }));
+}
+
+/**
+ * The crashed invocation that opened an interval: it carried the number, and the removal landed
+ * while it ran or from a request it had on the wire when it was killed (within its span's landing
+ * allowance). No worker can send the assignment of a move whose process is gone.
+ */
+export function openedByCrash(interval: UnroutedInterval, invocations: readonly InvocationSpan[]): InvocationSpan | undefined {
+  return invocations.find((i) => i.crashed && i.numbers.has(interval.dnis) && i.startedAt <= interval.from && interval.from <= i.endedAt);
 }
 
 /**

@@ -76,8 +76,8 @@ export interface CallDeadline {
 const deadlineScope = new AsyncLocalStorage<CallDeadline>();
 
 /**
- * Runs work whose RingCX calls stop retrying when another attempt would end too close to the
- * deadline: the error comes back while the caller can still act on it (re-read, report, release
+ * Runs work whose RingCX calls stop retrying when another attempt, at its worst (the request
+ * timeout), could end too close to the deadline: the error comes back while the caller can still act on it (re-read, report, release
  * the message), instead of the invocation being killed in the middle of a backoff.
  */
 export function withCallDeadline<T>(deadline: CallDeadline, work: () => Promise<T>): Promise<T> {
@@ -206,7 +206,11 @@ export class RingCxTransport {
       // too long for this call to sit out (it fails as retryable and its row waits for later).
       if (error.status === 429 && retryAfterMs !== undefined) this.options.limiter?.pause(retryAfterMs);
       const delay = retryDelay(this.retry, { error, attempt, repeatable: spec.repeatable, retryAfterMs }, this.random);
-      if (delay === undefined || !retryFitsDeadline(delay + this.expectedLatencyMs)) {
+      // Priced at the request timeout, not the usual latency: RingCX slows down exactly when calls
+      // fail, and an attempt that outlives the deadline is cut off by it (Middy's early timeout,
+      // then a frozen or killed environment), which is how a move's assignment got to land after
+      // its invocation had already answered.
+      if (delay === undefined || !retryFitsDeadline(delay + this.timeoutMs)) {
         this.report(spec, outcome, attempt, started);
         throw error;
       }

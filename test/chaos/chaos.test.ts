@@ -2,7 +2,7 @@ import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchComma
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { demoTenant } from '../../local/ringcx-simulator/fixtures';
 import { outcomeMismatches } from '../../local/twin/outcomeAudit';
-import { distribution, invocationSpans, leftUnrouted, numbersOf, unroutedIntervals } from '../../local/twin/routingAudit';
+import { distribution, invocationSpans, leftUnrouted, numbersOf, openedByCrash, unroutedIntervals } from '../../local/twin/routingAudit';
 import { readRun } from '../helpers/ingest';
 import { startTwin, type Twin } from '../helpers/pipeline';
 import { seededRandom } from '../helpers/random';
@@ -192,8 +192,7 @@ it(`keeps every invariant through ${ROWS} rows of chaos on the twin (prod sizing
   const spans = invocationSpans(twin.invocations, twin.stack.sizing.ringcx.requestTimeoutMs);
   const intervals = unroutedIntervals(sim.state.events, liveNumbers);
   const left = leftUnrouted(intervals, spans, unassignRows);
-  const crashedDuring = (s: (typeof left)[number]) =>
-    twin.invocations.find((i) => i.outcome.status === 'crashed' && i.startedAt <= s.from && s.from <= i.endedAt && numbersOf(i).includes(s.dnis));
+  const crashedDuring = (s: (typeof left)[number]) => openedByCrash(s, spans);
   const byCrash = left.filter((s) => crashedDuring(s) !== undefined);
   const stranded = left.filter((s) => crashedDuring(s) === undefined);
   const moved = new Set([...wants.values()].filter((w) => w.label === 'reassigned').map((w) => w.dnis));

@@ -6,6 +6,7 @@ import { logger, metrics } from '../../observability/powertools';
 import type { RingCxClient } from '../../ringcx/client';
 import { isRingCxError } from '../../ringcx/errors';
 import { withCallDeadline } from '../../ringcx/transport';
+import { describeFailure } from '../invocation';
 import type { SyncOptions, SyncRequest, SyncResult } from './contract';
 import type { InvocationDeadline } from './budget';
 import type { IntentBook } from './intentBook';
@@ -81,6 +82,11 @@ export async function move(
     return;
   }
   const removedAt = now();
+  // From here the number routes nowhere because of this call. It is owed its new target whatever
+  // ends the move: a RingCX error below, or one from elsewhere (the credentials, the budget store,
+  // a bug) that unwinds the whole batch, in which case syncRows sends the owed assignment before
+  // the error goes on up (finishOwedMoves). Routed again, it no longer is.
+  unroutedSince.set(w.request.key, { since: removedAt, move: action, removed: true });
   try {
     if (action.target.type === 'trackingGroup') {
       await assignTracking(client, w, action.target);
@@ -96,11 +102,11 @@ export async function move(
       w.error = error;
       w.stopped = 'replan';
       w.lostAnswer = error.status !== 409;
-      unroutedSince.set(w.request.key, { since: removedAt, move: action, removed: true });
       return;
     }
     // RingCX refused the new target for good: put the number back where it was.
     const restored = await putBack(client, w, action.from);
+    unroutedSince.delete(w.request.key);
     if (restored) w.unroutedMs = now() - removedAt;
     w.error = error;
     w.stopped = 'failed';
@@ -108,6 +114,7 @@ export async function move(
     logGap(w, restored ? 'put back' : 'left unassigned');
     return;
   }
+  unroutedSince.delete(w.request.key);
   w.unroutedMs = now() - removedAt;
   w.done.push(`moved to ${action.target.type}:${action.target.id}`);
   logGap(w, 'moved');
@@ -135,14 +142,7 @@ async function assignUntilAnswered(
       await send();
       return;
     } catch (error) {
-      const again =
-        isRingCxError(error) &&
-        error.retryable &&
-        error.status !== 409 &&
-        round < MAX_ASSIGNMENT_ROUNDS &&
-        deadline !== undefined &&
-        options.remainingMs !== undefined &&
-        options.remainingMs() - deadline.marginMs / 2 > deadline.worstAttemptMs;
+      const again = isRingCxError(error) && error.retryable && error.status !== 409 && round < MAX_ASSIGNMENT_ROUNDS && anotherAttemptFits(options, deadline);
       if (!again) throw error;
       logger.warn('a moved number is not yet on its new target; sending its assignment again', { dnis: w.request.row.dnis, round, error: error.summary });
     }
@@ -154,9 +154,12 @@ const MAX_ASSIGNMENT_ROUNDS = 4;
 
 /**
  * The last resort for numbers this call unrouted when no fresh read can be had (the read failed,
- * the rounds ran out, or the deadline is near): their new assignment is sent as it stands. Only
- * numbers whose removal RingCX answered qualify, so the write lands on a number this call left
- * unrouted, which gains the target its row asked for.
+ * the rounds ran out, the deadline is near, or an error unwinds the batch): their new assignment
+ * is sent as it stands. Only numbers whose removal RingCX answered qualify, so the write lands on
+ * a number this call left unrouted, which gains the target its row asked for.
+ * A failure of any kind (RingCX, the credentials, the budget store) is tried again for as long as
+ * one more attempt fits before the deadline (less half its margin): the number routes nowhere
+ * until then. Nothing is thrown from here; what could not be sent waits for its redelivery.
  * Tracking numbers are left to the redelivery: creating one blind could create it twice.
  */
 export async function finishOwedMoves(
@@ -165,6 +168,7 @@ export async function finishOwedMoves(
   unroutedSince: UnroutedSince,
   options: SyncOptions,
   results: Map<string, SyncResult>,
+  deadline?: InvocationDeadline,
 ): Promise<Set<string>> {
   const finished = new Set<string>();
   for (const request of pending) {
@@ -174,15 +178,11 @@ export async function finishOwedMoves(
     // waits for a read.
     if (!owed?.removed) continue;
     const { target, item, from } = owed.move;
-    if (target.type === 'trackingGroup') continue;
-    try {
-      await client.assign(target.type, target.id, [{ dnis: request.row.dnis, ...item }]);
-    } catch (error) {
-      if (!isRingCxError(error)) throw error;
-      // A 409: the number is routed after all (its removal never stood, or someone routed it).
-      if (error.status !== 409) logger.error('a number this invocation unrouted could not be given its new target; its redelivery will', { dnis: request.row.dnis, error: error.summary });
-      continue;
-    }
+    const voiceType = target.type;
+    if (voiceType === 'trackingGroup') continue;
+    const sent = await sendOwedAssignment(() => client.assign(voiceType, target.id, [{ dnis: request.row.dnis, ...item }]), request.row.dnis, options, deadline);
+    if (!sent) continue;
+    unroutedSince.delete(request.key);
     const unroutedMs = clockOf(options)() - owed.since;
     metrics.addMetric(METRIC_NAMES.unroutedGapMs, MetricUnit.Milliseconds, Math.round(unroutedMs));
     logger.info('number moved by remove-then-assign', { dnis: request.row.dnis, result: 'moved without a re-read', unroutedMs: Math.round(unroutedMs) });
@@ -190,6 +190,38 @@ export async function finishOwedMoves(
     finished.add(request.key);
   }
   return finished;
+}
+
+/** True once the assignment stood; false when it cannot be sent before the deadline (or RingCX says the number is routed). */
+async function sendOwedAssignment(send: () => Promise<unknown>, dnis: string, options: SyncOptions, deadline: InvocationDeadline | undefined): Promise<boolean> {
+  for (let round = 1; ; round++) {
+    try {
+      await send();
+      return true;
+    } catch (error) {
+      // A 409: the number is routed after all (its removal never stood, or someone routed it).
+      if (isRingCxError(error) && error.status === 409) return false;
+      const final = isRingCxError(error) && !error.retryable;
+      // Failures from outside RingCX (an auth outage, the budget store timing out) had no retries
+      // of their own; a short pause gives them a chance to pass.
+      const pauseMs = isRingCxError(error) || !deadline ? 0 : Math.min(1_000, deadline.worstAttemptMs / 4);
+      if (final || round >= MAX_ASSIGNMENT_ROUNDS || !anotherAttemptFits(options, deadline, pauseMs)) {
+        logger.error('a number this invocation unrouted could not be given its new target; its redelivery will', { dnis, rounds: round, error: summaryOf(error) });
+        return false;
+      }
+      logger.warn('a moved number is not yet on its new target; sending its assignment again', { dnis, round, error: summaryOf(error) });
+      if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  }
+}
+
+/** One more attempt, at its worst (the request timeout), still ends before half the deadline's margin. */
+function anotherAttemptFits(options: SyncOptions, deadline: InvocationDeadline | undefined, pauseMs = 0): boolean {
+  return deadline !== undefined && options.remainingMs !== undefined && options.remainingMs() - deadline.marginMs / 2 - pauseMs > deadline.worstAttemptMs;
+}
+
+function summaryOf(error: unknown): string {
+  return isRingCxError(error) ? error.summary : describeFailure(error);
 }
 
 /** A move whose assignment came in a later round than its removal: the gap runs from the removal. */

@@ -43,6 +43,26 @@ async function syncWithin(
   deadline: InvocationDeadline | undefined,
 ): Promise<Map<string, SyncResult>> {
   const results = new Map<string, SyncResult>();
+  const unroutedSince: UnroutedSince = new Map();
+  try {
+    return await syncRounds(client, requests, options, deadline, results, unroutedSince);
+  } catch (error) {
+    // Something other than RingCX's answer about a row unwinds the batch (the credentials, the
+    // intents or budget store, a bug), maybe in the middle of a move. The batch is retried, but a
+    // number this call unrouted must not route nowhere until then: its assignment is sent first.
+    await finishOwedMoves(client, requests, unroutedSince, options, results, deadline);
+    throw error;
+  }
+}
+
+async function syncRounds(
+  client: RingCxClient,
+  requests: SyncRequest[],
+  options: SyncOptions,
+  deadline: InvocationDeadline | undefined,
+  results: Map<string, SyncResult>,
+  unroutedSince: UnroutedSince,
+): Promise<Map<string, SyncResult>> {
   const byNumber = new Map<string, SyncRequest>();
   for (const request of requests) {
     if (byNumber.has(request.row.dnis)) {
@@ -60,7 +80,6 @@ async function syncWithin(
   /** Numbers whose create answered 409: a second miss in search means RingCX hides them from us. */
   const createConflicts = new Set<string>();
   const lostAnswers = new Set<string>();
-  const unroutedSince: UnroutedSince = new Map();
   for (let round = 1; round <= MAX_ROUNDS && pending.length > 0; round++) {
     if (deadline && !deadline.fits(1)) {
       // A number this invocation left unrouted (its move's assign failed after the remove) is
@@ -74,7 +93,7 @@ async function syncWithin(
     if (deadline && unroutedSince.size > 0 && !deadline.fits(2)) {
       // Not even a read and an assignment fit before the margin: the numbers this invocation
       // unrouted get their assignment at once, without the read, while time is left to send it.
-      const finished = await finishOwedMoves(client, pending, unroutedSince, options, results);
+      const finished = await finishOwedMoves(client, pending, unroutedSince, options, results, deadline);
       pending = pending.filter((request) => !finished.has(request.key));
       if (pending.length === 0) return results;
     }
@@ -89,7 +108,7 @@ async function syncWithin(
         // still fit, rather than leaving the number unrouted until a redelivery.
         const owedNeedsRead = [...unroutedSince.values()].some((owed) => !owed.removed);
         if (owedNeedsRead && isRingCxError(error) && error.retryable && attempt < MAX_OWED_READS && (!deadline || deadline.fits(2))) continue;
-        const finished = await finishOwedMoves(client, pending, unroutedSince, options, results);
+        const finished = await finishOwedMoves(client, pending, unroutedSince, options, results, deadline);
         for (const request of pending) if (!finished.has(request.key)) results.set(request.key, failure(error, []));
         return results;
       }
@@ -170,7 +189,7 @@ async function syncWithin(
       intents.endRound(w);
     }
   }
-  const finished = await finishOwedMoves(client, pending, unroutedSince, options, results);
+  const finished = await finishOwedMoves(client, pending, unroutedSince, options, results, deadline);
   for (const request of pending) {
     if (finished.has(request.key)) continue;
     if (lostAnswers.has(request.key)) {

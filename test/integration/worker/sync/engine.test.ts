@@ -264,4 +264,16 @@ describe('the deadline', () => {
     expect(error).toMatchObject({ status: expect.any(Number), attempts: 1 });
     expect(bounded.sleeps).toEqual([]);
   });
+
+  it('prices a retry at the request timeout: an attempt RingCX may answer slowly is not started unless it ends before the reserve', async () => {
+    sim.setKnobs({ faults: { errorRate: 1 } });
+    // The first attempt fails fast; a retry (125 ms backoff) at its usual latency would fit 2 s,
+    // but at its worst (the 2 s request timeout) it would run past the deadline.
+    const tight = testClient(sim);
+    const error = await withCallDeadline({ remainingMs: () => 2_000, reserveMs: 250 }, () => tight.client.getDnisPool('12125550100')).catch((e: unknown) => e);
+    expect(error).toMatchObject({ attempts: 1 });
+    const roomy = testClient(sim);
+    const retried = await withCallDeadline({ remainingMs: () => 10_000, reserveMs: 250 }, () => roomy.client.getDnisPool('12125550100')).catch((e: unknown) => e);
+    expect(retried).toMatchObject({ attempts: 5 });
+  });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { StateEvent } from '../../../../local/ringcx-simulator/state';
-import { distribution, invocationSpans, leftUnrouted, numbersOf, unroutedIntervals } from '../../../../local/twin/routingAudit';
+import type { UnroutedInterval } from '../../../../local/twin/routingAudit';
+import { distribution, invocationSpans, leftUnrouted, numbersOf, openedByCrash, unroutedIntervals } from '../../../../local/twin/routingAudit';
 
 const gate = (id: number) => ({ type: 'gate' as const, id });
 const events: StateEvent[] = [
@@ -23,13 +24,13 @@ describe('routing audit', () => {
 
   it('flags an interval no invocation carrying the number spans, unless its row asked for an unassign', () => {
     const intervals = unroutedIntervals(events);
-    const spanning = [{ startedAt: 90, endedAt: 160, numbers: new Set(['a']) }];
+    const spanning = [{ startedAt: 90, endedAt: 160, numbers: new Set(['a']), crashed: false }];
     expect(leftUnrouted(intervals, spanning).map((i) => i.dnis)).toEqual(['c']);
     expect(leftUnrouted(intervals, spanning, new Set(['c']))).toEqual([]);
     // The invocation that removed "a" ended before it was assigned again.
-    expect(leftUnrouted(intervals, [{ startedAt: 90, endedAt: 120, numbers: new Set(['a']) }], new Set(['c'])).map((i) => i.dnis)).toEqual(['a']);
+    expect(leftUnrouted(intervals, [{ startedAt: 90, endedAt: 120, numbers: new Set(['a']), crashed: false }], new Set(['c'])).map((i) => i.dnis)).toEqual(['a']);
     // Another invocation's number does not cover it.
-    expect(leftUnrouted(intervals, [{ startedAt: 0, endedAt: 1_000, numbers: new Set(['b']) }], new Set(['c'])).map((i) => i.dnis)).toEqual(['a']);
+    expect(leftUnrouted(intervals, [{ startedAt: 0, endedAt: 1_000, numbers: new Set(['b']), crashed: false }], new Set(['c'])).map((i) => i.dnis)).toEqual(['a']);
   });
 
   it('lets the requests of an environment killed from outside land, but gives one killed at its deadline no allowance', () => {
@@ -38,6 +39,17 @@ describe('routing audit', () => {
     expect(leftUnrouted(intervals, invocationSpans([{ ...batch, outcome: { status: 'crashed', message: 'SIGKILL' } }], 50))).toEqual([]);
     expect(leftUnrouted(intervals, invocationSpans([{ ...batch, outcome: { status: 'timeout', message: 'Task timed out' } }], 50)).map((i) => i.dnis)).toEqual(['a']);
     expect(leftUnrouted(intervals, invocationSpans([{ ...batch, outcome: { status: 'crashed', message: 'SIGKILL' } }], 10)).map((i) => i.dnis)).toEqual(['a']);
+  });
+
+  it('attributes an interval to a crash when its removal landed while the crashed batch ran or from a request it had on the wire', () => {
+    // The removal of "c" lands at 300, 20 ms after the environment carrying it was SIGKILLed.
+    const [opened] = unroutedIntervals(events).filter((i) => i.dnis === 'c');
+    const batch = { messages: [{ Body: JSON.stringify({ row: { dnis: 'c' } }) }], startedAt: 200, endedAt: 280 };
+    expect(openedByCrash(opened as UnroutedInterval, invocationSpans([{ ...batch, outcome: { status: 'crashed', message: 'SIGKILL' } }], 50))).toMatchObject({ startedAt: 200, crashed: true });
+    // Beyond the landing allowance, after a deadline kill or a normal return, it is not the crash's.
+    expect(openedByCrash(opened as UnroutedInterval, invocationSpans([{ ...batch, outcome: { status: 'crashed', message: 'SIGKILL' } }], 10))).toBeUndefined();
+    expect(openedByCrash(opened as UnroutedInterval, invocationSpans([{ ...batch, outcome: { status: 'timeout', message: 'Task timed out' } }], 50))).toBeUndefined();
+    expect(openedByCrash(opened as UnroutedInterval, invocationSpans([{ ...batch, endedAt: 400, outcome: { status: 'ok', value: {} } }], 50))).toBeUndefined();
   });
 
   it('reads the numbers of a batch from row messages and summarises gaps', () => {

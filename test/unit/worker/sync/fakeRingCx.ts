@@ -5,8 +5,11 @@ import type { AssignedDnis, DnisPool } from '../../../../shared/ringcx/schemas';
 
 type Endpoint = 'findMany' | 'getAssignment' | 'createDnisPool' | 'updateDnisPool' | 'assign' | 'removeAssignment' | 'createTracNumber' | 'updateTracNumber';
 
-/** What a call does when a fault is armed for it: refuse before acting, or act and lose the answer. */
-export type Fault = { kind: 'before' | 'after'; status: number } | { kind: 'kill' };
+/**
+ * What a call does when a fault is armed for it: refuse before acting, act and lose the answer, or
+ * fail from outside RingCX before sending (the credentials, the budget store), with a given error.
+ */
+export type Fault = { kind: 'before' | 'after'; status: number } | { kind: 'kill' } | { kind: 'throw'; error: Error };
 
 /** The process is gone: no catch block in the engine handles this, exactly like a SIGKILL. */
 export class Killed extends Error {}
@@ -84,6 +87,7 @@ export class FakeRingCx {
     if (armed) armed.remaining -= 1;
     const fault = armed?.fault;
     if (fault?.kind === 'kill') throw new Killed('deadline kill');
+    if (fault?.kind === 'throw') throw fault.error;
     if (fault?.kind === 'before') throw http(fault.status, `/${endpoint}`);
     const result = act();
     if (fault?.kind === 'after') throw http(fault.status, `/${endpoint}`);

@@ -3,6 +3,7 @@ import { MemoryIntentStore } from '../../../../shared/store/intents';
 import type { SyncOptions, SyncRequest, SyncResult } from '../../../../shared/worker/sync/contract';
 import { syncRows } from '../../../../shared/worker/sync/syncRows';
 import { readCurrentState } from '../../../../shared/ringcx/currentState';
+import { RingCxAuthError } from '../../../../shared/ringcx/errors';
 import { FakeRingCx, Killed, queue, row } from './fakeRingCx';
 
 const base: SyncOptions = { maxArray: 100, maxRows: 1000, reassignMode: 'unassign-first' };
@@ -487,6 +488,53 @@ describe('sync engine: an assignment that fails right after its removal', () => 
   });
 });
 
+
+describe('sync engine: an error from outside RingCX in the middle of a move', () => {
+  const options = (fake: FakeRingCx): SyncOptions => ({ ...base, remainingMs: fake.remainingMs(60_000), pace: fake.pace(), deadlineMarginMs: 1_000, now: () => fake.clock });
+
+  it('sends the owed assignment before the error goes on up: the number is not left unrouted until a redelivery', async () => {
+    const fake = new FakeRingCx(100);
+    fake.seed('12125550640', queue(4501));
+    fake.seed('12125550641', queue(4501));
+    // The cached token ran out during an auth outage, between the removal and the assignment.
+    fake.arm('assign', { kind: 'throw', error: new RingCxAuthError('the RingCX token in the secret has expired') });
+    const sync = syncRows(
+      fake.client,
+      [
+        { key: 'a', row: row('12125550640', queue(4502)), mode: 'apply' },
+        { key: 'b', row: row('12125550641', queue(4502)), mode: 'apply' },
+      ],
+      options(fake),
+    );
+    // The batch is still retried as a whole (not a verdict on any row)...
+    await expect(sync).rejects.toBeInstanceOf(RingCxAuthError);
+    // ...but the number it had unrouted is on its new target by then, and no other move was started.
+    expect(fake.assignments.get('12125550640')).toEqual(queue(4502));
+    expect(fake.assignments.get('12125550641')).toEqual(queue(4501));
+    expect(fake.unassignedSpans).toEqual([{ dnis: '12125550640', from: 200, to: 400 }]);
+  });
+
+  it('tries that assignment again while one more attempt fits, and gives up only at the deadline', async () => {
+    const timeout = Object.assign(new Error('[AbortError]: The operation was aborted'), { name: 'TimeoutError' });
+    const fake = new FakeRingCx(100);
+    fake.seed('12125550642', queue(4501));
+    fake.arm('assign', { kind: 'throw', error: timeout }, 3);
+    await expect(syncRows(fake.client, [{ key: 'a', row: row('12125550642', queue(4502)), mode: 'apply' }], options(fake))).rejects.toBe(timeout);
+    expect(fake.calls.map((c) => c.endpoint)).toEqual(['findMany', 'removeAssignment', 'assign', 'assign', 'assign', 'assign']);
+    expect(fake.assignments.get('12125550642')).toEqual(queue(4502));
+
+    // Attempts stop once one more, at its worst (1 s here, after a pause), would end inside half
+    // the margin: 3 s left, 300 ms a call, the move admitted with room for one worst-case assignment.
+    const late = new FakeRingCx(300);
+    late.seed('12125550643', queue(4501));
+    late.arm('assign', { kind: 'throw', error: timeout }, 10);
+    const lateOptions = { ...base, remainingMs: late.remainingMs(3_000), pace: late.pace(1_000), deadlineMarginMs: 1_000, now: () => late.clock };
+    await expect(syncRows(late.client, [{ key: 'a', row: row('12125550643', queue(4502)), mode: 'apply' }], lateOptions)).rejects.toBe(timeout);
+    expect(late.count('assign')).toBe(3);
+    expect(late.clock).toBeLessThanOrEqual(3_000 - 500);
+    expect(late.assignments.has('12125550643')).toBe(false);
+  });
+});
 
 describe('sync engine: a read the caller made just before', () => {
   it('plans its first round on it, without searching again; a read missing a number is not used', async () => {
