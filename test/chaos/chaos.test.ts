@@ -209,14 +209,15 @@ it(`keeps every invariant through ${ROWS} rows of chaos on the twin (prod sizing
       `unrouted gaps of moved numbers (ms): ${JSON.stringify(gaps)}; numbers left unrouted past an invocation: ${stranded.length}; ` +
       `stranded by a crash until their redelivery: ${byCrash.length} (gaps ms ${JSON.stringify(byCrash.map(gapOf))})`,
   );
-  // What the twin saw around each number left unrouted, so a failure explains itself.
-  for (const s of stranded) {
+  // What the twin saw around a number, so a failure explains itself.
+  const history = (dnis: string) => {
     const around = twin.invocations
-      .filter((i) => numbersOf(i).includes(s.dnis))
+      .filter((i) => numbersOf(i).includes(dnis))
       .map((i) => `${new Date(i.startedAt).toISOString()}..${new Date(i.endedAt).toISOString()} ${i.outcome.status}${i.outcome.status === 'ok' ? '' : ` (${i.outcome.message})`}`);
-    const writes = sim.state.events.filter((e) => e.dnis === s.dnis).map((e) => `${new Date(e.at).toISOString()} ${e.kind}`);
-    console.log(`left unrouted: ${s.dnis}; invocations carrying it: ${around.join('; ')}; its writes: ${writes.join('; ')}`);
-  }
+    const writes = sim.state.events.filter((e) => e.dnis === dnis).map((e) => `${new Date(e.at).toISOString()} ${e.kind}`);
+    return `invocations carrying it: ${around.join('; ')}; its writes: ${writes.join('; ')}`;
+  };
+  for (const s of stranded) console.log(`left unrouted: ${s.dnis}; ${history(s.dnis)}`);
   // A SIGKILL can land as the batch answers, so it is counted as it is sent as well as by its effect.
   expect(stats.timeouts + stats.crashes + randomKills, 'the run had deadline kills or crashes').toBeGreaterThan(0);
   expect.soft(stranded.map((s) => `${s.dnis} unrouted from ${new Date(s.from).toISOString()} ${s.to ? `for ${s.to - s.from} ms` : 'to the end'}`)).toEqual([]);
@@ -244,6 +245,7 @@ it(`keeps every invariant through ${ROWS} rows of chaos on the twin (prod sizing
   expect(reported.length).toBe(ROWS);
   expect(run.summary.rows).toEqual({ total: ROWS, accepted: wants.size, rejected: ROWS - wants.size });
   const wrong = [...wants].filter(([line, want]) => run.rows.get(line)?.outcome !== want.label).map(([line, want]) => `line ${line} ${want.dnis}: ${run.rows.get(line)?.outcome}, want ${want.label}`);
+  for (const [line, want] of wants) if (run.rows.get(line)?.outcome !== want.label) console.log(`line ${line} ${want.dnis} reported ${run.rows.get(line)?.outcome}; ${history(want.dnis)}`);
   expect(wrong).toEqual([]);
   // Each label says what this job did, as the simulator's write log shows it: lost answers and
   // redeliveries never turn this job's own create or move into `unchanged`.
