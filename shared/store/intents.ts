@@ -41,8 +41,9 @@ export interface IntentStore {
   /**
    * Records intents before their writes. An intent already under a key is kept: the first one is
    * what the job set out to do (a later delivery that finds half of it done plans only the rest).
+   * Answers the keys that already had one, whose intent this call did not write.
    */
-  record(intents: Intent[]): Promise<void>;
+  record(intents: Intent[]): Promise<Set<string>>;
 }
 
 export const rowIntentKey = (jobId: string, line: number) => `job#${jobId}#${line}`;
@@ -79,15 +80,17 @@ export class DynamoIntentStore implements IntentStore {
     return found;
   }
 
-  async record(intents: Intent[]): Promise<void> {
+  async record(intents: Intent[]): Promise<Set<string>> {
     // One transaction may not hold two writes to one item: the first intent of a key is the one kept.
     const seen = new Set<string>();
     const unique = intents.filter((intent) => !seen.has(intent.key) && seen.add(intent.key));
     const chunks: Intent[][] = [];
     for (let i = 0; i < unique.length; i += PUTS_PER_TRANSACTION) chunks.push(unique.slice(i, i + PUTS_PER_TRANSACTION));
+    const existing = new Set<string>();
     for (let i = 0; i < chunks.length; i += TRANSACTIONS_IN_FLIGHT) {
-      await Promise.all(chunks.slice(i, i + TRANSACTIONS_IN_FLIGHT).map((chunk) => this.recordChunk(chunk)));
+      await Promise.all(chunks.slice(i, i + TRANSACTIONS_IN_FLIGHT).map((chunk) => this.recordChunk(chunk, existing)));
     }
+    return existing;
   }
 
   /**
@@ -95,7 +98,7 @@ export class DynamoIntentStore implements IntentStore {
    * its condition and cancels the transaction: it is dropped and the rest sent again, so each key
    * keeps its first intent and every other one is written.
    */
-  private async recordChunk(chunk: Intent[]): Promise<void> {
+  private async recordChunk(chunk: Intent[], existing: Set<string>): Promise<void> {
     const at = new Date(this.table.now()).toISOString();
     const expiresAt = this.table.expiresIn(this.options.retentionDays);
     let pending = chunk;
@@ -105,6 +108,7 @@ export class DynamoIntentStore implements IntentStore {
         pending.map((intent) => ({ Put: { Item: { ...itemKey(intent.key), kind: 'intent', ...intent, at, expiresAt }, ConditionExpression: 'attribute_not_exists(pk)' } })),
       );
       if (written.written) return 'done';
+      for (const index of written.failedItems) existing.add((pending[index] as Intent).key);
       pending = pending.filter((_, index) => !written.failedItems.has(index));
       return undefined;
     });
@@ -124,7 +128,12 @@ export class MemoryIntentStore implements IntentStore {
     return found;
   }
 
-  async record(intents: Intent[]): Promise<void> {
-    for (const intent of intents) if (!this.intents.has(intent.key)) this.intents.set(intent.key, { ...intent });
+  async record(intents: Intent[]): Promise<Set<string>> {
+    const existing = new Set<string>();
+    for (const intent of intents) {
+      if (this.intents.has(intent.key)) existing.add(intent.key);
+      else this.intents.set(intent.key, { ...intent });
+    }
+    return existing;
   }
 }

@@ -218,6 +218,7 @@ it(`keeps every invariant through ${ROWS} rows of chaos on the twin (prod sizing
     return `invocations carrying it: ${around.join('; ')}; its writes: ${writes.join('; ')}`;
   };
   for (const s of stranded) console.log(`left unrouted: ${s.dnis}; ${history(s.dnis)}`);
+  for (const s of byCrash) console.log(`stranded by a crash: ${s.dnis}; ${history(s.dnis)}`);
   // A SIGKILL can land as the batch answers, so it is counted as it is sent as well as by its effect.
   expect(stats.timeouts + stats.crashes + randomKills, 'the run had deadline kills or crashes').toBeGreaterThan(0);
   expect.soft(stranded.map((s) => `${s.dnis} unrouted from ${new Date(s.from).toISOString()} ${s.to ? `for ${s.to - s.from} ms` : 'to the end'}`)).toEqual([]);

@@ -11,14 +11,23 @@ import type { Work } from './work';
 export class IntentBook {
   private readonly stored = new Map<string, PriorIntent>();
   private readonly session = new Map<string, PriorIntent>();
+  private readonly lookedUp = new Set<string>();
+  /** Requests whose intent this call wrote to the store. */
+  private readonly recorded = new Set<string>();
 
   constructor(private readonly store: IntentStore | undefined) {}
 
+  /**
+   * Loads the stored intents of requests not looked up yet, once per request: after that the store
+   * also holds this call's own intents, and one whose write was refused must stay forgotten.
+   */
   async load(requests: SyncRequest[]): Promise<void> {
-    const keys = requests.filter((r) => r.mode === 'apply' && r.intentKey).map((r) => r.intentKey as string);
+    const fresh = requests.filter((r) => !this.lookedUp.has(r.key));
+    for (const request of fresh) this.lookedUp.add(request.key);
+    const keys = fresh.filter((r) => r.mode === 'apply' && r.intentKey).map((r) => r.intentKey as string);
     if (!this.store || keys.length === 0) return;
     const found = await this.store.load(keys);
-    for (const request of requests) {
+    for (const request of fresh) {
       const intent = request.intentKey ? found.get(request.intentKey) : undefined;
       if (intent && intent.dnis === request.row.dnis) this.stored.set(request.key, intent);
     }
@@ -39,9 +48,22 @@ export class IntentBook {
       if (w.request.intentKey) fresh.push(w);
     }
     if (!this.store || fresh.length === 0) return;
-    await this.store.record(
+    const existing = await this.store.record(
       fresh.map((w) => ({ key: w.request.intentKey as string, dnis: w.request.row.dnis, ...(this.session.get(w.request.key) as PriorIntent) })),
     );
+    // A key that already had an intent that is not this call's own: another copy of the row (a
+    // duplicate delivery running alongside) got there first, and its intent is what the job set
+    // out to do. It is adopted, so this copy reports the other's create as `created`, not as the
+    // `assigned` its own later plan would say. This call's own earlier intent (for a write RingCX
+    // then refused, forgotten by endRound) is not.
+    const adopt = fresh.filter((w) => existing.has(w.request.intentKey as string) && !this.recorded.has(w.request.key));
+    for (const w of fresh) if (!existing.has(w.request.intentKey as string)) this.recorded.add(w.request.key);
+    if (adopt.length === 0) return;
+    const found = await this.store.load(adopt.map((w) => w.request.intentKey as string));
+    for (const w of adopt) {
+      const intent = found.get(w.request.intentKey as string);
+      if (intent && intent.dnis === w.request.row.dnis) this.stored.set(w.request.key, intent);
+    }
   }
 
   endRound(w: Work): void {

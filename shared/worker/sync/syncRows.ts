@@ -74,7 +74,6 @@ async function syncRounds(
   }
 
   const intents = new IntentBook(options.intents);
-  await intents.load([...byNumber.values()]);
 
   let pending = [...byNumber.values()];
   /** Numbers whose create answered 409: a second miss in search means RingCX hides them from us. */
@@ -113,6 +112,11 @@ async function syncRounds(
         return results;
       }
     }
+    // Intents are loaded after the read, not before it: another delivery of the same row (SQS
+    // delivers at least once, and copies can run side by side) records its intent before its
+    // first write, so every write this read saw has its intent visible by now. Loaded before the
+    // read, the other copy's create could be seen without its intent and reported `unchanged`.
+    await intents.load(pending);
     const work: Work[] = [];
     for (const request of pending) {
       const current = read.state.get(request.row.dnis) ?? { pool: undefined, assignment: null };

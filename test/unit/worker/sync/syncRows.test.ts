@@ -214,6 +214,45 @@ describe('sync engine: lost answers', () => {
   });
 });
 
+describe('sync engine: two copies of one row side by side (at-least-once delivery)', () => {
+  const dnis = '12125550430';
+  const request = (key: string): SyncRequest => ({ key, row: row(dnis, queue(4501)), mode: 'apply', intentKey: 'job#j#7' });
+  const theOthersIntent = { key: 'job#j#7', dnis, action: 'create' as const, from: null, to: queue(4501), detail: 'create pool record; assign to queue:4501' };
+
+  it("reports the other copy's create, seen by this copy's read, as created, never unchanged", async () => {
+    const fake = new FakeRingCx(10);
+    const intents = new MemoryIntentStore();
+    // The other copy records its intent, creates and assigns while this copy's search is on its way.
+    fake.onCall = (endpoint, count) => {
+      if (endpoint !== 'findMany' || count !== 1) return;
+      intents.intents.set(theOthersIntent.key, theOthersIntent);
+      fake.seed(dnis, queue(4501));
+    };
+    const results = await syncRows(fake.client, [request('copy-b')], { ...base, intents });
+    expect(done(results.get('copy-b'))).toMatchObject({ outcome: 'created', detail: 'create pool record; assign to queue:4501 (confirmed by re-reading)' });
+  });
+
+  it("adopts the other copy's intent when it was recorded first, so a create that then meets 409 is still reported as created", async () => {
+    const fake = new FakeRingCx(10);
+    // The other copy records its intent just after this copy looked for one, and creates the
+    // number just before this copy's create, which meets 409.
+    const intents = new (class extends MemoryIntentStore {
+      override async load(keys: string[]) {
+        const found = await super.load(keys);
+        if (!this.intents.has(theOthersIntent.key)) this.intents.set(theOthersIntent.key, theOthersIntent);
+        return found;
+      }
+    })();
+    fake.onCall = (endpoint) => {
+      if (endpoint === 'createDnisPool' && !fake.pool.has(dnis)) fake.seed(dnis);
+    };
+    const results = await syncRows(fake.client, [request('copy-b')], { ...base, intents });
+    expect(fake.count('createDnisPool')).toBe(1);
+    expect(fake.assignments.get(dnis)).toEqual(queue(4501));
+    expect(done(results.get('copy-b'))).toMatchObject({ outcome: 'created', detail: expect.stringContaining('the pool record was created by an earlier attempt') });
+  });
+});
+
 describe('sync engine: precondition', () => {
   const expecting = (dnis: string, to: number, expected: number | null): SyncRequest => ({
     key: 'p',
