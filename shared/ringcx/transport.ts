@@ -77,8 +77,9 @@ const deadlineScope = new AsyncLocalStorage<CallDeadline>();
 
 /**
  * Runs work whose RingCX calls stop retrying when another attempt, at its worst (the request
- * timeout), could end too close to the deadline: the error comes back while the caller can still act on it (re-read, report, release
- * the message), instead of the invocation being killed in the middle of a backoff.
+ * timeout), could end too close to the deadline: the error comes back while the caller can still
+ * act on it (re-read, report, release the message), instead of the invocation being killed in the
+ * middle of a backoff or of a slow attempt.
  */
 export function withCallDeadline<T>(deadline: CallDeadline, work: () => Promise<T>): Promise<T> {
   return deadlineScope.run(deadline, work);
