@@ -45,7 +45,7 @@ async function syncWithin(
   const results = new Map<string, SyncResult>();
   const unroutedSince: UnroutedSince = new Map();
   try {
-    return await syncRounds(client, requests, options, deadline, results, unroutedSince);
+    await syncRounds(client, requests, options, deadline, results, unroutedSince);
   } catch (error) {
     // Something other than RingCX's answer about a row unwinds the batch (the credentials, the
     // intents or budget store, a bug), maybe in the middle of a move. The batch is retried, but a
@@ -53,6 +53,17 @@ async function syncWithin(
     await finishOwedMoves(client, requests, unroutedSince, options, results, deadline);
     throw error;
   }
+  // However the rounds ended (a rescue assignment that failed as retryable, a read that failed,
+  // the rounds running out), a number this call unrouted gets its assignment once more before the
+  // answer. One still owed after that is never reported as final: its next delivery re-reads and
+  // finishes the move.
+  const owed = requests.filter((request) => unroutedSince.get(request.key)?.removed);
+  if (owed.length > 0) await finishOwedMoves(client, owed, unroutedSince, options, results, deadline);
+  for (const request of requests) {
+    if (!unroutedSince.get(request.key)?.removed) continue;
+    results.set(request.key, { status: 'retry', reason: 'this move removed the number and its new assignment could not be sent yet; the next delivery finishes the move' });
+  }
+  return results;
 }
 
 async function syncRounds(

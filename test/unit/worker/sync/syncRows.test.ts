@@ -553,6 +553,27 @@ describe('sync engine: an error from outside RingCX in the middle of a move', ()
     expect(fake.unassignedSpans).toEqual([{ dnis: '12125550640', from: 200, to: 400 }]);
   });
 
+  it('sends the owed assignment once more when the rescue after a re-read fails in a way that ends the rounds', async () => {
+    const fake = new FakeRingCx(10);
+    fake.seed('12125550644', queue(4501));
+    // The move's assignment fails (a re-read follows); the rescue assignment after it is refused
+    // with a 429 the client gave up on, which leaves the row to a later delivery.
+    fake.arm('assign', { kind: 'before', status: 503 });
+    fake.arm('assign', { kind: 'before', status: 429 });
+    const results = await syncRows(fake.client, [{ key: 'a', row: row('12125550644', queue(4502)), mode: 'apply' }], { ...base, now: () => fake.clock });
+    expect(fake.calls.map((c) => c.endpoint)).toEqual(['findMany', 'removeAssignment', 'assign', 'findMany', 'assign', 'assign']);
+    expect(done(results.get('a'))).toMatchObject({ outcome: 'reassigned', after: queue(4502) });
+    expect(fake.unassignedSpans.filter((span) => span.to === undefined)).toEqual([]);
+
+    // Still refused: the row is left to its next delivery, never reported final while its number is unrouted.
+    const stuck = new FakeRingCx(10);
+    stuck.seed('12125550645', queue(4501));
+    stuck.arm('assign', { kind: 'before', status: 503 });
+    stuck.arm('assign', { kind: 'before', status: 429 }, 2);
+    const left = await syncRows(stuck.client, [{ key: 'b', row: row('12125550645', queue(4502)), mode: 'apply' }], { ...base, now: () => stuck.clock });
+    expect(left.get('b')).toMatchObject({ status: 'retry', reason: expect.stringContaining('the next delivery finishes the move') });
+  });
+
   it('tries that assignment again while one more attempt fits, and gives up only at the deadline', async () => {
     const timeout = Object.assign(new Error('[AbortError]: The operation was aborted'), { name: 'TimeoutError' });
     const fake = new FakeRingCx(100);
