@@ -32,6 +32,11 @@ export const IntentSchema = z.object({
   /** The plan in words, as the row's detail would have said it. */
   detail: z.string(),
   at: z.string().optional(),
+  /**
+   * Another copy of the row (a duplicate delivery running alongside) found this intent already
+   * recorded and adopted it: a write of this row refused with 409 may be that copy's doing.
+   */
+  shared: z.boolean().optional(),
 });
 export type Intent = z.infer<typeof IntentSchema>;
 
@@ -44,6 +49,8 @@ export interface IntentStore {
    * Answers the keys that already had one, whose intent this call did not write.
    */
   record(intents: Intent[]): Promise<Set<string>>;
+  /** Marks intents as adopted by another copy of their row (see Intent.shared). */
+  markShared(keys: string[]): Promise<void>;
 }
 
 export const rowIntentKey = (jobId: string, line: number) => `job#${jobId}#${line}`;
@@ -93,6 +100,15 @@ export class DynamoIntentStore implements IntentStore {
     return existing;
   }
 
+  async markShared(keys: string[]): Promise<void> {
+    await Promise.all(
+      [...new Set(keys)].map((key) =>
+        // `shared` is one of DynamoDB's reserved words.
+        this.table.updateItem({ Key: itemKey(key), UpdateExpression: 'SET #shared = :shared', ExpressionAttributeNames: { '#shared': 'shared' }, ExpressionAttributeValues: { ':shared': true } }),
+      ),
+    );
+  }
+
   /**
    * One transaction of conditional puts. An intent already recorded (see IntentStore.record) fails
    * its condition and cancels the transaction: it is dropped and the rest sent again, so each key
@@ -135,5 +151,12 @@ export class MemoryIntentStore implements IntentStore {
       else this.intents.set(intent.key, { ...intent });
     }
     return existing;
+  }
+
+  async markShared(keys: string[]): Promise<void> {
+    for (const key of keys) {
+      const intent = this.intents.get(key);
+      if (intent) intent.shared = true;
+    }
   }
 }

@@ -59,10 +59,29 @@ export class IntentBook {
     const adopt = fresh.filter((w) => existing.has(w.request.intentKey as string) && !this.recorded.has(w.request.key));
     for (const w of fresh) if (!existing.has(w.request.intentKey as string)) this.recorded.add(w.request.key);
     if (adopt.length === 0) return;
+    // Marked before this copy writes anything, so the other copy, whose write this copy's may
+    // then beat, can tell its 409 came from the same job (reclaimShared).
+    await this.store.markShared(adopt.map((w) => w.request.intentKey as string));
     const found = await this.store.load(adopt.map((w) => w.request.intentKey as string));
     for (const w of adopt) {
       const intent = found.get(w.request.intentKey as string);
       if (intent && intent.dnis === w.request.row.dnis) this.stored.set(w.request.key, intent);
+    }
+  }
+
+  /**
+   * A write of this call refused with 409, under an intent this call recorded that another copy of
+   * the row has since adopted: the conflict is most likely that copy's write, the same job's
+   * change, so the intent is kept rather than forgotten. (Unmarked, the 409 is someone else's
+   * change, and endRound forgets the intent.)
+   */
+  async reclaimShared(works: Work[]): Promise<void> {
+    const refused = works.filter((w) => w.stopped === 'replan' && !w.lostAnswer && this.recorded.has(w.request.key) && !this.stored.has(w.request.key));
+    if (!this.store || refused.length === 0) return;
+    const found = await this.store.load(refused.map((w) => w.request.intentKey as string));
+    for (const w of refused) {
+      const intent = found.get(w.request.intentKey as string);
+      if (intent?.shared && intent.dnis === w.request.row.dnis) this.stored.set(w.request.key, intent);
     }
   }
 

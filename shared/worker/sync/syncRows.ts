@@ -175,6 +175,7 @@ async function syncRounds(
     await intents.record(admitted);
     await applyWrites(client, admitted, options, deadline, intents, unroutedSince);
 
+    await intents.reclaimShared(work);
     pending = [];
     for (const w of work) {
       const key = w.request.key;

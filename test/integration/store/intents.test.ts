@@ -52,6 +52,14 @@ it('records 250 intents in a few transactions; an intent already recorded keeps 
   expect(sent.length).toBeLessThanOrEqual(6);
 });
 
+it('marks an intent adopted by another copy of its row, and reads the mark back', async () => {
+  await intents.record([intent('j3', 1, 'create'), intent('j3', 2, 'create')]);
+  await intents.markShared([rowIntentKey('j3', 1)]);
+  const found = await intents.load([rowIntentKey('j3', 1), rowIntentKey('j3', 2)]);
+  expect(found.get(rowIntentKey('j3', 1))).toMatchObject({ action: 'create', shared: true });
+  expect(found.get(rowIntentKey('j3', 2))?.shared).toBeUndefined();
+});
+
 it('keeps the first of two intents for one key in the same call (one transaction may not write an item twice)', async () => {
   await intents.record([intent('j2', 1, 'reassign', 4502), intent('j2', 1, 'unassign'), intent('j2', 2, 'assign')]);
   const found = await intents.load([rowIntentKey('j2', 1), rowIntentKey('j2', 2)]);

@@ -251,6 +251,30 @@ describe('sync engine: two copies of one row side by side (at-least-once deliver
     expect(fake.assignments.get(dnis)).toEqual(queue(4501));
     expect(done(results.get('copy-b'))).toMatchObject({ outcome: 'created', detail: expect.stringContaining('the pool record was created by an earlier attempt') });
   });
+
+  it("keeps its own intent when the other copy adopted it and then won the create: the 409 is the same job's doing", async () => {
+    const fake = new FakeRingCx(10);
+    const intents = new MemoryIntentStore();
+    // This copy records first; the other finds the key taken, adopts it (marking it), and creates
+    // the number just before this copy's create, which meets 409.
+    fake.onCall = (endpoint) => {
+      if (endpoint !== 'createDnisPool' || fake.pool.has(dnis)) return;
+      void intents.markShared([theOthersIntent.key]);
+      fake.seed(dnis);
+    };
+    const results = await syncRows(fake.client, [request('copy-b')], { ...base, intents });
+    expect(fake.assignments.get(dnis)).toEqual(queue(4501));
+    expect(done(results.get('copy-b'))).toMatchObject({ outcome: 'created', detail: expect.stringContaining('the pool record was created by an earlier attempt') });
+
+    // Unmarked, the same 409 is someone else's create: nothing of it is claimed.
+    const other = new FakeRingCx(10);
+    const alone = new MemoryIntentStore();
+    other.onCall = (endpoint) => {
+      if (endpoint === 'createDnisPool' && !other.pool.has(dnis)) other.seed(dnis);
+    };
+    const theirs = await syncRows(other.client, [request('copy-c')], { ...base, intents: alone });
+    expect(done(theirs.get('copy-c'))).toMatchObject({ outcome: 'assigned' });
+  });
 });
 
 describe('sync engine: precondition', () => {
