@@ -38,7 +38,7 @@ function contextFor(message: ToHost): Context {
  */
 function isRingCxFailure(error: Error): error is RingCxError {
   const { kind, method, path } = error as Partial<RingCxError>;
-  return (kind === 'http' || kind === 'timeout' || kind === 'connection') && typeof method === 'string' && typeof path === 'string';
+  return (kind === 'http' || kind === 'timeout' || kind === 'connection' || kind === 'not-sent') && typeof method === 'string' && typeof path === 'string';
 }
 
 function hostError(error: unknown): HostError {

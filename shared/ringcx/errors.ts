@@ -6,7 +6,11 @@
 /** Connection failures that happen before a request could reach RingCX. */
 const NEVER_SENT_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
 
-export type RingCxFailureKind = 'http' | 'timeout' | 'connection';
+/**
+ * `not-sent`: the call never left this process; the invocation's deadline came while it waited for
+ * its turn in the request budget. Worth another try (by a later delivery), and never ambiguous.
+ */
+export type RingCxFailureKind = 'http' | 'timeout' | 'connection' | 'not-sent';
 
 export class RingCxError extends Error {
   override readonly name = 'RingCxError';
@@ -36,7 +40,9 @@ export class RingCxError extends Error {
         ? `HTTP ${init.status}${init.errorCode ? ` ${init.errorCode}` : ''}${init.generalMessage ? `: ${init.generalMessage}` : ''}`
         : init.kind === 'timeout'
           ? 'timed out'
-          : 'connection failed';
+          : init.kind === 'not-sent'
+            ? 'not sent: the invocation reached its deadline while waiting for a turn in the request budget'
+            : 'connection failed';
     super(`RingCX ${init.method} ${init.path} ${what}`, { cause: init.cause });
     this.kind = init.kind;
     this.method = init.method;

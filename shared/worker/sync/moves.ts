@@ -5,7 +5,7 @@ import type { Action, CurrentAssignment } from '../../domain/planner';
 import { logger, metrics } from '../../observability/powertools';
 import type { RingCxClient } from '../../ringcx/client';
 import { isRingCxError } from '../../ringcx/errors';
-import { withCallDeadline } from '../../ringcx/transport';
+import { withCallDeadline, withEveryTurnAwaited } from '../../ringcx/transport';
 import { describeFailure } from '../invocation';
 import type { SyncOptions, SyncRequest, SyncResult } from './contract';
 import type { InvocationDeadline } from './budget';
@@ -60,12 +60,13 @@ export async function move(
 ): Promise<void> {
   const now = clockOf(options);
   // Both calls' turns are taken first, so the assign leaves as soon as the remove is answered.
-  await client.transport?.limiter?.reserve(2);
+  const turns = await reserveTurns(client, options, deadline);
   // Waiting for those turns can take longer than the budget estimated when the move was admitted
-  // (another instance started, the budget table answered slowly). Past this line the number is
-  // unrouted, so the deadline is checked again here, with the turns in hand; a move that no longer
-  // fits waits for the next delivery, its number still routed (the turns go to the next calls).
-  if (deadline && !w.mustFinish && !deadline.fitsUnrouting(2)) {
+  // (another instance started, the budget table answered slowly, RingCX paused everyone). Past
+  // this line the number is unrouted, so the deadline is checked again here, with the turns in
+  // hand; a move that no longer fits waits for the next delivery, its number still routed (the
+  // turns go to the next calls).
+  if (deadline && !w.mustFinish && (turns === 'late' || !deadline.fitsUnrouting(2))) {
     defer(w, deadline, 2, 'this move', true);
     return;
   }
@@ -88,11 +89,14 @@ export async function move(
   // the error goes on up (finishOwedMoves). Routed again, it no longer is.
   unroutedSince.set(w.request.key, { since: removedAt, move: action, removed: true });
   try {
-    if (action.target.type === 'trackingGroup') {
-      await assignTracking(client, w, action.target);
-    } else {
-      await assignUntilAnswered(client, w, action.target.type, action, options, deadline);
-    }
+    // The number is unrouted now: its assignment waits for its budget turn whatever the deadline.
+    await withEveryTurnAwaited(async () => {
+      if (action.target.type === 'trackingGroup') {
+        await assignTracking(client, w, action.target);
+      } else {
+        await assignUntilAnswered(client, w, action.target.type, action, options, deadline);
+      }
+    });
   } catch (error) {
     if (!isRingCxError(error)) throw error;
     if (error.status === 409 || error.retryable) {
@@ -105,7 +109,7 @@ export async function move(
       return;
     }
     // RingCX refused the new target for good: put the number back where it was.
-    const restored = await putBack(client, w, action.from);
+    const restored = await withEveryTurnAwaited(() => putBack(client, w, action.from));
     unroutedSince.delete(w.request.key);
     if (restored) w.unroutedMs = now() - removedAt;
     w.error = error;
@@ -118,6 +122,30 @@ export async function move(
   w.unroutedMs = now() - removedAt;
   w.done.push(`moved to ${action.target.type}:${action.target.id}`);
   logGap(w, 'moved');
+}
+
+/**
+ * Takes a move's two turns, waiting at most until only the deadline's margin is left: by then the
+ * move cannot fit anyway, and waiting on would carry the invocation past its deadline.
+ */
+async function reserveTurns(client: RingCxClient, options: SyncOptions, deadline: InvocationDeadline | undefined): Promise<'ready' | 'late'> {
+  const reserving = client.transport?.limiter?.reserve(2);
+  if (!reserving) return 'ready';
+  if (!deadline || !options.remainingMs) {
+    await reserving;
+    return 'ready';
+  }
+  const waitMs = options.remainingMs() - deadline.marginMs;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), Math.max(0, waitMs));
+  });
+  try {
+    // Turns that come after all stay with this process's budget for its next calls.
+    return await Promise.race([reserving.then(() => 'ready' as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -180,7 +208,8 @@ export async function finishOwedMoves(
     const { target, item, from } = owed.move;
     const voiceType = target.type;
     if (voiceType === 'trackingGroup') continue;
-    const sent = await sendOwedAssignment(() => client.assign(voiceType, target.id, [{ dnis: request.row.dnis, ...item }]), request.row.dnis, options, deadline);
+    const send = () => withEveryTurnAwaited(() => client.assign(voiceType, target.id, [{ dnis: request.row.dnis, ...item }]));
+    const sent = await sendOwedAssignment(send, request.row.dnis, options, deadline);
     if (!sent) continue;
     unroutedSince.delete(request.key);
     const unroutedMs = clockOf(options)() - owed.since;

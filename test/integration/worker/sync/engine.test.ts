@@ -6,7 +6,7 @@ import { demoTenant, type TenantSeed } from '../../../../local/ringcx-simulator/
 import { type RingCxSimulator, startRingCxSimulator } from '../../../../local/ringcx-simulator/server';
 import type { DesiredRow, Target } from '../../../../shared/domain/desiredRow';
 import { DynamoIntentStore, rowIntentKey } from '../../../../shared/store/intents';
-import { type CallRecord, withCallDeadline } from '../../../../shared/ringcx/transport';
+import { type CallRecord, withCallDeadline, withEveryTurnAwaited } from '../../../../shared/ringcx/transport';
 import type { SyncOptions, SyncRequest, SyncResult } from '../../../../shared/worker/sync/contract';
 import { syncRows } from '../../../../shared/worker/sync/syncRows';
 import { limiterFor, testClient } from '../../../helpers/ringcx';
@@ -263,6 +263,18 @@ describe('the deadline', () => {
     const error = await withCallDeadline({ remainingMs: () => 300, reserveMs: 250 }, () => bounded.client.getDnisPool('12125550100')).catch((e: unknown) => e);
     expect(error).toMatchObject({ status: expect.any(Number), attempts: 1 });
     expect(bounded.sleeps).toEqual([]);
+  });
+
+  it('gives up waiting for a budget turn once a call could no longer end before the reserve, unless the call is owed', async () => {
+    // One request per 1.5 s: the second call waits about 1.5 s for its turn.
+    const paced = testClient(sim, { limiter: limiterFor(1, 1_500) });
+    await paced.client.getDnisPool('12125550100').catch(() => undefined);
+    const error = await withCallDeadline({ remainingMs: () => 1_000, reserveMs: 250 }, () => paced.client.getDnisPool('12125550100')).catch((e: unknown) => e);
+    expect(error).toMatchObject({ kind: 'not-sent', retryable: true, ambiguous: false });
+    expect(sim.apiCalls()).toHaveLength(1);
+    // The assignment a number this call unrouted is owed waits for its turn and is sent.
+    await withCallDeadline({ remainingMs: () => 1_000, reserveMs: 250 }, () => withEveryTurnAwaited(() => paced.client.getDnisPool('12125550100'))).catch(() => undefined);
+    expect(sim.apiCalls()).toHaveLength(2);
   });
 
   it('prices a retry at the request timeout: an attempt RingCX may answer slowly is not started unless it ends before the reserve', async () => {

@@ -67,11 +67,15 @@ export class FakeRingCx {
   /** How long the budget keeps a move waiting for its two turns (virtual ms). */
   reserveWaitMs = 0;
 
+  /** The budget never gives a move its turns (another instance paused the tenant, say). */
+  reserveHangs = false;
+
   /** The transport's limiter, as far as the engine uses it: a move reserves its two calls' turns. */
   get transport() {
     return {
       limiter: {
         reserve: async () => {
+          if (this.reserveHangs) await new Promise(() => undefined);
           this.clock += this.reserveWaitMs;
         },
       },

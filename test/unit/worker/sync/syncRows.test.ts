@@ -429,6 +429,22 @@ describe('sync engine: a number this call unrouted is finished before the call e
     expect(done(roomy.get('y'))).toMatchObject({ outcome: 'reassigned' });
   });
 
+  it("waits for a move's budget turns only until the margin: turns that do not come in time defer it, its number still routed", async () => {
+    const fake = new FakeRingCx(10);
+    fake.seed('12125550618', queue(4501));
+    fake.reserveHangs = true;
+    const results = await syncRows(fake.client, [{ key: 'x', row: row('12125550618', queue(4502)), mode: 'apply' }], {
+      ...base,
+      remainingMs: fake.remainingMs(1_300),
+      pace: fake.pace(),
+      deadlineMarginMs: 1_000,
+      now: () => fake.clock,
+    });
+    expect(results.get('x')).toMatchObject({ status: 'retry', deferred: true });
+    expect(fake.count('removeAssignment')).toBe(0);
+    expect(fake.assignments.get('12125550618')).toEqual(queue(4501));
+  });
+
   it('after a removal whose answer was lost, a failed re-read is tried again, and the read decides', async () => {
     const fake = new FakeRingCx(10);
     fake.seed('12125550615', queue(4501));
