@@ -225,7 +225,8 @@ export class RingCxTransport {
       // fail, and an attempt that outlives the deadline is cut off by it (Middy's early timeout,
       // then a frozen or killed environment), which is how a move's assignment got to land after
       // its invocation had already answered.
-      if (delay === undefined || !retryFitsDeadline(delay + this.timeoutMs)) {
+      // The wait for the retry's turn in the budget counts too (nothing, when turns were reserved).
+      if (delay === undefined || !retryFitsDeadline(delay + (this.options.limiter?.estimateWaitMs(1) ?? 0) + this.timeoutMs)) {
         this.report(spec, outcome, attempt, started);
         throw error;
       }

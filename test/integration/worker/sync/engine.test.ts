@@ -265,6 +265,16 @@ describe('the deadline', () => {
     expect(bounded.sleeps).toEqual([]);
   });
 
+  it('prices a retry with the wait for its turn in the budget', async () => {
+    sim.setKnobs({ faults: { errorRate: 1 } });
+    // One request per 1.5 s: the first attempt takes the only turn, so a retry would wait about 1.5 s
+    // for its turn, then take up to the 2 s request timeout: more than 3 s leaves before the reserve.
+    const paced = testClient(sim, { limiter: limiterFor(1, 1_500) });
+    const error = await withCallDeadline({ remainingMs: () => 3_000, reserveMs: 250 }, () => paced.client.getDnisPool('12125550100')).catch((e: unknown) => e);
+    expect(error).toMatchObject({ attempts: 1 });
+    expect(sim.apiCalls()).toHaveLength(1);
+  });
+
   it('gives up waiting for a budget turn once a call could no longer end before the reserve, unless the call is owed', async () => {
     // One request per 1.5 s: the second call waits about 1.5 s for its turn.
     const paced = testClient(sim, { limiter: limiterFor(1, 1_500) });

@@ -67,6 +67,8 @@ export class FakeRingCx {
   /** How long the budget keeps a move waiting for its two turns (virtual ms). */
   reserveWaitMs = 0;
 
+  /** How many turns each move reserved. */
+  readonly reservations: number[] = [];
   /** The budget never gives a move its turns (another instance paused the tenant, say). */
   reserveHangs = false;
 
@@ -74,7 +76,8 @@ export class FakeRingCx {
   get transport() {
     return {
       limiter: {
-        reserve: async () => {
+        reserve: async (calls: number) => {
+          this.reservations.push(calls);
           if (this.reserveHangs) await new Promise(() => undefined);
           this.clock += this.reserveWaitMs;
         },

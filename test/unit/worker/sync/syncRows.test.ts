@@ -429,6 +429,20 @@ describe('sync engine: a number this call unrouted is finished before the call e
     expect(done(roomy.get('y'))).toMatchObject({ outcome: 'reassigned' });
   });
 
+  it("reserves a turn for each attempt its assignment is priced for, so a retried assignment never waits in the budget queue", async () => {
+    const healthy = new FakeRingCx(10);
+    const requests = moves(1, 4501, 4502, healthy);
+    await syncRows(healthy.client, requests, { ...base, remainingMs: healthy.remainingMs(60_000), pace: healthy.pace(), deadlineMarginMs: 1_000 });
+    expect(healthy.reservations).toEqual([2]);
+    // Three in ten recent attempts failed: as many assignment attempts are priced as make it unlikely
+    // that all of them fail (four), capped at the client's three.
+    const struggling = new FakeRingCx(10);
+    const more = moves(1, 4501, 4502, struggling);
+    const pace = { ...struggling.pace(100), failureRate: () => 0.3, maxAttempts: () => 3 };
+    await syncRows(struggling.client, more, { ...base, remainingMs: struggling.remainingMs(60_000), pace, deadlineMarginMs: 1_000 });
+    expect(struggling.reservations).toEqual([4]);
+  });
+
   it("waits for a move's budget turns only until the margin: turns that do not come in time defer it, its number still routed", async () => {
     const fake = new FakeRingCx(10);
     fake.seed('12125550618', queue(4501));
