@@ -7,6 +7,7 @@ import { demoTenant, type TenantSeed } from './ringcx-simulator/fixtures';
 import { twinSizing, type TwinSizing } from './twin/sizing';
 import { createJobTable, type DynamoDbLocal, startDynamoDbLocal } from './aws/dynamodbLocal';
 import { RINGCX_BUDGET_TABLE_NAME } from '../shared/store/table';
+import { DEFAULT_REPORT_LEASE_SECONDS } from '../shared/config';
 import { LocalJsonServices } from './aws/jsonServices';
 
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -168,6 +169,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     WORK_VISIBILITY_TIMEOUT_SECONDS: visibility,
     SWEEP_INTERVAL_SECONDS: String(Math.max(1, Math.round(sizing.sweepEveryMs / 1000))),
     PARSE_LEASE_SECONDS: String(Math.max(1, Math.round(sizing.parseLeaseMs / 1000))),
+    REPORT_LEASE_SECONDS: String(Math.max(1, Math.round(DEFAULT_REPORT_LEASE_SECONDS / sizing.timeScale))),
     POWERTOOLS_TRACE_ENABLED: 'false',
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_METRICS_NAMESPACE: 'DnisSync',

@@ -30,6 +30,9 @@ const awsSettings = {
 };
 
 /** The job table, the bucket and how long what they hold is kept. */
+/** How long a job's report writer holds its lease (REPORT_LEASE_SECONDS). */
+export const DEFAULT_REPORT_LEASE_SECONDS = 120;
+
 const storeSettings = {
   TABLE_NAME: resourceName,
   BUCKET_NAME: resourceName,
@@ -39,6 +42,11 @@ const storeSettings = {
   AUDIT_RETENTION_DAYS: positiveInt.optional(),
   /** How long a saved plan (plan/ run) may be approved and applied, in hours. */
   PLAN_TTL_HOURS: positiveInt.default(24),
+  /**
+   * How long the writer of a job's reports holds them; a writer that died (a crash, a timeout) is
+   * taken over after it. A worker's timeout; the local twin scales it like every duration.
+   */
+  REPORT_LEASE_SECONDS: positiveInt.default(DEFAULT_REPORT_LEASE_SECONDS),
 };
 
 /** The bus this system's events go to, and the source they carry. */

@@ -36,7 +36,7 @@ async function writeReportsHoldingEvent(rt: Dependencies, job: JobMeta): Promise
  * this caller wrote the reports.
  */
 export async function completeIfDone(rt: Dependencies, jobId: string): Promise<boolean> {
-  const job = await rt.store.tryStartReport(jobId);
+  const job = await rt.store.tryStartReport(jobId, rt.config.REPORT_LEASE_SECONDS * 1000);
   if (!job) return false;
   const event = await writeReportsHoldingEvent(rt, job);
   await rt.store.finishReport(jobId, job.outcomeVersion, event);
