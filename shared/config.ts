@@ -29,10 +29,10 @@ const awsSettings = {
   AWS_ENDPOINT_URL_EVENTBRIDGE: optionalUrl,
 };
 
-/** The job table, the bucket and how long what they hold is kept. */
 /** How long a job's report writer holds its lease (REPORT_LEASE_SECONDS). */
 export const DEFAULT_REPORT_LEASE_SECONDS = 120;
 
+/** The job table, the bucket and how long what they hold is kept. */
 const storeSettings = {
   TABLE_NAME: resourceName,
   BUCKET_NAME: resourceName,
