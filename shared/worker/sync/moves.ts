@@ -59,7 +59,7 @@ export async function move(
   deadline?: InvocationDeadline,
 ): Promise<void> {
   const now = clockOf(options);
-  // Both calls' turns are taken first, so the assign leaves as soon as the remove is answered.
+  // The move's turns are taken first, so the assign (and a retry of it) leaves as soon as it may.
   const turns = await reserveTurns(client, options, deadline);
   // Waiting for those turns can take longer than the budget estimated when the move was admitted
   // (another instance started, the budget table answered slowly, RingCX paused everyone). Past
