@@ -1,11 +1,13 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { Agent, type Dispatcher, type FormData, request } from 'undici';
 import type { z } from 'zod';
+import { retryFitsDeadline, takeTurn } from './callDeadline';
 import { RingCxError } from './errors';
 import type { RequestBudget } from './requestBudget';
 import type { AuthHeader, TokenProvider } from './auth/tokenProvider';
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, type RetryPolicy, retryDelay } from './retryPolicy';
 import { RingCxErrorBodySchema } from './schemas';
+
+export { type CallDeadline, withCallDeadline, withEveryTurnAwaited } from './callDeadline';
 
 /** One HTTP attempt, reported for metrics and tests. Carries no headers or bodies. */
 export interface CallRecord {
@@ -65,44 +67,6 @@ const CONNECTION_CODES = new Set([
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** The invocation's deadline as the calls made on its behalf see it. */
-export interface CallDeadline {
-  remainingMs: () => number;
-  /** Time that must remain after a retry for the caller to finish its own work. */
-  reserveMs: number;
-  /**
-   * Whether a call waits for its turn in the request budget however long it takes. By default it
-   * gives up (a `not-sent` error) once even a call of usual latency would end inside the reserve:
-   * the rows wait for a later delivery and the invocation answers before its deadline, instead of
-   * being cut off by it while it waits. Set for the assignment a number this call unrouted is
-   * owed (withEveryTurnAwaited): sent late beats not sent.
-   */
-  awaitEveryTurn?: boolean;
-}
-
-const deadlineScope = new AsyncLocalStorage<CallDeadline>();
-
-/**
- * Runs work whose RingCX calls stop retrying when another attempt, at its worst (the request
- * timeout), could end too close to the deadline: the error comes back while the caller can still
- * act on it (re-read, report, release the message), instead of the invocation being killed in the
- * middle of a backoff or of a slow attempt.
- */
-export function withCallDeadline<T>(deadline: CallDeadline, work: () => Promise<T>): Promise<T> {
-  return deadlineScope.run(deadline, work);
-}
-
-/** Runs work whose RingCX calls wait for their budget turn however close the deadline is (see CallDeadline.awaitEveryTurn). */
-export function withEveryTurnAwaited<T>(work: () => Promise<T>): Promise<T> {
-  const deadline = deadlineScope.getStore();
-  return deadline ? deadlineScope.run({ ...deadline, awaitEveryTurn: true }, work) : work();
-}
-
-function retryFitsDeadline(retryMs: number): boolean {
-  const deadline = deadlineScope.getStore();
-  return !deadline || deadline.remainingMs() - retryMs >= deadline.reserveMs;
-}
 
 let sharedAgent: Agent | undefined;
 /** One keep-alive pool per process: TLS handshakes to RingCX are reused across invocations. */
@@ -178,7 +142,7 @@ export class RingCxTransport {
     let renewedToken = false;
     for (let attempt = 1; ; attempt++) {
       const auth = await this.options.tokenProvider.getAuthHeader();
-      await this.takeTurn(spec);
+      await takeTurn(this.options.limiter, this.expectedLatencyMs, () => new RingCxError({ kind: 'not-sent', method: spec.method, path: spec.path }));
       const started = performance.now();
       let error: RingCxError;
       let retryAfterMs: number | undefined;
@@ -233,32 +197,6 @@ export class RingCxTransport {
       this.report(spec, outcome, attempt, started, delay);
       if (error.status === 429 && retryAfterMs === undefined) this.options.limiter?.pause(delay);
       await this.sleep(delay);
-    }
-  }
-
-  /** Waits for this call's turn in the budget, within the deadline scope's bounds (CallDeadline.awaitEveryTurn). */
-  private async takeTurn(spec: RequestSpec<z.ZodType>): Promise<void> {
-    const limiter = this.options.limiter;
-    if (!limiter) return;
-    const deadline = deadlineScope.getStore();
-    if (!deadline || deadline.awaitEveryTurn) return limiter.acquire();
-    const notSent = () => new RingCxError({ kind: 'not-sent', method: spec.method, path: spec.path });
-    const waitMs = deadline.remainingMs() - deadline.reserveMs - this.expectedLatencyMs;
-    if (waitMs <= 0) throw notSent();
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), waitMs);
-    });
-    const turn = limiter.acquire().then(() => 'turn' as const);
-    try {
-      if ((await Promise.race([turn, late])) === 'late') {
-        // The turn still comes, to nobody: one request of budget is lost, which is the price of
-        // answering before the deadline.
-        turn.catch(() => undefined);
-        throw notSent();
-      }
-    } finally {
-      clearTimeout(timer);
     }
   }
 
