@@ -6,6 +6,7 @@ import type { RequestBudget } from './requestBudget';
  * worth starting, and how long a call may wait for its turn in the request budget.
  */
 
+/** The invocation's deadline as the calls made on its behalf see it. */
 export interface CallDeadline {
   remainingMs: () => number;
   /** Time that must remain after a retry for the caller to finish its own work. */
@@ -53,26 +54,18 @@ export async function takeTurn(limiter: RequestBudget | undefined, expectedLaten
   if (!deadline || deadline.awaitEveryTurn) return limiter.acquire();
   const waitMs = deadline.remainingMs() - deadline.reserveMs - expectedLatencyMs;
   if (waitMs <= 0) throw notSent();
-  const turn = limiter.acquire();
-  if (!(await arrivesWithin(turn, waitMs))) {
-    // The turn still comes, to nobody: one request of budget is lost, which is the price of
-    // answering before the deadline.
-    turn.catch(() => undefined);
-    throw notSent();
-  }
-}
-
-/**
- * Whether `work` settles within `ms`; a rejection that comes first is thrown. Past `ms` it is left
- * running: the caller decides what its late result is worth.
- */
-export async function arrivesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), Math.max(0, ms));
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), waitMs);
   });
+  const turn = limiter.acquire().then(() => 'turn' as const);
   try {
-    return await Promise.race([work.then(() => true as const), late]);
+    if ((await Promise.race([turn, late])) === 'late') {
+      // The turn still comes, to nobody: one request of budget is lost, which is the price of
+      // answering before the deadline.
+      turn.catch(() => undefined);
+      throw notSent();
+    }
   } finally {
     clearTimeout(timer);
   }
