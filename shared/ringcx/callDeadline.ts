@@ -12,13 +12,13 @@ export interface CallDeadline {
   /** Time that must remain after a retry for the caller to finish its own work. */
   reserveMs: number;
   /**
-   * Whether a call waits for its turn in the request budget however long it takes. By default it
-   * gives up (a `not-sent` error) once even a call of usual latency would end inside the reserve:
-   * the rows wait for a later delivery and the invocation answers before its deadline, instead of
-   * being cut off by it while it waits. Set for the assignment a number this call unrouted is
-   * owed (withEveryTurnAwaited): sent late beats not sent.
+   * Whether the calls are owed to a number this invocation unrouted (its new assignment, or its old
+   * one back). Any other call gives up (a `not-sent` error) once waiting longer for its turn in the
+   * request budget would end it inside the reserve at its usual latency: the rows wait for a later
+   * delivery and the invocation answers before its deadline, instead of being cut off while it
+   * waits. An owed call never gives up; it goes without its turn instead (see takeTurn).
    */
-  awaitEveryTurn?: boolean;
+  owed?: boolean;
 }
 
 const deadlineScope = new AsyncLocalStorage<CallDeadline>();
@@ -33,10 +33,10 @@ export function withCallDeadline<T>(deadline: CallDeadline, work: () => Promise<
   return deadlineScope.run(deadline, work);
 }
 
-/** Runs work whose RingCX calls wait for their budget turn however close the deadline is (see CallDeadline.awaitEveryTurn). */
-export function withEveryTurnAwaited<T>(work: () => Promise<T>): Promise<T> {
+/** Runs work whose RingCX calls are owed to a number this invocation unrouted: they are sent before the deadline, turn or no turn (see CallDeadline.owed). */
+export function withOwedCalls<T>(work: () => Promise<T>): Promise<T> {
   const deadline = deadlineScope.getStore();
-  return deadline ? deadlineScope.run({ ...deadline, awaitEveryTurn: true }, work) : work();
+  return deadline ? deadlineScope.run({ ...deadline, owed: true }, work) : work();
 }
 
 export function retryFitsDeadline(retryMs: number): boolean {
@@ -45,27 +45,45 @@ export function retryFitsDeadline(retryMs: number): boolean {
 }
 
 /**
- * Waits for a call's turn in the budget, within the deadline scope's bounds (CallDeadline.awaitEveryTurn).
- * `notSent` is the error for a call that gave up waiting: it never left this process.
+ * Waits for a call's turn in the budget, within the deadline scope's bounds. A call that gives up
+ * waiting throws `notSent()`: it never left this process. An owed call (CallDeadline.owed) never
+ * gives up: once waiting longer would leave it too little time to end at its worst (`worstMs`,
+ * the request timeout) before the reserve, it goes without its turn. One request over the pace
+ * may earn a 429, which the next attempt outlives; an assignment sent after the deadline lands
+ * after the invocation has answered (on Lambda, in an environment frozen until its next use), and
+ * the number routes nowhere until its redelivery. The turn still comes later, to nobody, and so
+ * pays that request back to the budget.
  */
-export async function takeTurn(limiter: RequestBudget | undefined, expectedLatencyMs: number, notSent: () => Error): Promise<void> {
+export async function takeTurn(limiter: RequestBudget | undefined, latency: { expectedMs: number; worstMs: number }, notSent: () => Error): Promise<void> {
   if (!limiter) return;
   const deadline = deadlineScope.getStore();
-  if (!deadline || deadline.awaitEveryTurn) return limiter.acquire();
-  const waitMs = deadline.remainingMs() - deadline.reserveMs - expectedLatencyMs;
-  if (waitMs <= 0) throw notSent();
+  if (!deadline) return limiter.acquire();
+  const owed = deadline.owed === true;
+  const waitMs = deadline.remainingMs() - deadline.reserveMs - (owed ? latency.worstMs : latency.expectedMs);
+  // Not even a turn in hand would let this call end in time. Checked before taking one, so a move's
+  // reserved turns never carry a removal that its assignment has no time left to follow.
+  if (waitMs <= 0 && !owed) throw notSent();
+  const turn = limiter.acquire();
+  if ((await arrivesWithin(turn, waitMs)) === 'late') {
+    // The turn still comes, to nobody: one request of budget is spent on nothing (a call that
+    // gave up) or on the owed call that went ahead of it.
+    turn.catch(() => undefined);
+    if (!owed) throw notSent();
+  }
+}
+
+/**
+ * Whether `work` settles within `ms` (with `ms` not positive, only work already settled arrives); a
+ * rejection that comes first is thrown. Past `ms` the work is left running: the caller decides what
+ * its late result is worth.
+ */
+export async function arrivesWithin(work: Promise<unknown>, ms: number): Promise<'arrived' | 'late'> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<'late'>((resolve) => {
-    timer = setTimeout(() => resolve('late'), waitMs);
+    timer = setTimeout(() => resolve('late'), Math.max(0, ms));
   });
-  const turn = limiter.acquire().then(() => 'turn' as const);
   try {
-    if ((await Promise.race([turn, late])) === 'late') {
-      // The turn still comes, to nobody: one request of budget is lost, which is the price of
-      // answering before the deadline.
-      turn.catch(() => undefined);
-      throw notSent();
-    }
+    return await Promise.race([work.then(() => 'arrived' as const), late]);
   } finally {
     clearTimeout(timer);
   }

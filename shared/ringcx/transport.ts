@@ -7,7 +7,7 @@ import type { AuthHeader, TokenProvider } from './auth/tokenProvider';
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, type RetryPolicy, retryDelay } from './retryPolicy';
 import { RingCxErrorBodySchema } from './schemas';
 
-export { type CallDeadline, withCallDeadline, withEveryTurnAwaited } from './callDeadline';
+export { type CallDeadline, withCallDeadline, withOwedCalls } from './callDeadline';
 
 /** One HTTP attempt, reported for metrics and tests. Carries no headers or bodies. */
 export interface CallRecord {
@@ -142,7 +142,7 @@ export class RingCxTransport {
     let renewedToken = false;
     for (let attempt = 1; ; attempt++) {
       const auth = await this.options.tokenProvider.getAuthHeader();
-      await takeTurn(this.options.limiter, this.expectedLatencyMs, () => new RingCxError({ kind: 'not-sent', method: spec.method, path: spec.path }));
+      await takeTurn(this.options.limiter, { expectedMs: this.expectedLatencyMs, worstMs: this.timeoutMs }, () => new RingCxError({ kind: 'not-sent', method: spec.method, path: spec.path }));
       const started = performance.now();
       let error: RingCxError;
       let retryAfterMs: number | undefined;

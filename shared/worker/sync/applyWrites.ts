@@ -1,6 +1,6 @@
 import type { Target } from '../../domain/desiredRow';
 import type { RingCxClient } from '../../ringcx/client';
-import { withEveryTurnAwaited } from '../../ringcx/transport';
+import { withOwedCalls } from '../../ringcx/transport';
 import { shapeOf } from './admission';
 import { ARRAY_KINDS, applyArray } from './applyArray';
 import type { InvocationDeadline } from './budget';
@@ -78,7 +78,7 @@ export async function applyWrites(
     const rescued = ready.filter((w) => w.mustFinish).length;
     const send = (chunk: Work[]) => client.assign(voiceType, target.id, chunk.map((w) => ({ dnis: w.request.row.dnis, ...itemOf(w) })));
     const assignResults = [
-      ...(await withEveryTurnAwaited(() => applyArray(ready.slice(0, rescued), options.maxArray, send, () => true, ARRAY_KINDS.assign))),
+      ...(await withOwedCalls(() => applyArray(ready.slice(0, rescued), options.maxArray, send, () => true, ARRAY_KINDS.assign))),
       ...(await applyArray(ready.slice(rescued), options.maxArray, send, oneMoreCall, ARRAY_KINDS.assign)),
     ];
     assignResults.forEach((result, i) => {

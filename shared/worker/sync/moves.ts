@@ -5,7 +5,7 @@ import type { Action, CurrentAssignment } from '../../domain/planner';
 import { logger, metrics } from '../../observability/powertools';
 import type { RingCxClient } from '../../ringcx/client';
 import { isRingCxError } from '../../ringcx/errors';
-import { withCallDeadline, withEveryTurnAwaited } from '../../ringcx/transport';
+import { withCallDeadline, withOwedCalls } from '../../ringcx/transport';
 import { describeFailure } from '../invocation';
 import type { SyncOptions, SyncRequest, SyncResult } from './contract';
 import type { InvocationDeadline } from './budget';
@@ -90,8 +90,8 @@ export async function move(
   // the error goes on up (finishOwedMoves). Routed again, it no longer is.
   unroutedSince.set(w.request.key, { since: removedAt, move: action, removed: true });
   try {
-    // The number is unrouted now: its assignment waits for its budget turn whatever the deadline.
-    await withEveryTurnAwaited(async () => {
+    // The number is unrouted now: its assignment is sent before the deadline, turn or no turn.
+    await withOwedCalls(async () => {
       if (action.target.type === 'trackingGroup') {
         await assignTracking(client, w, action.target);
       } else {
@@ -110,7 +110,7 @@ export async function move(
       return;
     }
     // RingCX refused the new target for good: put the number back where it was.
-    const restored = await withEveryTurnAwaited(() => putBack(client, w, action.from));
+    const restored = await withOwedCalls(() => putBack(client, w, action.from));
     unroutedSince.delete(w.request.key);
     if (restored) w.unroutedMs = now() - removedAt;
     w.error = error;
@@ -185,7 +185,7 @@ export async function finishOwedMoves(
     const { target, item, from } = owed.move;
     const voiceType = target.type;
     if (voiceType === 'trackingGroup') continue;
-    const send = () => withEveryTurnAwaited(() => client.assign(voiceType, target.id, [{ dnis: request.row.dnis, ...item }]));
+    const send = () => withOwedCalls(() => client.assign(voiceType, target.id, [{ dnis: request.row.dnis, ...item }]));
     const sent = await sendOwedAssignment(send, request.row.dnis, options, deadline);
     if (!sent) continue;
     unroutedSince.delete(request.key);

@@ -1,4 +1,5 @@
 import type { RingCxClient } from '../../ringcx/client';
+import { arrivesWithin } from '../../ringcx/callDeadline';
 import type { InvocationDeadline } from './budget';
 import type { SyncOptions } from './contract';
 
@@ -16,15 +17,6 @@ export async function reserveTurns(client: RingCxClient, options: SyncOptions, d
     await reserving;
     return 'ready';
   }
-  const waitMs = options.remainingMs() - deadline.marginMs;
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((resolve) => {
-    timer = setTimeout(() => resolve('late'), Math.max(0, waitMs));
-  });
-  try {
-    // Turns that come after all stay with this process's budget for its next calls.
-    return await Promise.race([reserving.then(() => 'ready' as const), late]);
-  } finally {
-    clearTimeout(timer);
-  }
+  // Turns that come after all stay with this process's budget for its next calls.
+  return (await arrivesWithin(reserving, options.remainingMs() - deadline.marginMs)) === 'arrived' ? 'ready' : 'late';
 }

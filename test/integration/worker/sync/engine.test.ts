@@ -6,7 +6,7 @@ import { demoTenant, type TenantSeed } from '../../../../local/ringcx-simulator/
 import { type RingCxSimulator, startRingCxSimulator } from '../../../../local/ringcx-simulator/server';
 import type { DesiredRow, Target } from '../../../../shared/domain/desiredRow';
 import { DynamoIntentStore, rowIntentKey } from '../../../../shared/store/intents';
-import { type CallRecord, withCallDeadline, withEveryTurnAwaited } from '../../../../shared/ringcx/transport';
+import { type CallRecord, withCallDeadline, withOwedCalls } from '../../../../shared/ringcx/transport';
 import type { SyncOptions, SyncRequest, SyncResult } from '../../../../shared/worker/sync/contract';
 import { syncRows } from '../../../../shared/worker/sync/syncRows';
 import { limiterFor, testClient } from '../../../helpers/ringcx';
@@ -282,9 +282,27 @@ describe('the deadline', () => {
     const error = await withCallDeadline({ remainingMs: () => 1_000, reserveMs: 250 }, () => paced.client.getDnisPool('12125550100')).catch((e: unknown) => e);
     expect(error).toMatchObject({ kind: 'not-sent', retryable: true, ambiguous: false });
     expect(sim.apiCalls()).toHaveLength(1);
-    // The assignment a number this call unrouted is owed waits for its turn and is sent.
-    await withCallDeadline({ remainingMs: () => 1_000, reserveMs: 250 }, () => withEveryTurnAwaited(() => paced.client.getDnisPool('12125550100'))).catch(() => undefined);
+    // The assignment a number this call unrouted is owed is sent all the same.
+    await withCallDeadline({ remainingMs: () => 1_000, reserveMs: 250 }, () => withOwedCalls(() => paced.client.getDnisPool('12125550100'))).catch(() => undefined);
     expect(sim.apiCalls()).toHaveLength(2);
+  });
+
+  it('sends an owed call without its budget turn rather than after the deadline', async () => {
+    // RingCX paused the budget for 6 s (a 429 seen by any instance). The deadline is 3 s away: an
+    // owed call that waited for its turn would be sent about 3 s after it. It waits only while it
+    // could still end at its worst (the 2 s request timeout) before the 250 ms reserve, then goes.
+    const limiter = limiterFor(120, 60_000);
+    const paused = testClient(sim, { limiter });
+    limiter.pause(6_000);
+    const deadlineAt = performance.now() + 3_000;
+    const remainingMs = () => deadlineAt - performance.now();
+    await withCallDeadline({ remainingMs, reserveMs: 250 }, () => withOwedCalls(() => paused.client.getDnisPool('12125550100')));
+    expect(remainingMs()).toBeGreaterThan(250);
+    expect(sim.apiCalls()).toHaveLength(1);
+    // Any other call gives up on the same wait instead, never sent.
+    const error = await withCallDeadline({ remainingMs: () => 3_000, reserveMs: 250 }, () => paused.client.getDnisPool('12125550100')).catch((e: unknown) => e);
+    expect(error).toMatchObject({ kind: 'not-sent' });
+    expect(sim.apiCalls()).toHaveLength(1);
   });
 
   it('prices a retry at the request timeout: an attempt RingCX may answer slowly is not started unless it ends before the reserve', async () => {
