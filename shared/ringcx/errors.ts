@@ -23,6 +23,11 @@ export class RingCxError extends Error {
   readonly path: string;
   /** How many HTTP attempts were made before giving up (1 when the error was final at once). */
   attempts: number;
+  /**
+   * An earlier attempt of the same call may have been carried out (its answer was lost), whatever
+   * this last attempt's own failure says: a repeated removal answered 429 does not undo the first.
+   */
+  earlierAttemptMayHaveActed = false;
 
   constructor(init: {
     kind: RingCxFailureKind;
@@ -67,11 +72,11 @@ export class RingCxError extends Error {
   /**
    * The request may have been carried out although no success came back: a 5xx, a timeout, or a
    * connection dropped after the request went out. A 429 and a refused connection are not: RingCX
-   * never acted on them. After an ambiguous failure of a write that is not safe to repeat, the
-   * caller must read the current state before trying again.
+   * never acted on them, but an earlier attempt of the same call may have. After an ambiguous
+   * failure of a write, the caller must read the current state before it decides what happened.
    */
   get ambiguous(): boolean {
-    if (this.kind === 'timeout') return true;
+    if (this.earlierAttemptMayHaveActed || this.kind === 'timeout') return true;
     if (this.kind === 'connection') return !NEVER_SENT_CODES.has((this.cause as { code?: string } | undefined)?.code ?? '');
     return this.kind === 'http' && (this.status ?? 0) >= 500;
   }

@@ -140,9 +140,15 @@ export class RingCxTransport {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
     let renewedToken = false;
+    // Once an attempt may have been carried out, so may the call, however the last attempt fails.
+    let mayHaveActed = false;
+    const final = (error: RingCxError) => {
+      error.earlierAttemptMayHaveActed ||= mayHaveActed;
+      return error;
+    };
     for (let attempt = 1; ; attempt++) {
       const auth = await this.options.tokenProvider.getAuthHeader();
-      await takeTurn(this.options.limiter, { expectedMs: this.expectedLatencyMs, worstMs: this.timeoutMs }, () => new RingCxError({ kind: 'not-sent', method: spec.method, path: spec.path }));
+      await takeTurn(this.options.limiter, { expectedMs: this.expectedLatencyMs, worstMs: this.timeoutMs }, () => final(new RingCxError({ kind: 'not-sent', method: spec.method, path: spec.path })));
       const started = performance.now();
       let error: RingCxError;
       let retryAfterMs: number | undefined;
@@ -175,7 +181,7 @@ export class RingCxTransport {
           continue;
         }
       } catch (cause) {
-        if (cause instanceof RingCxError) throw cause;
+        if (cause instanceof RingCxError) throw final(cause);
         error = networkError(spec, cause);
       }
       error.attempts = attempt;
@@ -192,8 +198,9 @@ export class RingCxTransport {
       // The wait for the retry's turn in the budget counts too (nothing, when turns were reserved).
       if (delay === undefined || !retryFitsDeadline(delay + (this.options.limiter?.estimateWaitMs(1) ?? 0) + this.timeoutMs)) {
         this.report(spec, outcome, attempt, started);
-        throw error;
+        throw final(error);
       }
+      if (error.ambiguous) mayHaveActed = true;
       this.report(spec, outcome, attempt, started, delay);
       if (error.status === 429 && retryAfterMs === undefined) this.options.limiter?.pause(delay);
       await this.sleep(delay);

@@ -42,7 +42,7 @@ beforeAll(async () => {
 afterAll(() => sim?.close());
 beforeEach(() => {
   sim.reset();
-  sim.setKnobs({ assignConflict: 'conflict', faults: { errorRate: 0, resetRate: 0, timeoutRate: 0, loseAnswerRate: 0 }, rateLimit: { budget: 100_000, windowMs: 60_000 } });
+  sim.setKnobs({ assignConflict: 'conflict', faults: { errorRate: 0, resetRate: 0, timeoutRate: 0, loseAnswerRate: 0, forced429: 0 }, rateLimit: { budget: 100_000, windowMs: 60_000 } });
   job += 1;
 });
 
@@ -119,6 +119,24 @@ describe('lost answers and redeliveries (20% 5xx before the change, 20% answers 
     const statuses = sim.apiCalls('createDnisPool').map((e) => e.status);
     expect([500, 503]).toContain(statuses[0]);
     expect(statuses.slice(1)).toEqual([429, 200]);
+  });
+
+  it('a removal whose answer was lost stays ambiguous when its repeats are refused with 429', async () => {
+    // The first DELETE stands but its answer is lost; every repeat meets a 429, which RingCX never
+    // acted on. The number is unrouted all the same, so the error must say the call may have acted:
+    // read as "not removed", the row would wait for a redelivery with its number routing nowhere.
+    const dnis = MOVING[0] as string;
+    sim.setKnobs({ faults: { loseAnswerRate: 1 } });
+    let repeats = 0;
+    const { client } = testClient(sim, {
+      sleep: async () => {
+        if (repeats++ === 0) sim.setKnobs({ faults: { loseAnswerRate: 0, forced429: 4 } });
+      },
+    });
+    const error = await client.removeAssignment(dnis).catch((e: unknown) => e);
+    expect(sim.apiCalls('removeAssignment').map((e) => e.status)).toEqual([expect.any(Number), 429, 429, 429, 429]);
+    expect(assignmentOf(dnis)).toBeUndefined();
+    expect(error).toMatchObject({ status: 429, ambiguous: true });
   });
 
   it('a redelivery that finds the work done before its outcome was recorded reports it as this job did', async () => {
