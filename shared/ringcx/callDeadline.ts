@@ -45,6 +45,21 @@ export function retryFitsDeadline(retryMs: number): boolean {
 }
 
 /**
+ * How long one attempt waits for its answer: the request timeout, cut to the time left before the
+ * reserve. The invocation's admission prices calls at their usual latency, so the last call it
+ * starts can meet a hang and would otherwise hold the invocation past its deadline (Middy's early
+ * timeout answers for it, and every row of the batch waits out the visibility timeout). An attempt
+ * cut short fails as a timeout: ambiguous, so a write is re-read before anyone decides what
+ * happened. It is still given `quickMs`, time for a usual answer, however late it starts (an owed
+ * call goes however late; any other is not sent at all without that much time, see takeTurn).
+ */
+export function attemptTimeoutMs(timeoutMs: number, quickMs: number): number {
+  const deadline = deadlineScope.getStore();
+  if (!deadline) return timeoutMs;
+  return Math.ceil(Math.min(timeoutMs, Math.max(quickMs, deadline.remainingMs() - deadline.reserveMs)));
+}
+
+/**
  * Waits for a call's turn in the budget, within the deadline scope's bounds. A call that gives up
  * waiting throws `notSent()`: it never left this process. An owed call (CallDeadline.owed) never
  * gives up: once waiting longer would leave it too little time to end at its worst (`worstMs`,

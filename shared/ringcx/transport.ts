@@ -1,6 +1,6 @@
 import { Agent, type Dispatcher, type FormData, request } from 'undici';
 import type { z } from 'zod';
-import { retryFitsDeadline, takeTurn } from './callDeadline';
+import { attemptTimeoutMs, retryFitsDeadline, takeTurn } from './callDeadline';
 import { RingCxError } from './errors';
 import type { RequestBudget } from './requestBudget';
 import type { AuthHeader, TokenProvider } from './auth/tokenProvider';
@@ -104,12 +104,12 @@ export class RingCxTransport {
     return this.options.limiter;
   }
 
-  /** What one call is expected to take once admitted, from recent answers (1 s before any). */
   /** The longest a single attempt may take before it is abandoned. */
   get requestTimeoutMs(): number {
     return this.timeoutMs;
   }
 
+  /** What one call is expected to take once admitted, from recent answers (1 s before any). */
   get expectedLatencyMs(): number {
     return this.latencyEwmaMs ?? 1_000;
   }
@@ -149,6 +149,7 @@ export class RingCxTransport {
     for (let attempt = 1; ; attempt++) {
       const auth = await this.options.tokenProvider.getAuthHeader();
       await takeTurn(this.options.limiter, { expectedMs: this.expectedLatencyMs, worstMs: this.timeoutMs }, () => final(new RingCxError({ kind: 'not-sent', method: spec.method, path: spec.path })));
+      const timeoutMs = attemptTimeoutMs(this.timeoutMs, this.expectedLatencyMs);
       const started = performance.now();
       let error: RingCxError;
       let retryAfterMs: number | undefined;
@@ -158,9 +159,9 @@ export class RingCxTransport {
           headers: this.headers(auth, spec.body),
           body: this.encode(spec.body),
           dispatcher: this.dispatcher,
-          headersTimeout: this.timeoutMs,
-          bodyTimeout: this.timeoutMs,
-          signal: AbortSignal.timeout(this.timeoutMs),
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+          signal: AbortSignal.timeout(timeoutMs),
         });
         const text = await response.body.text();
         const status = response.statusCode;

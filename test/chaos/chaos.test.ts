@@ -200,7 +200,8 @@ it(`keeps every invariant through ${ROWS} rows of chaos on the twin (prod sizing
   const gaps = distribution(intervals.filter((g) => moved.has(g.dnis) && !byCrash.includes(g)).map(gapOf));
   const stats = twin.runner.workerPool.stats;
   // Still working at the deadline: the worker answered with Middy's timeout error instead of its batch item failures.
-  const cutOff = twin.invocations.filter((i) => i.outcome.status === 'error' && i.outcome.message.startsWith('TimeoutError')).length;
+  const cutOffs = twin.invocations.filter((i) => i.outcome.status === 'error' && i.outcome.message.startsWith('TimeoutError'));
+  const cutOff = cutOffs.length;
   const statuses = new Map<string, number>();
   for (const e of sim.log) statuses.set(String(e.status), (statuses.get(String(e.status)) ?? 0) + 1);
   console.log(
@@ -219,6 +220,9 @@ it(`keeps every invariant through ${ROWS} rows of chaos on the twin (prod sizing
     const writes = sim.state.events.filter((e) => e.dnis === dnis).map((e) => `${new Date(e.at).toISOString()} ${e.kind}`);
     return `invocations carrying it: ${around.join('; ')}; its writes: ${writes.join('; ')}`;
   };
+  for (const i of cutOffs) {
+    console.log(`cut off by Middy: ${i.queueUrl.split('/').pop()}, ${new Date(i.startedAt).toISOString()}..${new Date(i.endedAt).toISOString()}, ${numbersOf(i).length} numbers`);
+  }
   for (const s of stranded) console.log(`left unrouted: ${s.dnis}; ${history(s.dnis)}`);
   for (const s of byCrash) console.log(`stranded by a crash: ${s.dnis}; ${history(s.dnis)}`);
   // A SIGKILL can land as the batch answers, so it is counted as it is sent as well as by its effect.

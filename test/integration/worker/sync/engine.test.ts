@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { createJobTable } from '../../../../local/aws/dynamodbLocal';
 import { demoTenant, type TenantSeed } from '../../../../local/ringcx-simulator/fixtures';
 import { type RingCxSimulator, startRingCxSimulator } from '../../../../local/ringcx-simulator/server';
@@ -42,7 +42,7 @@ beforeAll(async () => {
 afterAll(() => sim?.close());
 beforeEach(() => {
   sim.reset();
-  sim.setKnobs({ assignConflict: 'conflict', faults: { errorRate: 0, resetRate: 0, timeoutRate: 0, loseAnswerRate: 0, forced429: 0 }, rateLimit: { budget: 100_000, windowMs: 60_000 } });
+  sim.setKnobs({ assignConflict: 'conflict', latencyMs: 0, faults: { errorRate: 0, resetRate: 0, timeoutRate: 0, loseAnswerRate: 0, forced429: 0 }, rateLimit: { budget: 100_000, windowMs: 60_000 } });
   job += 1;
 });
 
@@ -303,6 +303,22 @@ describe('the deadline', () => {
     // The assignment a number this call unrouted is owed is sent all the same.
     await withCallDeadline({ remainingMs: () => 1_000, reserveMs: 250 }, () => withOwedCalls(() => paced.client.getDnisPool('12125550100'))).catch(() => undefined);
     expect(sim.apiCalls()).toHaveLength(2);
+  });
+
+  it('cuts an attempt that would outlive the deadline short, as a timeout, before the reserve', async () => {
+    // The client has seen quick answers; now RingCX takes 1.5 s to answer. The request timeout is
+    // 2 s, the deadline 1 s away: the attempt may wait until 250 ms (the reserve) are left.
+    const { client } = testClient(sim);
+    await client.getDnisPool('12125550100');
+    sim.reset();
+    sim.setKnobs({ latencyMs: 1_500 });
+    const deadlineAt = performance.now() + 1_000;
+    const remainingMs = () => deadlineAt - performance.now();
+    const error = await withCallDeadline({ remainingMs, reserveMs: 250 }, () => client.getDnisPool('12125550100')).catch((e: unknown) => e);
+    expect(error).toMatchObject({ kind: 'timeout', ambiguous: true, attempts: 1 });
+    expect(remainingMs()).toBeGreaterThan(100);
+    // The request still lands, late, as it would on RingCX; the next test starts after it.
+    await vi.waitFor(() => expect(sim.apiCalls()).toHaveLength(1), { timeout: 5_000 });
   });
 
   it('sends an owed call without its budget turn rather than after the deadline', async () => {
