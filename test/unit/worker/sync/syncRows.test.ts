@@ -21,6 +21,15 @@ const done = (result: SyncResult | undefined) => {
   return result;
 };
 
+/** Options for a call with `leftMs` until its deadline and a `marginMs` margin, on the fake's clock and pace. */
+const onFakeDeadline = (fake: FakeRingCx, leftMs: number, marginMs: number): SyncOptions => ({
+  ...base,
+  remainingMs: fake.remainingMs(leftMs),
+  pace: fake.pace(),
+  deadlineMarginMs: marginMs,
+  now: () => fake.clock,
+});
+
 describe('sync engine: deadline', () => {
   it('starts only the moves it can finish; the rest go back untouched as deadline retries', async () => {
     const fake = new FakeRingCx(2_000);
@@ -348,13 +357,7 @@ describe('sync engine: a refused move', () => {
     fake.arm('assign', { kind: 'before', status: 503 });
     // 6 s left and a 2 s margin: the read and the move's two calls fit; after the failed assign,
     // the re-read and the second assign no longer would.
-    const results = await syncRows(fake.client, [{ key: 'x', row: row('12125550602', queue(4502)), mode: 'apply' }], {
-      ...base,
-      remainingMs: fake.remainingMs(6_000),
-      pace: fake.pace(),
-      deadlineMarginMs: 2_000,
-      now: () => fake.clock,
-    });
+    const results = await syncRows(fake.client, [{ key: 'x', row: row('12125550602', queue(4502)), mode: 'apply' }], onFakeDeadline(fake, 6_000, 2_000));
     expect(done(results.get('x'))).toMatchObject({ outcome: 'reassigned' });
     expect(fake.assignments.get('12125550602')).toEqual(queue(4502));
     expect(fake.unassignedSpans.every((span) => span.to !== undefined)).toBe(true);
@@ -375,13 +378,6 @@ describe('sync engine: a refused move', () => {
 });
 
 describe('sync engine: a number this call unrouted is finished before the call ends', () => {
-  const tight = (fake: FakeRingCx, budgetMs: number): SyncOptions => ({
-    ...base,
-    remainingMs: fake.remainingMs(budgetMs),
-    pace: fake.pace(),
-    deadlineMarginMs: 2_000,
-    now: () => fake.clock,
-  });
 
   it('a removal whose answer was lost, found to have stood, is finished on the margin', async () => {
     const fake = new FakeRingCx(1_000);
@@ -389,7 +385,7 @@ describe('sync engine: a number this call unrouted is finished before the call e
     fake.arm('removeAssignment', { kind: 'after', status: 503 });
     // read, remove (answer lost), re-read: 3 s of 5; the assign no longer fits before the 2 s margin, but it
     // is owed to a number this call may have unrouted, and takes the margin.
-    const results = await syncRows(fake.client, [{ key: 'x', row: row('12125550610', queue(4502)), mode: 'apply' }], tight(fake, 5_000));
+    const results = await syncRows(fake.client, [{ key: 'x', row: row('12125550610', queue(4502)), mode: 'apply' }], onFakeDeadline(fake, 5_000, 2_000));
     expect(done(results.get('x'))).toMatchObject({ outcome: 'reassigned' });
     expect(fake.assignments.get('12125550610')).toEqual(queue(4502));
     expect(fake.unassignedSpans.filter((span) => span.to === undefined)).toEqual([]);
@@ -402,7 +398,7 @@ describe('sync engine: a number this call unrouted is finished before the call e
     fake.seed('12125550614', queue(4501));
     // After the read, 5 s left: at the usual pace a move needs 2 s plus the 1 s margin, but should
     // RingCX slow to its 3 s request timeout, the assignment after the removal would be cut off.
-    const options = { ...tight(fake, 6_000), deadlineMarginMs: 1_000, pace: fake.pace(3_000) };
+    const options = { ...onFakeDeadline(fake, 6_000, 1_000), pace: fake.pace(3_000) };
     const results = await syncRows(fake.client, [{ key: 'x', row: row('12125550613', queue(4502)), mode: 'apply' }], options);
     expect(results.get('x')).toMatchObject({ status: 'retry', deferred: true });
     expect(fake.count('removeAssignment')).toBe(0);
@@ -417,7 +413,7 @@ describe('sync engine: a number this call unrouted is finished before the call e
     fake.seed('12125550616', queue(4501));
     // Admitted with room (8 s after the read, a move needs 2 s + the 3 s worst case + 1 s margin),
     // but the budget then keeps it waiting 3 s: the removal would leave too little for the assignment.
-    const options = { ...tight(fake, 9_000), deadlineMarginMs: 1_000, pace: fake.pace(3_000) };
+    const options = { ...onFakeDeadline(fake, 9_000, 1_000), pace: fake.pace(3_000) };
     fake.reserveWaitMs = 3_000;
     const results = await syncRows(fake.client, [{ key: 'x', row: row('12125550615', queue(4502)), mode: 'apply' }], options);
     expect(results.get('x')).toMatchObject({ status: 'retry', deferred: true, reason: expect.stringMatching(/^deadline: /) });
@@ -447,13 +443,7 @@ describe('sync engine: a number this call unrouted is finished before the call e
     const fake = new FakeRingCx(10);
     fake.seed('12125550618', queue(4501));
     fake.reserveHangs = true;
-    const results = await syncRows(fake.client, [{ key: 'x', row: row('12125550618', queue(4502)), mode: 'apply' }], {
-      ...base,
-      remainingMs: fake.remainingMs(1_300),
-      pace: fake.pace(),
-      deadlineMarginMs: 1_000,
-      now: () => fake.clock,
-    });
+    const results = await syncRows(fake.client, [{ key: 'x', row: row('12125550618', queue(4502)), mode: 'apply' }], onFakeDeadline(fake, 1_300, 1_000));
     expect(results.get('x')).toMatchObject({ status: 'retry', deferred: true });
     expect(fake.count('removeAssignment')).toBe(0);
     expect(fake.assignments.get('12125550618')).toEqual(queue(4501));
@@ -490,7 +480,7 @@ describe('sync engine: a number this call unrouted is finished before the call e
     const fake = new FakeRingCx(1_000);
     fake.seed('12125550611', queue(4501));
     fake.arm('removeAssignment', { kind: 'before', status: 503 });
-    const results = await syncRows(fake.client, [{ key: 'x', row: row('12125550611', queue(4502)), mode: 'apply' }], tight(fake, 6_000));
+    const results = await syncRows(fake.client, [{ key: 'x', row: row('12125550611', queue(4502)), mode: 'apply' }], onFakeDeadline(fake, 6_000, 2_000));
     expect(results.get('x')).toMatchObject({ status: 'retry' });
     expect(fake.assignments.get('12125550611')).toEqual(queue(4501));
     expect(fake.unassignedSpans).toEqual([]);
@@ -516,13 +506,7 @@ describe('sync engine: a number unrouted near the deadline', () => {
     fake.seed('12125550620', queue(4501));
     fake.arm('assign', { kind: 'before', status: 503 });
     // read, remove, failed assign: 3 s of 5.5 with a 1 s margin; a read and an assignment (2 s + margin) no longer fit.
-    const results = await syncRows(fake.client, [{ key: 'x', row: row('12125550620', queue(4502)), mode: 'apply' }], {
-      ...base,
-      remainingMs: fake.remainingMs(5_500),
-      pace: fake.pace(),
-      deadlineMarginMs: 1_000,
-      now: () => fake.clock,
-    });
+    const results = await syncRows(fake.client, [{ key: 'x', row: row('12125550620', queue(4502)), mode: 'apply' }], onFakeDeadline(fake, 5_500, 1_000));
     expect(done(results.get('x'))).toMatchObject({ outcome: 'reassigned', after: queue(4502) });
     expect(fake.count('findMany')).toBe(1);
     expect(fake.assignments.get('12125550620')).toEqual(queue(4502));
@@ -542,7 +526,7 @@ describe('sync engine: an assignment that fails right after its removal', () => 
         { key: 'a', row: row('12125550630', queue(4502)), mode: 'apply' },
         { key: 'b', row: row('12125550631', queue(4502)), mode: 'apply' },
       ],
-      { ...base, remainingMs: fake.remainingMs(60_000), pace: fake.pace(), deadlineMarginMs: 1_000, now: () => fake.clock },
+      onFakeDeadline(fake, 60_000, 1_000),
     );
     expect(done(results.get('a'))).toMatchObject({ outcome: 'reassigned', after: queue(4502) });
     expect(done(results.get('b'))).toMatchObject({ outcome: 'reassigned', after: queue(4502) });
@@ -583,7 +567,6 @@ describe('sync engine: an assignment that fails right after its removal', () => 
 
 
 describe('sync engine: an error from outside RingCX in the middle of a move', () => {
-  const options = (fake: FakeRingCx): SyncOptions => ({ ...base, remainingMs: fake.remainingMs(60_000), pace: fake.pace(), deadlineMarginMs: 1_000, now: () => fake.clock });
 
   it('sends the owed assignment before the error goes on up: the number is not left unrouted until a redelivery', async () => {
     const fake = new FakeRingCx(100);
@@ -597,7 +580,7 @@ describe('sync engine: an error from outside RingCX in the middle of a move', ()
         { key: 'a', row: row('12125550640', queue(4502)), mode: 'apply' },
         { key: 'b', row: row('12125550641', queue(4502)), mode: 'apply' },
       ],
-      options(fake),
+      onFakeDeadline(fake, 60_000, 1_000),
     );
     // The batch is still retried as a whole (not a verdict on any row)...
     await expect(sync).rejects.toBeInstanceOf(RingCxAuthError);
@@ -633,7 +616,7 @@ describe('sync engine: an error from outside RingCX in the middle of a move', ()
     const fake = new FakeRingCx(100);
     fake.seed('12125550642', queue(4501));
     fake.arm('assign', { kind: 'throw', error: timeout }, 3);
-    await expect(syncRows(fake.client, [{ key: 'a', row: row('12125550642', queue(4502)), mode: 'apply' }], options(fake))).rejects.toBe(timeout);
+    await expect(syncRows(fake.client, [{ key: 'a', row: row('12125550642', queue(4502)), mode: 'apply' }], onFakeDeadline(fake, 60_000, 1_000))).rejects.toBe(timeout);
     expect(fake.calls.map((c) => c.endpoint)).toEqual(['findMany', 'removeAssignment', 'assign', 'assign', 'assign', 'assign']);
     expect(fake.assignments.get('12125550642')).toEqual(queue(4502));
 
