@@ -7,8 +7,9 @@
 const NEVER_SENT_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /**
- * `not-sent`: the call never left this process; the invocation's deadline came while it waited for
- * its turn in the request budget. Worth another try (by a later delivery), and never ambiguous.
+ * `not-sent`: this attempt never left this process; the invocation's deadline came while it waited
+ * for its turn in the request budget. Worth another try (by a later delivery), and not ambiguous
+ * in itself, though an earlier attempt of the same call may have acted (earlierAttemptMayHaveActed).
  */
 export type RingCxFailureKind = 'http' | 'timeout' | 'connection' | 'not-sent';
 
